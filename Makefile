@@ -1,0 +1,56 @@
+# The two commands (see README.md): `make drill` runs the main job, `make test` runs the tests.
+# Both bootstrap what they need on a fresh machine with Python 3.11 and make.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_INSTALL_DIR ?= $(HOME)/.local/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_INSTALL_DIR)/uv)
+export UV_PYTHON ?= $(PYTHON)
+
+.PHONY: drill test test-quick bootstrap uv venv postgres lint lab emulator bench clean
+
+## drill: the main job, a full DR drill on the embedded emulator; evidence under outputs/
+drill: bootstrap
+	$(UV) run drlib emulator serve
+
+## test: every test (what CI runs)
+test: bootstrap
+	$(UV) run pytest
+
+## test-quick: the tests not marked slow
+test-quick: bootstrap
+	$(UV) run pytest -m "not slow"
+
+bootstrap: venv postgres
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || { \
+	  echo "installing uv into $(UV_INSTALL_DIR)"; \
+	  $(PYTHON) -m pip install --quiet --user uv 2>/dev/null || \
+	  $(PYTHON) -m pip install --quiet --break-system-packages uv || $(PYTHON) -m pip install --quiet uv; \
+	}
+
+venv: uv
+	$(UV) sync --locked --quiet
+
+## postgres: the PostgreSQL server binaries the emulator's Aurora stand-in runs
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+lint: bootstrap
+	$(UV) run ruff check drlib tests bench
+	$(UV) run cfn-lint sceptre/templates/*.yaml
+
+## lab: JupyterLab with the emulator running, every notebook runnable cell by cell
+lab: bootstrap
+	$(UV) run drlib lab
+
+## emulator: the emulator in the foreground, printing how to point clients at it
+emulator: bootstrap
+	$(UV) run drlib emulator serve
+
+bench: bootstrap
+	$(UV) run python bench/emulator_startup.py
+
+clean:
+	rm -rf .drlib .pytest_cache

@@ -1,0 +1,78 @@
+"""The aws layer: the only place drlib creates boto3 sessions and clients.
+
+Clients speak to whatever endpoint boto3 is configured for. Against the embedded emulator that is
+``AWS_ENDPOINT_URL`` (or ``endpoint_url`` here); against AWS it is the default. drlib above this
+layer never knows which.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_PRIMARY_REGION = "us-east-1"
+DEFAULT_SECONDARY_REGION = "us-west-2"
+
+_RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+
+@dataclass(frozen=True)
+class RegionPair:
+    """The two regions of the workload."""
+
+    primary: str = DEFAULT_PRIMARY_REGION
+    secondary: str = DEFAULT_SECONDARY_REGION
+
+    def other(self, region: str) -> str:
+        """The region of the pair that is not ``region``."""
+        if region == self.primary:
+            return self.secondary
+        if region == self.secondary:
+            return self.primary
+        raise ValueError(f"{region} is not in the region pair {self.primary}/{self.secondary}")
+
+
+@dataclass
+class AwsClients:
+    """Creates and caches boto3 sessions and clients per region.
+
+    ``profiles`` maps a region to a named profile (real AWS, one account per region if needed);
+    ``endpoint_url`` overrides boto3's endpoint for every client (tests pass the emulator's).
+    """
+
+    profiles: Mapping[str, str | None] = field(default_factory=dict)
+    endpoint_url: str | None = None
+    credentials: Mapping[str, str] | None = None
+    _sessions: dict[str, boto3.Session] = field(default_factory=dict, init=False, repr=False)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def session(self, region: str) -> boto3.Session:
+        """The boto3 session for ``region`` (one per region, created once)."""
+        with self._lock:
+            if region not in self._sessions:
+                kwargs: dict[str, Any] = {"region_name": region}
+                profile = self.profiles.get(region)
+                if profile:
+                    kwargs["profile_name"] = profile
+                if self.credentials:
+                    kwargs.update(self.credentials)
+                self._sessions[region] = boto3.Session(**kwargs)
+            return self._sessions[region]
+
+    def client(self, service: str, region: str) -> Any:
+        """A cached boto3 client for ``service`` in ``region``."""
+        key = (service, region)
+        session = self.session(region)
+        with self._lock:
+            if key not in self._clients:
+                kwargs: dict[str, Any] = {"config": _RETRIES}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                self._clients[key] = session.client(service, **kwargs)
+            return self._clients[key]

@@ -1,0 +1,166 @@
+"""The embedded emulator: moto in server mode, in-process, on a loopback port.
+
+:class:`Emulator` runs moto's WSGI application (wrapped by the drlib control middleware and with
+every extension installed) in a background thread. It binds loopback only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from drlib.errors import EmulatorError
+from drlib.waiting import wait_until
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+DUMMY_CREDENTIALS: Mapping[str, str] = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's fixed dummy credential
+}
+DEFAULT_REGION = "us-east-1"
+
+
+def default_state_dir() -> Path:
+    """Where the emulator keeps its log, pid file and data-plane files."""
+    return Path(os.environ.get("DRLIB_STATE_DIR", ".drlib")).resolve() / "emulator"
+
+
+def free_loopback_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def emulator_version() -> str:
+    """The version string recorded in evidence: drlib's emulator on top of a pinned moto."""
+    from drlib import __version__
+
+    return f"drlib-emulator {__version__} (moto {version('moto')})"
+
+
+def client_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """The environment that points boto3, the AWS CLI, Sceptre and notebooks at the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        **DUMMY_CREDENTIALS,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+
+
+class Emulator:
+    """moto plus drlib's extensions, serving on ``127.0.0.1:port`` from a daemon thread."""
+
+    def __init__(self, port: int | None = None, state_dir: Path | None = None) -> None:
+        self.port = port or free_loopback_port()
+        self.state_dir = (state_dir or default_state_dir()).resolve()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The URL every AWS client uses to reach the emulator."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def environment(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """The client environment for this emulator (see :func:`client_environment`)."""
+        return client_environment(self.endpoint_url, region)
+
+    def start(self, timeout: float = 30.0) -> Emulator:
+        """Install the extensions, bind the port, and return once the server answers."""
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        from drlib.emulator import state
+        from drlib.emulator.control import ControlMiddleware
+        from drlib.emulator.extensions import install_all
+
+        if self._thread is not None:
+            raise EmulatorError("This emulator is already running", found=self.endpoint_url)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state.configure(state_dir=self.state_dir, endpoint_url=self.endpoint_url)
+        install_all()
+        app = ControlMiddleware(DomainDispatcherApplication(create_backend_app))
+        try:
+            self._server = make_server(LOOPBACK, self.port, app, threaded=True,
+                                       request_handler=MotoRequestHandler)
+        except (OSError, SystemExit) as exc:  # werkzeug exits on a port in use
+            raise EmulatorError(
+                f"Cannot bind the emulator to {LOOPBACK}:{self.port}",
+                expected="a free loopback port",
+                found=str(exc) or "the port is in use",
+                fix="choose another --port, or omit it to pick a free one",
+            ) from exc
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"drlib-emulator-{self.port}", daemon=True)
+        self._thread.start()
+        wait_until(self._answers, description=f"the emulator on {self.endpoint_url} to answer",
+                   timeout=timeout, interval=0.02)
+        log.info("emulator listening on %s (state in %s)", self.endpoint_url, self.state_dir)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.endpoint_url}/_drlib/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    def reset(self) -> None:
+        """Forget every resource in every region and reset every extension."""
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+        requests.post(f"{self.endpoint_url}/_drlib/reset", timeout=60).raise_for_status()
+
+    def stop(self) -> None:
+        """Stop the data plane, then the server; safe to call twice."""
+        from drlib.emulator.control import run_shutdown_hooks
+
+        if self._thread is None:
+            return
+        run_shutdown_hooks()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+        self._thread = None
+        log.info("emulator on %s stopped", self.endpoint_url)
+
+
+@contextmanager
+def running_emulator(
+    port: int | None = None, state_dir: Path | None = None, *, set_environment: bool = False
+) -> Iterator[Emulator]:
+    """Run an emulator for the duration of a ``with`` block.
+
+    With ``set_environment`` the client environment is exported to ``os.environ`` for the block
+    (child processes such as papermill kernels and Sceptre inherit it) and restored afterwards.
+    """
+    emulator = Emulator(port=port, state_dir=state_dir).start()
+    saved: dict[str, str | None] = {}
+    try:
+        if set_environment:
+            for key, value in emulator.environment().items():
+                saved[key] = os.environ.get(key)
+                os.environ[key] = value
+        yield emulator
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+        emulator.stop()

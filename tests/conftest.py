@@ -1,0 +1,52 @@
+"""Shared fixtures: one in-process emulator per test session, and AWS clients that reach it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drlib.aws import AwsClients, RegionPair
+from drlib.emulator.server import Emulator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A running emulator for the whole session; its client environment is exported."""
+    emu = Emulator(state_dir=tmp_path_factory.mktemp("emulator")).start()
+    saved = {k: os.environ.get(k) for k in emu.environment()}
+    os.environ.update(emu.environment())
+    try:
+        yield emu
+    finally:
+        emu.stop()
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@pytest.fixture
+def clean_emulator(emulator: Emulator) -> Emulator:
+    """The session emulator, reset so the test starts from empty regions."""
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture
+def regions() -> RegionPair:
+    """The default region pair."""
+    return RegionPair()
+
+
+@pytest.fixture
+def aws(clean_emulator: Emulator) -> AwsClients:
+    """boto3 clients against a freshly reset emulator."""
+    return AwsClients(endpoint_url=clean_emulator.endpoint_url,
+                      credentials={"aws_access_key_id": "testing",
+                                   "aws_secret_access_key": "testing"})
