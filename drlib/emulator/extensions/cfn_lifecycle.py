@@ -1,0 +1,281 @@
+"""Stack life cycle as CloudFormation runs it: resource events, rollback, ordered deletion.
+
+moto creates resources without per-resource events, leaves a stack ``CREATE_IN_PROGRESS`` (or
+answers HTTP 500) when a resource fails, and deletes in arbitrary order, so a network stack's VPC
+can survive ``delete_stack`` with a ``DependencyViolation``. Here:
+
+- every resource gets ``CREATE_IN_PROGRESS`` then ``CREATE_COMPLETE`` or ``CREATE_FAILED`` (with
+  the reason) events, and the order resources were created in is recorded;
+- a failed creation rolls the stack back: what was created is deleted in reverse order and the
+  stack ends ``ROLLBACK_COMPLETE``; ``create_stack`` itself still succeeds, as on AWS;
+- ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
+  ``DeletionPolicy: Retain``, and ends ``DELETE_COMPLETE`` or, if something cannot go,
+  ``DELETE_FAILED`` with the stack kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
+
+log = logging.getLogger(__name__)
+
+_originals: dict[str, Any] = {}
+
+
+class ResourceCreationFailed(Exception):
+    """A resource of the stack failed to create; carries its logical id and the reason."""
+
+    def __init__(self, logical_id: str, reason: str) -> None:
+        super().__init__(f"{logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The human message of a moto or Python exception, as a stack event shows it."""
+    message = getattr(exc, "message", None) or getattr(exc, "description", None) or str(exc)
+    code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
+    if isinstance(code, str) and code and code not in str(message):
+        return f"{message} (Service error code: {code})"
+    return str(message) or type(exc).__name__
+
+
+def _stack_of(resources_map: Any) -> Any:
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[resources_map._account_id][resources_map._region_name]
+    return backend.stacks.get(resources_map.stack_id)
+
+
+def add_resource_event(stack: Any, logical_id: str, resource_type: str, physical_id: str | None,
+                       status: str, reason: str | None = None) -> None:
+    """Append one resource event to ``stack`` (no-op when the stack is not registered)."""
+    from moto.cloudformation.models import Event
+
+    if stack is None:
+        return
+    stack.events.append(Event(
+        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+        physical_resource_id=physical_id or "", resource_type=resource_type,
+        resource_status=status, resource_status_reason=reason, resource_properties=None))
+
+
+def created_order(resources_map: Any) -> list[str]:
+    """Logical ids in the order their resources were created (kept on the resource map)."""
+    order: list[str] | None = getattr(resources_map, "drlib_created_order", None)
+    if order is None:
+        order = []
+        resources_map.drlib_created_order = order
+    return order
+
+
+def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                              account_id: str, region_name: str) -> Any:
+    """moto's resource creation, with events, failure capture and the creation order."""
+    resource_type = resource_json.get("Type", "")
+    try:
+        resource = _originals["parse_and_create_resource"](
+            logical_id, resource_json, resources_map, account_id, region_name)
+    except ResourceCreationFailed:
+        raise  # a dependency failed; that resource already has its CREATE_FAILED event
+    except Exception as exc:
+        reason = failure_reason(exc)
+        log.warning("stack %s: %s (%s) failed to create: %s", resources_map.stack_id, logical_id,
+                    resource_type, reason)
+        stack = _stack_of(resources_map)
+        add_resource_event(stack, logical_id, resource_type, None, "CREATE_IN_PROGRESS")
+        add_resource_event(stack, logical_id, resource_type, None, "CREATE_FAILED", reason)
+        raise ResourceCreationFailed(logical_id, reason) from exc
+    if resource is not None:
+        stack = _stack_of(resources_map)
+        physical_id = getattr(resource, "physical_resource_id", None)
+        add_resource_event(stack, logical_id, resource_type, physical_id, "CREATE_IN_PROGRESS")
+        add_resource_event(stack, logical_id, resource_type, physical_id, "CREATE_COMPLETE")
+        created_order(resources_map).append(logical_id)
+    return resource
+
+
+def delete_resources(resources_map: Any, stack: Any) -> list[str]:
+    """Delete the stack's resources, newest first; returns the logical ids that could not go."""
+    parsed = resources_map._parsed_resources
+    json_map = resources_map._resource_json_map
+    order = [lid for lid in reversed(created_order(resources_map)) if lid in parsed]
+    order += [lid for lid, res in parsed.items()
+              if lid in json_map and lid not in order and res is not None
+              and not isinstance(res, (str, int, float, list, dict))]
+    remaining = []
+    for lid in order:
+        if (json_map.get(lid) or {}).get("DeletionPolicy") == "Retain":
+            add_resource_event(stack, lid, json_map[lid]["Type"],
+                               getattr(parsed[lid], "physical_resource_id", None), "DELETE_SKIPPED")
+            parsed.pop(lid)
+        else:
+            remaining.append(lid)
+    errors: dict[str, str] = {}
+    progress = True
+    while remaining and progress:
+        progress = False
+        for lid in list(remaining):
+            resource = parsed[lid]
+            resource_type = json_map.get(lid, {}).get("Type", "")
+            physical_id = getattr(resource, "physical_resource_id", None)
+            try:
+                resources_map._delete_resource(resource, json_map[lid])
+            except Exception as exc:  # a dependency still holds it: retry after the others
+                errors[lid] = failure_reason(exc)
+                continue
+            add_resource_event(stack, lid, resource_type, physical_id, "DELETE_IN_PROGRESS")
+            add_resource_event(stack, lid, resource_type, physical_id, "DELETE_COMPLETE")
+            parsed.pop(lid)
+            remaining.remove(lid)
+            errors.pop(lid, None)
+            progress = True
+    for lid in remaining:
+        add_resource_event(stack, lid, json_map[lid]["Type"],
+                           getattr(parsed[lid], "physical_resource_id", None), "DELETE_FAILED",
+                           errors.get(lid))
+    order_list = created_order(resources_map)
+    order_list[:] = [lid for lid in order_list if lid in parsed]
+    return remaining
+
+
+def roll_back(stack: Any, failure: ResourceCreationFailed | Exception) -> None:
+    """Undo a failed creation: delete what was made, newest first; ROLLBACK_COMPLETE/FAILED."""
+    failed = failure.logical_id if isinstance(failure, ResourceCreationFailed) else None
+    reason = (f"The following resource(s) failed to create: [{failed}]. "
+              "Rollback requested by user." if failed else failure_reason(failure))
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    left = delete_resources(stack.resource_map, stack)
+    stack.status = "ROLLBACK_FAILED" if left else "ROLLBACK_COMPLETE"
+    stack._add_stack_event(stack.status, resource_status_reason=(
+        f"Resources that could not be deleted: {left}" if left else None))
+    log.info("stack %s rolled back (%s): %s", stack.name, stack.status, reason)
+
+
+def create_stack(self: Any, name: str, template: str, parameters: dict[str, Any],
+                 notification_arns: list[str] | None = None, tags: dict[str, str] | None = None,
+                 role_arn: str | None = None, enable_termination_protection: bool | None = False,
+                 timeout_in_mins: int | None = None, stack_policy_body: str | None = None) -> Any:
+    """moto's ``create_stack`` with rollback on a resource failure instead of a 500."""
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.utils import generate_stack_id
+
+    if name in [stack.name for stack in self.stacks.values()]:
+        raise AlreadyExistsException(f"Stack {name} already exists")
+    stack_id = generate_stack_id(name, self.region_name, self.account_id)
+    stack = Stack(stack_id=stack_id, name=name, template=template, parameters=parameters,
+                  account_id=self.account_id, region_name=self.region_name,
+                  notification_arns=notification_arns, tags=tags, role_arn=role_arn,
+                  cross_stack_resources=self.exports,
+                  enable_termination_protection=enable_termination_protection,
+                  timeout_in_mins=timeout_in_mins, stack_policy_body=stack_policy_body)
+    self.stacks[stack_id] = stack
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    try:
+        stack.status = "CREATE_IN_PROGRESS"
+        stack.create_resources()
+        self._validate_export_uniqueness(stack)
+        exports = stack.exports
+    except Exception as exc:
+        roll_back(stack, exc)
+        return stack
+    for export in exports:
+        self.exports[export.name] = export
+    return stack
+
+
+def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """moto's ``execute_change_set``; a failed CREATE change set rolls its stack back."""
+    change_set = self.change_sets.get(change_set_name) or next(
+        (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
+    if change_set is None or change_set.change_set_type != "CREATE":
+        return _originals["execute_change_set"](self, change_set_name, stack_name)
+    stack = self.stacks[change_set.stack_id]
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack.status = "CREATE_IN_PROGRESS"
+    try:
+        change_set.apply()
+    except Exception as exc:
+        change_set.execution_status = "EXECUTE_FAILED"
+        roll_back(stack, exc)
+        return None
+    stack._add_stack_event("CREATE_COMPLETE")
+    change_set.execution_status = "EXECUTE_COMPLETE"
+    stack.status = "CREATE_COMPLETE"
+    stack.template = change_set.template
+    return None
+
+
+def resource_map_delete(self: Any) -> None:
+    """``ResourceMap.delete``: newest first, retries, raises if anything is left."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    stack = _stack_of(self)
+    left = delete_resources(self, stack)
+    if left:
+        raise ValidationError(message=f"Resources that could not be deleted: {left}")
+
+
+def delete_stack(self: Any, name_or_stack_id: str) -> None:
+    """moto's ``delete_stack``; a stack whose resources cannot all go stays, DELETE_FAILED."""
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+    if stack is None:
+        return
+    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack.status = "DELETE_IN_PROGRESS"
+    # Not stack.exports: evaluating outputs would recreate resources a rollback removed.
+    export_names = [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]
+    left = delete_resources(stack.resource_map, stack)
+    if left:
+        stack.status = "DELETE_FAILED"
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=(
+            f"The following resource(s) failed to delete: {left}."))
+        return
+    stack._add_stack_event("DELETE_COMPLETE")
+    stack.status = "DELETE_COMPLETE"
+    self.stacks.pop(stack.stack_id, None)
+    self.deleted_stacks[stack.stack_id] = stack
+    for export_name in export_names:
+        self.exports.pop(export_name, None)
+
+
+def stack_resources(self: Any) -> list[Any]:
+    """The resources the stack holds now (moto's lazy map would create missing ones)."""
+    resource_map = self.resource_map
+    return [resource for lid, resource in resource_map._parsed_resources.items()
+            if lid in resource_map._resource_json_map and resource is not None]
+
+
+def stack_outputs(self: Any) -> list[dict[str, Any]] | None:
+    """Outputs, but none for a stack rolled back or deleted (its resources are gone)."""
+    if self.status.startswith(("ROLLBACK", "DELETE")):
+        return None
+    return _originals["outputs"].fget(self)  # type: ignore[no-any-return]
+
+
+def _patch() -> None:
+    from moto.cloudformation import models, parsing
+
+    if _originals:
+        return
+    _originals["parse_and_create_resource"] = parsing.parse_and_create_resource
+    _originals["execute_change_set"] = models.CloudFormationBackend.execute_change_set
+    parsing.parse_and_create_resource = parse_and_create_resource
+    models.CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+    models.CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    models.CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+    parsing.ResourceMap.delete = resource_map_delete  # type: ignore[method-assign]
+    _originals["outputs"] = models.Stack.outputs
+    models.Stack.stack_resources = property(stack_resources)  # type: ignore[assignment,method-assign]
+    models.Stack.outputs = property(stack_outputs)  # type: ignore[assignment,method-assign]
+
+
+def install() -> None:
+    """Patch moto's stack life cycle once its CloudFormation engine loads."""
+    when_cloudformation_loaded(_patch)
