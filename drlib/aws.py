@@ -18,7 +18,8 @@ from botocore.config import Config
 DEFAULT_PRIMARY_REGION = "us-east-1"
 DEFAULT_SECONDARY_REGION = "us-west-2"
 
-_RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+_RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
+                  read_timeout=30)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 DUMMY_CREDENTIALS: Mapping[str, str] = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's fixed dummy credential
+    "AWS_SECRET_ACCESS_KEY": "testing",
 }
 DEFAULT_REGION = "us-east-1"
 

@@ -1,0 +1,240 @@
+"""Stack operations on the Sceptre project, through Sceptre's Python API.
+
+A :class:`SceptreProject` is the ``sceptre/`` folder plus one environment's var file. It launches,
+deletes and describes a stack group (``primary``, ``secondary``), one stack
+(``primary/database.yaml``) or the whole project (``""``), in Sceptre's dependency order.
+
+Sceptre's own wait polls every 4 s; :func:`adaptive_polling` replaces it, for the duration of a
+call, with drlib's bounded wait (0.1 s growing to 4 s), so a stack that settles in half a second
+on the emulator returns in half a second and one that takes ten minutes on AWS is polled no more
+often than Sceptre would.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drlib.errors import ConfigError, StackError
+from drlib.waiting import wait_until
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "sceptre"
+VAR_FILE_DIRS = ("vars", "config/vars")
+STACK_TIMEOUT_S = 60 * 60
+
+
+class SimpleStatus:
+    """CloudFormation stack statuses reduced to the few a drill cares about."""
+
+    COMPLETE = "complete"
+    IN_PROGRESS = "in_progress"
+    FAILED = "failed"
+    ABSENT = "absent"
+
+
+def simplify_status(status: str | None) -> str:
+    """Reduce a CloudFormation stack status to :class:`SimpleStatus`; unknown ones raise."""
+    if status is None or status in ("PENDING", "DELETE_COMPLETE"):
+        return SimpleStatus.ABSENT
+    if status.endswith("ROLLBACK_COMPLETE") or status.endswith("_FAILED"):
+        return SimpleStatus.FAILED
+    if status.endswith("_COMPLETE"):
+        return SimpleStatus.COMPLETE
+    if status.endswith("_IN_PROGRESS"):
+        return SimpleStatus.IN_PROGRESS
+    raise StackError(f"Unknown CloudFormation stack status {status!r}",
+                     expected="a status ending in _COMPLETE, _IN_PROGRESS or _FAILED",
+                     found=status, fix="upgrade drlib, or report this status")
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """One stack of the project as CloudFormation sees it."""
+
+    path: str  # Sceptre path, e.g. "primary/database"
+    stack_name: str  # CloudFormation name
+    region: str
+    status: str  # SimpleStatus
+    cfn_status: str | None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+
+_patch_lock = threading.RLock()
+
+
+@contextmanager
+def adaptive_polling(timeout_s: float = STACK_TIMEOUT_S) -> Iterator[None]:
+    """Make Sceptre wait for stack operations with drlib's bounded, backing-off poll."""
+    from sceptre.plan.actions import StackActions
+    from sceptre.stack_status import StackStatus
+
+    def wait_for_completion(self: Any, timeout: int = 0,
+                            boto_response: dict[str, Any] | None = None) -> str:
+        seen = {"after": None}
+
+        def settled() -> str | None:
+            status = self._get_simplified_status(self._get_status())
+            if seen["after"] is not None:
+                seen["after"] = self._log_new_events(seen["after"])
+            return None if status == StackStatus.IN_PROGRESS else status
+
+        from datetime import UTC, datetime, timedelta
+
+        seen["after"] = datetime.now(UTC) - timedelta(seconds=3)
+        bound = 60 * timeout if timeout else timeout_s
+        return wait_until(settled, description=f"stack {self.stack.external_name} to settle",
+                          timeout=bound, interval=0.1, backoff=1.5, max_interval=4.0)
+
+    with _patch_lock:
+        original = StackActions._wait_for_completion
+        StackActions._wait_for_completion = wait_for_completion  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            StackActions._wait_for_completion = original  # type: ignore[method-assign]
+
+
+class SceptreProject:
+    """The Sceptre project for one environment."""
+
+    def __init__(self, environment: str, project_dir: Path = DEFAULT_PROJECT_DIR,
+                 variables: Mapping[str, Any] | None = None) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        if not (self.project_dir / "config").is_dir():
+            raise ConfigError(f"{self.project_dir} is not a Sceptre project",
+                              expected="a folder with config/ and templates/",
+                              fix="pass the sceptre/ folder of this repository")
+        self.environment = environment
+        self.var_file = self._find_var_file(environment)
+        self.variables: dict[str, Any] = yaml.safe_load(self.var_file.read_text()) or {}
+        self.variables.update(variables or {})
+
+    def _find_var_file(self, environment: str) -> Path:
+        for folder in VAR_FILE_DIRS:
+            candidate = self.project_dir / folder / f"{environment}.yaml"
+            if candidate.exists():
+                return candidate
+        known = sorted({p.stem for d in VAR_FILE_DIRS
+                        for p in (self.project_dir / d).glob("*.yaml")})
+        raise ConfigError(f"Unknown environment {environment!r}",
+                          expected=f"one of {', '.join(known) or '(no var files found)'}",
+                          found=environment,
+                          fix="choose a known environment or add "
+                              f"{VAR_FILE_DIRS[0]}/{environment}.yaml")
+
+    def plan(self, path: str = "") -> Any:
+        """A SceptrePlan for ``path`` (a group, a stack, or "" for everything)."""
+        from sceptre.context import SceptreContext
+        from sceptre.exceptions import SceptreException
+        from sceptre.plan.plan import SceptrePlan
+
+        context = SceptreContext(project_path=str(self.project_dir), command_path=path,
+                                 user_variables=dict(self.variables))
+        try:
+            return SceptrePlan(context)
+        except SceptreException as exc:
+            raise StackError(f"Sceptre cannot read the project for {path or 'all stacks'}",
+                             found=str(exc), fix="check the path and the config files") from exc
+
+    def _run(self, path: str, action: str) -> dict[str, str]:
+        from sceptre.exceptions import SceptreException
+
+        plan = self.plan(path)
+        try:
+            with adaptive_polling():
+                result = getattr(plan, action)()
+        except (SceptreException, ClientError, BotoCoreError) as exc:
+            raise StackError(f"sceptre {action} of {path or 'all stacks'} failed "
+                             f"({self.environment})", found=str(exc),
+                             fix="see the stack events (drlib stacks status) and fix the cause"
+                             ) from exc
+        return {stack.name: str(status) for stack, status in result.items()}
+
+    def launch(self, path: str = "") -> list[StackInfo]:
+        """Create or update the stacks under ``path`` in dependency order; raise if any fails."""
+        statuses = self._run(path, "launch")
+        failed = {name: s for name, s in statuses.items() if s not in ("complete",)}
+        infos = self.status(path)
+        if failed:
+            raise StackError(f"Launch of {path or 'all stacks'} ({self.environment}) did not "
+                             "complete", expected="every stack complete",
+                             found=", ".join(f"{n}: {s}" for n, s in sorted(failed.items())),
+                             fix="read the failed stack's events; fix the template or parameters",
+                             data={"stacks": infos})
+        return infos
+
+    def delete(self, path: str = "") -> dict[str, str]:
+        """Delete the stacks under ``path`` in reverse dependency order."""
+        statuses = self._run(path, "delete")
+        left = [i for i in self.status(path) if i.status != SimpleStatus.ABSENT]
+        if left:
+            raise StackError(f"Delete of {path or 'all stacks'} ({self.environment}) left stacks",
+                             found=", ".join(f"{i.path}: {i.cfn_status}" for i in left),
+                             fix="read the stack events, remove what blocks deletion, retry")
+        return statuses
+
+    def status(self, path: str = "") -> list[StackInfo]:
+        """Every stack under ``path`` in launch order, with status and outputs."""
+        plan = self.plan(path)
+        plan.resolve(command="describe")
+        return [self._describe(stack) for stack in plan]
+
+    def _describe(self, stack: Any) -> StackInfo:
+        from sceptre.connection_manager import ConnectionManager
+
+        manager = ConnectionManager(region=stack.region, profile=stack.profile,
+                                    stack_name=stack.external_name)
+        try:
+            answer = manager.call(service="cloudformation", command="describe_stacks",
+                                  kwargs={"StackName": stack.external_name})
+            described = answer["Stacks"][0]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return StackInfo(stack.name, stack.external_name, stack.region,
+                                 SimpleStatus.ABSENT, None, {})
+            raise
+        outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in described.get("Outputs", [])}
+        return StackInfo(stack.name, stack.external_name, stack.region,
+                         simplify_status(described["StackStatus"]), described["StackStatus"],
+                         outputs)
+
+    def outputs(self, path: str = "") -> dict[str, Mapping[str, str]]:
+        """The outputs of every stack under ``path``, keyed by Sceptre path."""
+        return {info.path: info.outputs for info in self.status(path)}
+
+    def diff(self, path: str = "") -> dict[str, bool]:
+        """Whether each deployed stack differs from its template and config (True = differs)."""
+        from sceptre.diffing.stack_differ import DeepDiffStackDiffer
+        from sceptre.exceptions import SceptreException
+
+        plan = self.plan(path)
+        try:
+            result = plan.diff(DeepDiffStackDiffer())
+        except (SceptreException, ClientError, BotoCoreError) as exc:
+            raise StackError(f"diff of {path or 'all stacks'} failed", found=str(exc)) from exc
+        return {stack.name: bool(d.template_diff or d.config_diff or not d.is_deployed)
+                for stack, d in result.items()}
+
+    def drift(self, path: str = "") -> dict[str, str]:
+        """CloudFormation drift detection status of each stack (e.g. IN_SYNC, DRIFTED)."""
+        from sceptre.exceptions import SceptreException
+
+        plan = self.plan(path)
+        try:
+            result = plan.drift_detect()
+        except (SceptreException, ClientError, BotoCoreError, NotImplementedError) as exc:
+            raise StackError(f"drift detection of {path or 'all stacks'} failed",
+                             found=str(exc),
+                             fix="drift detection needs CloudFormation's DetectStackDrift "
+                                 "(available on AWS)") from exc
+        return {stack.name: str(value) for stack, value in result.items()}

@@ -1,0 +1,101 @@
+"""drlib.stacks and the Sceptre paths drlib relies on, under uv's dependency overrides.
+
+Sceptre 4.7 pins jsonschema<3.3, networkx<2.7, packaging<25 and colorama<0.4.4; pyproject.toml
+overrides them. These tests exercise config reading, dependency ordering, launch and delete, and a
+cross-region ``!stack_output`` on the emulator, so an override that breaks Sceptre fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from drlib.aws import AwsClients
+from drlib.errors import ConfigError, StackError
+from drlib.stacks import SceptreProject, SimpleStatus, simplify_status
+
+SMALL = Path(__file__).parent / "fixtures" / "sceptre_small"
+
+
+@pytest.mark.parametrize(("status", "simple"), [
+    ("CREATE_COMPLETE", SimpleStatus.COMPLETE),
+    ("UPDATE_COMPLETE", SimpleStatus.COMPLETE),
+    ("CREATE_IN_PROGRESS", SimpleStatus.IN_PROGRESS),
+    ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", SimpleStatus.IN_PROGRESS),
+    ("ROLLBACK_COMPLETE", SimpleStatus.FAILED),
+    ("UPDATE_ROLLBACK_COMPLETE", SimpleStatus.FAILED),
+    ("CREATE_FAILED", SimpleStatus.FAILED),
+    ("DELETE_COMPLETE", SimpleStatus.ABSENT),
+    (None, SimpleStatus.ABSENT),
+])
+def test_statuses_are_simplified(status: str | None, simple: str) -> None:
+    """CloudFormation statuses reduce to complete, in_progress, failed or absent."""
+    assert simplify_status(status) == simple
+
+
+def test_unknown_status_raises() -> None:
+    """A status drlib does not know is an error, not a guess."""
+    with pytest.raises(StackError, match="Unknown CloudFormation stack status"):
+        simplify_status("SOMETHING_NEW")
+
+
+def test_sceptre_runs_with_the_overridden_dependencies() -> None:
+    """The overrides are in effect: jsonschema 4 and networkx 3 are what Sceptre imports."""
+    assert int(version("jsonschema").split(".")[0]) >= 4
+    assert int(version("networkx").split(".")[0]) >= 3
+
+
+def test_unknown_environment_names_the_known_ones() -> None:
+    """An environment without a var file fails with the list of known environments."""
+    with pytest.raises(ConfigError, match="Unknown environment 'qa'") as info:
+        SceptreProject("qa", project_dir=SMALL)
+    assert "dev, prod" in info.value.render()
+
+
+def test_config_reading_and_dependency_order() -> None:
+    """Sceptre reads the groups and orders the queue before both topics, across groups."""
+    project = SceptreProject("dev", project_dir=SMALL)
+    plan = project.plan("")
+    plan.resolve(command="launch")
+    batches = [sorted(s.name for s in batch) for batch in plan.launch_order]
+    assert batches[0] == ["primary/queue"]
+    assert sorted(name for batch in batches[1:] for name in batch) == [
+        "primary/topic", "secondary/topic"]
+    regions = {s.name: s.region for batch in plan.launch_order for s in batch}
+    assert regions == {"primary/queue": "us-east-1", "primary/topic": "us-east-1",
+                       "secondary/topic": "us-west-2"}
+
+
+@pytest.mark.slow
+def test_launch_cross_region_output_and_delete(aws: AwsClients) -> None:
+    """Launch resolves a primary-region output into a secondary-region stack; delete removes all."""
+    project = SceptreProject("dev", project_dir=SMALL)
+    infos = {i.path: i for i in project.launch()}
+    assert all(i.status == SimpleStatus.COMPLETE for i in infos.values())
+    queue_arn = infos["primary/queue"].outputs["QueueArn"]
+    assert ":us-east-1:" in queue_arn
+    assert infos["secondary/topic"].outputs["SourceArn"] == queue_arn
+    topics = aws.client("sns", "us-west-2").list_topics()["Topics"]
+    assert [t["TopicArn"].split(":")[-1] for t in topics] == ["drsmall-dev-secondary-events"]
+
+    project.delete()
+    assert {i.status for i in project.status()} == {SimpleStatus.ABSENT}
+    assert aws.client("sqs", "us-east-1").list_queues().get("QueueUrls", []) == []
+    assert aws.client("sns", "us-west-2").list_topics()["Topics"] == []
+
+
+@pytest.mark.slow
+def test_sceptre_command_line_launches_as_an_engineer_would(aws: AwsClients) -> None:
+    """`sceptre --var-file vars/dev.yaml launch --yes` works from the project folder."""
+    command = [str(Path(sys.executable).parent / "sceptre"), "--var-file", "vars/dev.yaml",
+               "launch", "--yes", "primary/queue.yaml"]
+    done = subprocess.run(command, cwd=SMALL, capture_output=True, text=True, check=False,
+                          env=dict(os.environ), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert aws.client("sqs", "us-east-1").list_queues()["QueueUrls"][0].endswith(
+        "/drsmall-dev-orders")
