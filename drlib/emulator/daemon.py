@@ -103,7 +103,7 @@ def start(port: int | None = None, state_dir: Path | None = None,
         return proc if proc is not None and proc.answers() else None
 
     return wait_until(started, description="the background emulator to answer", timeout=timeout,
-                      interval=0.05)
+                      interval=0.02, backoff=1.1, max_interval=0.25)
 
 
 def stop(state_dir: Path | None = None, timeout: float = 30.0) -> EmulatorProcess | None:

@@ -96,6 +96,8 @@ class Emulator:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state.configure(state_dir=self.state_dir, endpoint_url=self.endpoint_url)
         install_all()
+        # One access-log line per AWS call drowns everything else; keep warnings and errors.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = ControlMiddleware(DomainDispatcherApplication(create_backend_app))
         try:
             self._server = make_server(LOOPBACK, self.port, app, threaded=True,
