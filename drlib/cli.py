@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--port", type=int, default=None,
                              help="loopback port (default: a free one)")
         sub.set_defaults(func=func)
+    from drlib.emulator.fault_cli import add_fault_commands
+    add_fault_commands(emulator_commands)
     return parser
 
 
