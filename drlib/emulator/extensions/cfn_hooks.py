@@ -93,14 +93,20 @@ def install() -> None:
     _ensure_finder()
 
 
-def refresh_model_map() -> None:
-    """Forget moto's cached type -> model map so newly defined models are found.
+_models: list[type] = []
+
+
+def refresh_model_map(*models: type) -> None:
+    """Keep ``models`` alive and forget moto's cached type -> model map so they are found.
 
     ``get_model_map`` is an ``lru_cache`` over ``CloudFormationModel.__subclasses__()``; a model
-    class defined later would otherwise stay invisible and its resources be skipped.
+    class defined later would otherwise stay invisible and its resources be skipped. Models must
+    subclass ``CloudFormationModel`` directly, and a reference is kept because
+    ``__subclasses__`` holds only weak ones.
     """
     from moto.cloudformation import parsing
 
+    _models.extend(m for m in models if m not in _models)
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
