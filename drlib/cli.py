@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
     from drlib.emulator.fault_cli import add_fault_commands
     add_fault_commands(emulator_commands)
+    from drlib.evidence.cli import add_evidence_commands
+    add_evidence_commands(commands)
     return parser
 
 

@@ -1,0 +1,101 @@
+"""``drlib evidence ...``: verify, list, show, upload and sign off run bundles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUTPUTS = Path("outputs")
+
+
+def add_evidence_commands(subparsers: Any) -> None:
+    """Add ``evidence`` and its actions to the ``drlib`` command's subparsers."""
+    evidence = subparsers.add_parser("evidence", help="verify, list, show, upload, sign off runs")
+    actions = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+
+    verify = actions.add_parser("verify", help="check runs and the chain; exit 1 if anything "
+                                               "changed")
+    verify.add_argument("run", nargs="?", default=None,
+                        help="a run id or run folder (default: every run and the whole chain)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=_verify)
+
+    listing = actions.add_parser("list", help="a table of every run")
+    listing.set_defaults(func=_list)
+
+    show = actions.add_parser("show", help="the summary of one run")
+    show.add_argument("run", help="a run id or run folder")
+    show.set_defaults(func=_show)
+
+    upload = actions.add_parser("upload", help="archive a run in an S3 Object Lock bucket")
+    upload.add_argument("run", help="a run id or run folder")
+    upload.add_argument("--bucket", required=True, help="the evidence bucket (Object Lock on)")
+    upload.add_argument("--region", default="us-east-1", help="the bucket's region")
+    upload.add_argument("--retention-days", type=int, default=None,
+                        help="explicit COMPLIANCE retention (default: the bucket's default)")
+    upload.add_argument("--profile", default=None, help="named AWS profile (default: boto3's)")
+    upload.set_defaults(func=_upload)
+
+    signoff = actions.add_parser("sign-off", help="add a reviewer's chained sign-off to a run")
+    signoff.add_argument("run", help="a run id or run folder")
+    signoff.add_argument("--reviewer", required=True, help="the reviewer's name")
+    signoff.add_argument("--comment", required=True, help="what was reviewed and concluded")
+    signoff.set_defaults(func=_sign_off)
+
+    for sub in (verify, listing, show, upload, signoff):
+        sub.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS,
+                         help="the outputs folder holding the run folders (default: outputs)")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from drlib.evidence.verify import verify
+
+    report = verify(args.outputs, run=args.run)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
+def _list(args: argparse.Namespace) -> int:
+    from drlib.evidence.summary import list_runs, runs_table
+
+    runs = list_runs(args.outputs)
+    print(runs_table(runs) if runs else f"no runs in {args.outputs}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from drlib.evidence.chain import resolve_run
+    from drlib.evidence.summary import describe_run
+    from drlib.evidence.verify import verify
+
+    run_dir = resolve_run(args.outputs, args.run)
+    print(describe_run(run_dir))
+    report = verify(run_dir.parent, run=run_dir.name)
+    print(f"integrity  {report.table()}")
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from drlib.aws import AwsClients
+    from drlib.evidence.chain import resolve_run
+    from drlib.evidence.upload import upload_run
+
+    run_dir = resolve_run(args.outputs, args.run)
+    clients = AwsClients(profiles={args.region: args.profile} if args.profile else {})
+    report = upload_run(clients, run_dir, args.bucket, args.region,
+                        retention_days=args.retention_days)
+    print(report.table())
+    return 0
+
+
+def _sign_off(args: argparse.Namespace) -> int:
+    from drlib.evidence.chain import resolve_run
+    from drlib.evidence.signoff import sign_off
+
+    run_dir = resolve_run(args.outputs, args.run)
+    signoff = sign_off(run_dir, args.reviewer, args.comment)
+    print(f"signed off run {signoff.run_id} as {signoff.reviewer} at {signoff.signed_at} "
+          f"({signoff.path}, manifest sha256 {signoff.manifest_sha256})")
+    return 0
