@@ -103,9 +103,10 @@ def replication_configuration(configuration: dict[str, Any]) -> dict[str, Any]:
 
 def intelligent_tiering_configuration(declared: dict[str, Any]) -> dict[str, Any]:
     """One CloudFormation intelligent-tiering configuration in the S3 API's shape."""
+    tierings = [{"Days": as_int(t["Days"]), "AccessTier": t["AccessTier"]}
+                for t in declared.get("Tierings") or []]
     config: dict[str, Any] = {"Id": declared["Id"], "Status": declared.get("Status", "Enabled"),
-                              "Tierings": [{"Days": as_int(t["Days"]), "AccessTier": t["AccessTier"]}
-                                           for t in declared.get("Tierings") or []]}
+                              "Tierings": tierings}
     prefix, tags = declared.get("Prefix"), declared.get("TagFilters") or []
     if prefix or tags:
         config["Filter"] = _filter(prefix, tags)
