@@ -320,7 +320,7 @@ def _apply(change: _ItemChange, region: str) -> bool:
 def _publish_latency(latencies: dict[_Latency, list[float]]) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC timestamps
     for (account_id, source_region, table_name, receiving), values in latencies.items():
         cloudwatch_backends[account_id][source_region].put_metric_data(METRIC_NAMESPACE, [{
             "MetricName": "ReplicationLatency",

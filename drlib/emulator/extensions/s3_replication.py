@@ -324,7 +324,7 @@ def _dimensions(key: _MetricKey) -> list[dict[str, str]]:
 def _put(key: _MetricKey, data: list[dict[str, Any]]) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC timestamps
     for datum in data:
         datum.setdefault("Timestamp", now)
         datum["Dimensions"] = _dimensions(key)
