@@ -1,0 +1,148 @@
+"""A downed region's DynamoDB and S3 data plane refuses clients; its control plane answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from drlib.aws import AwsClients
+from drlib.emulator import faults
+from drlib.emulator.extensions.region_outage import s3_bucket_request_is_data_plane
+
+NO_RETRIES = Config(retries={"max_attempts": 1})  # boto3 retries 5xx; we want the first answer
+REGIONS = ("us-east-1", "us-west-2")
+
+
+@pytest.mark.parametrize(("method", "query", "data_plane"), [
+    ("GET", {}, True),
+    ("GET", {"list-type": ["2"], "prefix": ["a/"]}, True),
+    ("GET", {"versions": [""]}, True),
+    ("GET", {"uploads": [""]}, True),
+    ("POST", {"delete": [""]}, True),
+    ("GET", {"versioning": [""]}, False),
+    ("GET", {"replication": [""]}, False),
+    ("GET", {"location": [""]}, False),
+    ("PUT", {}, False),
+    ("HEAD", {}, False),
+])
+def test_s3_bucket_requests_that_touch_objects(method: str, query: dict[str, list[str]],
+                                               data_plane: bool) -> None:
+    """Listing objects, versions, uploads and DeleteObjects are data plane; bucket config is not."""
+    assert s3_bucket_request_is_data_plane(method, query) is data_plane
+
+
+def _no_retry(aws: AwsClients, service: str, region: str) -> Any:
+    return aws.session(region).client(service, endpoint_url=aws.endpoint_url, config=NO_RETRIES)
+
+
+@pytest.fixture
+def stores(aws: AwsClients) -> AwsClients:
+    """A table "orders" and a bucket "drill-<region>" with one object, in both regions."""
+    for region in REGIONS:
+        _no_retry(aws, "dynamodb", region).create_table(
+            TableName="orders", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        s3 = _no_retry(aws, "s3", region)
+        location = {} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=f"drill-{region}", **location)
+        s3.put_object(Bucket=f"drill-{region}", Key="seed", Body=b"seed")
+    return aws
+
+
+def _refused(call: Callable[[], Any]) -> dict[str, Any]:
+    with pytest.raises(ClientError) as error:
+        call()
+    response: dict[str, Any] = error.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    return response
+
+
+ITEM = {"pk": {"S": "canary-1"}}
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("PutItem", lambda d: d.put_item(TableName="orders", Item=ITEM)),
+    ("GetItem", lambda d: d.get_item(TableName="orders", Key=ITEM)),
+    ("UpdateItem", lambda d: d.update_item(TableName="orders", Key=ITEM,
+                                           UpdateExpression="SET n = :n",
+                                           ExpressionAttributeValues={":n": {"N": "1"}})),
+    ("DeleteItem", lambda d: d.delete_item(TableName="orders", Key=ITEM)),
+    ("Query", lambda d: d.query(TableName="orders", KeyConditionExpression="pk = :p",
+                                ExpressionAttributeValues={":p": {"S": "x"}})),
+    ("Scan", lambda d: d.scan(TableName="orders")),
+    ("BatchGetItem", lambda d: d.batch_get_item(RequestItems={"orders": {"Keys": [ITEM]}})),
+    ("BatchWriteItem", lambda d: d.batch_write_item(
+        RequestItems={"orders": [{"PutRequest": {"Item": ITEM}}]})),
+    ("TransactWriteItems", lambda d: d.transact_write_items(
+        TransactItems=[{"Put": {"TableName": "orders", "Item": ITEM}}])),
+    ("TransactGetItems", lambda d: d.transact_get_items(
+        TransactItems=[{"Get": {"TableName": "orders", "Key": ITEM}}])),
+    ("ExecuteStatement", lambda d: d.execute_statement(Statement='SELECT * FROM "orders"')),
+])
+def test_dynamodb_item_operations_refused_in_downed_region(stores: AwsClients, name: str,
+                                                           call: Callable[[Any], Any]) -> None:
+    """Every DynamoDB item operation in the downed region is a 503 ServiceUnavailable."""
+    faults.take_region_down("us-east-1")
+    response = _refused(lambda: call(_no_retry(stores, "dynamodb", "us-east-1")))
+    assert response["Error"]["Code"] == "ServiceUnavailable", name
+    assert "us-east-1" in response["Error"]["Message"]
+
+
+def test_dynamodb_other_region_and_recovery(stores: AwsClients) -> None:
+    """With us-east-1 down, us-west-2 accepts writes; after region-up us-east-1 does again."""
+    east = _no_retry(stores, "dynamodb", "us-east-1")
+    west = _no_retry(stores, "dynamodb", "us-west-2")
+    east.put_item(TableName="orders", Item={"pk": {"S": "before"}})
+    faults.take_region_down("us-east-1")
+    _refused(lambda: east.put_item(TableName="orders", Item=ITEM))
+    west.put_item(TableName="orders", Item=ITEM)
+    assert east.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+    assert "orders" in east.list_tables()["TableNames"]
+    faults.bring_region_up("us-east-1")
+    east.put_item(TableName="orders", Item=ITEM)
+    assert east.get_item(TableName="orders", Key={"pk": {"S": "before"}})["Item"]
+
+
+@pytest.mark.parametrize(("name", "call"), [
+    ("GetObject", lambda s, b: s.get_object(Bucket=b, Key="seed")),
+    ("HeadObject", lambda s, b: s.head_object(Bucket=b, Key="seed")),
+    ("PutObject", lambda s, b: s.put_object(Bucket=b, Key="canary", Body=b"1")),
+    ("DeleteObject", lambda s, b: s.delete_object(Bucket=b, Key="seed")),
+    ("CopyObject", lambda s, b: s.copy_object(Bucket=b, Key="copy",
+                                              CopySource={"Bucket": b, "Key": "seed"})),
+    ("ListObjectsV2", lambda s, b: s.list_objects_v2(Bucket=b)),
+    ("ListObjects", lambda s, b: s.list_objects(Bucket=b)),
+    ("ListObjectVersions", lambda s, b: s.list_object_versions(Bucket=b)),
+    ("DeleteObjects", lambda s, b: s.delete_objects(Bucket=b,
+                                                    Delete={"Objects": [{"Key": "seed"}]})),
+])
+def test_s3_object_operations_refused_for_buckets_in_downed_region(
+        stores: AwsClients, name: str, call: Callable[[Any, str], Any]) -> None:
+    """Object operations on a bucket located in the downed region are 503, whoever signs."""
+    faults.take_region_down("us-east-1")
+    for client_region in REGIONS:
+        s3 = _no_retry(stores, "s3", client_region)
+        _refused(lambda s3=s3: call(s3, "drill-us-east-1"))
+    call(_no_retry(stores, "s3", "us-west-2"), "drill-us-west-2")
+
+
+def test_s3_error_shape_and_control_plane(stores: AwsClients) -> None:
+    """The refusal is S3's ServiceUnavailable XML error; bucket configuration reads still answer."""
+    faults.take_region_down("us-east-1")
+    s3 = _no_retry(stores, "s3", "us-east-1")
+    response = _refused(lambda: s3.get_object(Bucket="drill-us-east-1", Key="seed"))
+    assert response["Error"]["Code"] == "ServiceUnavailable"
+    assert "us-east-1 is down" in response["Error"]["Message"]
+    assert s3.get_bucket_location(Bucket="drill-us-east-1")["LocationConstraint"] is None
+    s3.get_bucket_versioning(Bucket="drill-us-east-1")
+    s3.head_bucket(Bucket="drill-us-east-1")
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"drill-us-east-1",
+                                                                 "drill-us-west-2"}
+    faults.bring_region_up("us-east-1")
+    assert s3.get_object(Bucket="drill-us-east-1", Key="seed")["Body"].read() == b"seed"
