@@ -1,0 +1,293 @@
+"""Charts of a drill: timeline, replication lag, lag distribution, AWS comparison, RTO/RPO.
+
+Each function returns a :class:`matplotlib.figure.Figure` drawn on the Agg canvas (no pyplot, so
+no global state and no display needed; notebooks show the returned figure) and
+:func:`save_png` writes it. Times are plotted as seconds since the drill started; every axis says
+its unit; targets are dashed lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from drlib.measure import STORES, RpoResult, RtoResult
+from drlib.timeline import Timeline
+from drlib.verdict import LAG_FIGURES, PublishedFigure, Targets
+
+OUTCOME_COLOURS: Mapping[str | None, str] = {
+    "ok": "#2e7d32", "failed": "#c62828", "aborted": "#ef6c00", "skipped": "#9e9e9e",
+    None: "#1565c0",  # still running when drawn
+}
+STORE_COLOURS: Mapping[str, str] = {"aurora": "#1f77b4", "dynamodb": "#9467bd", "s3": "#ff7f0e"}
+TARGET_STYLE = {"color": "#c62828", "linestyle": "--", "linewidth": 1.4}
+AWS_COLOUR = "#7f7f7f"
+MEASURED_COLOUR = "#1f77b4"
+
+
+def new_figure(width: float = 10.0, height: float = 5.0, **kwargs: object) -> Figure:
+    """A figure on its own Agg canvas."""
+    figure = Figure(figsize=(width, height), layout="constrained", **kwargs)  # type: ignore[arg-type]
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_png(figure: Figure, path: Path | str, dpi: int = 120) -> Path:
+    """Write ``figure`` as a PNG at ``path`` (parents created) and return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, format="png", dpi=dpi)
+    return target
+
+
+def _store_colour(store: str) -> str:
+    return STORE_COLOURS.get(store, "#2ca02c")
+
+
+def _seconds_since(times: pd.Series | Sequence[datetime], origin: datetime) -> np.ndarray:
+    stamps = pd.to_datetime(pd.Series(list(times)), utc=True)
+    return ((stamps - pd.Timestamp(origin)).dt.total_seconds()).to_numpy(dtype=float)
+
+
+def _origin(timeline: Timeline | None, series: pd.DataFrame | None = None) -> datetime:
+    """Time zero of a chart: the first step or event, else the first sample."""
+    candidates: list[datetime] = []
+    if timeline is not None:
+        candidates += [s.started_at for s in timeline.steps] + [e.at for e in timeline.events]
+    if not candidates and series is not None and not series.empty:
+        candidates.append(pd.Timestamp(series["at"].min()).to_pydatetime())
+    if not candidates:
+        raise ValueError("nothing to chart: no steps, events or samples")
+    return min(candidates)
+
+
+# --- timeline -------------------------------------------------------------------------------------
+
+def timeline_chart(timeline: Timeline, rto: RtoResult | None = None,
+                   title: str = "Drill timeline") -> Figure:
+    """Gantt chart of the steps coloured by outcome, faults and events as markers, RTO marked."""
+    origin = _origin(timeline)
+    steps = sorted(timeline.steps, key=lambda s: s.started_at)
+    last = max([s.ended_at or s.started_at for s in steps] + [e.at for e in timeline.events]
+               + ([rto.first_write_at] if rto and rto.first_write_at else []))
+    figure = new_figure(11, 1.2 + 0.45 * (len(steps) + 1))
+    ax = figure.add_subplot()
+    labels = ["events"] + [s.step for s in steps]
+    for row, step in enumerate(steps, start=1):
+        start = (step.started_at - origin).total_seconds()
+        end = ((step.ended_at or last) - origin).total_seconds()
+        ax.barh(row, max(end - start, 1e-3), left=start, height=0.6,
+                color=OUTCOME_COLOURS.get(step.outcome, OUTCOME_COLOURS[None]),
+                hatch="//" if step.timed_out else None, edgecolor="black", linewidth=0.5)
+    for event in timeline.events:
+        x = (event.at - origin).total_seconds()
+        marker, colour = ("X", "#c62828") if event.kind == "fault" else ("o", "#424242")
+        ax.plot([x], [0], marker=marker, color=colour, markersize=9, linestyle="none")
+        ax.annotate(event.action, (x, 0), xytext=(0, 8), textcoords="offset points",
+                    fontsize=7, rotation=30, ha="left")
+    handles: list[Patch | Line2D] = [
+        Patch(color=OUTCOME_COLOURS[o], label=o) for o in ("ok", "failed", "aborted", "skipped")
+    ] + [Patch(facecolor="white", edgecolor="black", hatch="//", label="over its timeout"),
+         Line2D([], [], marker="X", color="#c62828", linestyle="none", label="fault"),
+         Line2D([], [], marker="o", color="#424242", linestyle="none", label="event")]
+    declared = timeline.disaster_declared_at
+    if declared is not None:
+        x0 = (declared - origin).total_seconds()
+        handles.append(ax.axvline(x0, color="black", linestyle=":", label="disaster declared"))
+        if rto is not None and rto.first_write_at is not None and rto.seconds is not None:
+            x1 = (rto.first_write_at - origin).total_seconds()
+            label = f"first write on new primary (RTO {rto.seconds:.1f} s)"
+            handles.append(ax.axvline(x1, color="#2e7d32", linestyle=":", label=label))
+            ax.axvspan(x0, x1, color="#2e7d32", alpha=0.08)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("time since drill start (s)")
+    ax.set_ylabel("step")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return figure
+
+
+# --- lag over time --------------------------------------------------------------------------------
+
+def _mark_drill(ax: Axes, timeline: Timeline | None, origin: datetime) -> list[Line2D]:
+    """Steps as shaded spans with their names, faults as vertical lines."""
+    handles: list[Line2D] = []
+    if timeline is None:
+        return handles
+    for i, step in enumerate(sorted(timeline.steps, key=lambda s: s.started_at)):
+        if step.ended_at is None:
+            continue
+        start = (step.started_at - origin).total_seconds()
+        end = (step.ended_at - origin).total_seconds()
+        ax.axvspan(start, end, color="#9e9e9e", alpha=0.12 if i % 2 else 0.2, linewidth=0)
+        ax.text(start, 1.0, step.step, transform=ax.get_xaxis_transform(), fontsize=7,
+                rotation=30, va="bottom", ha="left", clip_on=False)
+    for fault in timeline.faults:
+        line = ax.axvline((fault.at - origin).total_seconds(), color="#c62828", linewidth=1.0,
+                          linestyle="-.", label="fault")
+        handles = [line]
+    declared = timeline.disaster_declared_at
+    if declared is not None:
+        handles.append(ax.axvline((declared - origin).total_seconds(), color="black",
+                                  linestyle=":", label="disaster declared"))
+    return handles
+
+
+def lag_over_time_chart(series: pd.DataFrame, threshold_s: float | None = None,
+                        timeline: Timeline | None = None, *, log_scale: bool | None = None,
+                        title: str = "Replication lag per store") -> Figure:
+    """Lag samples over time, one line per store and source (canary, CloudWatch).
+
+    ``series`` has the columns of :func:`drlib.measure.lag_series`. Drill steps are shaded, faults
+    and the declaration are vertical lines, the lag threshold is dashed. ``log_scale`` defaults
+    to on when the lags span more than two orders of magnitude.
+    """
+    origin = _origin(timeline, series)
+    figure = new_figure(11, 5)
+    ax = figure.add_subplot()
+    for (store, source), group in series.groupby(["store", "source"], sort=True):
+        x = _seconds_since(group["at"], origin)
+        style = {"linestyle": "-", "marker": "."} if source == "canary" else {
+            "linestyle": ":", "marker": "s", "markersize": 4}
+        ax.plot(x, group["lag_s"].to_numpy(), color=_store_colour(str(store)),
+                label=f"{store} ({source})", **style)
+    if threshold_s is not None:
+        ax.axhline(threshold_s, label=f"lag threshold {threshold_s:g} s", **TARGET_STYLE)
+    handles = _mark_drill(ax, timeline, origin)
+    positive = series.loc[series["lag_s"] > 0, "lag_s"]
+    if log_scale is None:
+        log_scale = bool(len(positive)) and positive.max() / positive.min() > 100
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("time since drill start (s)")
+    ax.set_ylabel("replication lag (s)")
+    ax.set_title(title, pad=28 if timeline is not None and timeline.steps else 6)
+    ax.grid(alpha=0.3)
+    existing, names = ax.get_legend_handles_labels()
+    extra = [h for h in handles if h.get_label() not in names]
+    ax.legend(handles=existing + extra, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return figure
+
+
+# --- lag distribution -----------------------------------------------------------------------------
+
+def lag_cdf_chart(series: pd.DataFrame, threshold_s: float | None = None, *,
+                  log_scale: bool | None = None,
+                  title: str = "Replication lag distribution (CDF)") -> Figure:
+    """Cumulative distribution of lag per store and source, with the threshold dashed."""
+    figure = new_figure(8, 5)
+    ax = figure.add_subplot()
+    for (store, source), group in series.groupby(["store", "source"], sort=True):
+        values = np.sort(group["lag_s"].to_numpy(dtype=float))
+        share = np.arange(1, values.size + 1) / values.size * 100.0
+        ax.step(values, share, where="post", color=_store_colour(str(store)),
+                linestyle="-" if source == "canary" else ":",
+                label=f"{store} ({source}, n={values.size})")
+    if threshold_s is not None:
+        ax.axvline(threshold_s, label=f"lag threshold {threshold_s:g} s", **TARGET_STYLE)
+    positive = series.loc[series["lag_s"] > 0, "lag_s"]
+    if log_scale is None:
+        log_scale = bool(len(positive)) and positive.max() / positive.min() > 100
+    if log_scale:
+        ax.set_xscale("log")
+    ax.set_ylim(0, 101)
+    ax.set_xlabel("replication lag (s)")
+    ax.set_ylabel("samples at or below (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+# --- measured vs AWS ------------------------------------------------------------------------------
+
+def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
+                               figures: Mapping[str, PublishedFigure], targets: Targets,
+                               title: str = "Measured vs AWS published figures") -> Figure:
+    """One panel per comparison: measured and AWS's figure as bars, the target dashed.
+
+    Lag panels use the statistic each figure is about (median for Aurora and DynamoDB, maximum
+    for S3 RTC) against the lag threshold; the RTO panel uses the RTO target.
+    """
+    panels: list[tuple[str, float | None, PublishedFigure, float, str]] = []
+    for store in [s for s in STORES if s in lag_stats.index] + sorted(
+            set(lag_stats.index) - set(STORES)):
+        if store not in LAG_FIGURES or LAG_FIGURES[store][0] not in figures:
+            continue
+        key, statistic = LAG_FIGURES[store]
+        count = int(lag_stats.loc[store, "count"])
+        value = None if count == 0 else float(lag_stats.loc[store, statistic])
+        panels.append((f"{store} lag ({statistic.removesuffix('_s')})", value, figures[key],
+                       targets.lag_threshold_seconds, "lag threshold"))
+    if "aurora_rto" in figures:
+        panels.append(("RTO", None if rto is None else rto.seconds, figures["aurora_rto"],
+                       targets.rto_seconds, "RTO target"))
+    figure = new_figure(3.0 * max(len(panels), 1) + 1, 4.5)
+    axes = figure.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    for ax, (name, value, figure_, target, target_name) in zip(axes, panels, strict=False):
+        aws = figure_.value_seconds
+        heights = [value if value is not None else 0.0, aws if aws is not None else 0.0]
+        bars = ax.bar(["measured", "AWS"], heights, color=[MEASURED_COLOUR, AWS_COLOUR])
+        for bar, shown in zip(bars, [value, aws], strict=True):
+            ax.annotate("not measured" if shown is None else f"{shown:.3g} s",
+                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+        ax.axhline(target, label=f"{target_name} {target:g} s", **TARGET_STYLE)
+        ax.set_ylim(0, max([h for h in heights if h is not None] + [target]) * 1.25 or 1.0)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel("seconds (s)")
+        ax.legend(loc="upper left", fontsize=7)
+    figure.suptitle(title)
+    return figure
+
+
+# --- RTO and RPO against target -------------------------------------------------------------------
+
+def rto_rpo_chart(rto: RtoResult | None, rpo: Mapping[str, RpoResult], targets: Targets,
+                  scenario: str = "", title: str = "RTO and RPO against target") -> Figure:
+    """RTO as a bar against its target; per store, the RPO span with the count of lost records.
+
+    For a planned switchover the RPO target is zero lost records, drawn at 0 s.
+    """
+    figure = new_figure(10, 4.5)
+    ax_rto, ax_rpo = figure.subplots(1, 2, width_ratios=[1, 2])
+    rto_value = None if rto is None else rto.seconds
+    bar = ax_rto.bar(["RTO"], [rto_value or 0.0], color=MEASURED_COLOUR)[0]
+    ax_rto.annotate("not measured" if rto_value is None else f"{rto_value:.1f} s",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 3),
+                    textcoords="offset points", ha="center", fontsize=9)
+    ax_rto.axhline(targets.rto_seconds, label=f"target {targets.rto_seconds:g} s",
+                   **TARGET_STYLE)
+    ax_rto.set_ylim(0, max(rto_value or 0.0, targets.rto_seconds) * 1.2)
+    ax_rto.set_ylabel("recovery time (s)")
+    ax_rto.set_title("RTO")
+    ax_rto.legend(loc="upper left", fontsize=8)
+
+    planned = scenario == "planned-switchover"
+    rpo_target = 0.0 if planned else targets.rpo_seconds
+    stores = [s for s in STORES if s in rpo] + sorted(set(rpo) - set(STORES))
+    spans = [rpo[s].span_seconds for s in stores]
+    bars = ax_rpo.bar(stores, spans, color=[_store_colour(s) for s in stores])
+    for store, rect in zip(stores, bars, strict=True):
+        ax_rpo.annotate(f"{rpo[store].lost_records} lost", (rect.get_x() + rect.get_width() / 2,
+                        rect.get_height()), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=9)
+    label = "target: 0 lost records" if planned else f"target {rpo_target:g} s"
+    ax_rpo.axhline(rpo_target, label=label, **TARGET_STYLE)
+    ax_rpo.set_ylim(0, max([*spans, rpo_target, 1.0]) * 1.25)
+    ax_rpo.set_ylabel("data-loss span, first to last lost write (s)")
+    ax_rpo.set_title("RPO per store")
+    ax_rpo.legend(loc="upper left", fontsize=8)
+    figure.suptitle(f"{title}{f' ({scenario})' if scenario else ''}")
+    return figure
