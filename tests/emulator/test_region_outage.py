@@ -40,13 +40,20 @@ def _no_retry(aws: AwsClients, service: str, region: str) -> Any:
 
 
 @pytest.fixture
-def stores(aws: AwsClients) -> AwsClients:
-    """A table "orders" and a bucket "drill-<region>" with one object, in both regions."""
+def tables(aws: AwsClients) -> AwsClients:
+    """A table "orders" in both regions."""
     for region in REGIONS:
         _no_retry(aws, "dynamodb", region).create_table(
             TableName="orders", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    return aws
+
+
+@pytest.fixture
+def buckets(aws: AwsClients) -> AwsClients:
+    """A bucket "drill-<region>" holding the object "seed", in both regions."""
+    for region in REGIONS:
         s3 = _no_retry(aws, "s3", region)
         location = {} if region == "us-east-1" else {
             "CreateBucketConfiguration": {"LocationConstraint": region}}
@@ -85,19 +92,19 @@ ITEM = {"pk": {"S": "canary-1"}}
         TransactItems=[{"Get": {"TableName": "orders", "Key": ITEM}}])),
     ("ExecuteStatement", lambda d: d.execute_statement(Statement='SELECT * FROM "orders"')),
 ])
-def test_dynamodb_item_operations_refused_in_downed_region(stores: AwsClients, name: str,
+def test_dynamodb_item_operations_refused_in_downed_region(tables: AwsClients, name: str,
                                                            call: Callable[[Any], Any]) -> None:
     """Every DynamoDB item operation in the downed region is a 503 ServiceUnavailable."""
     faults.take_region_down("us-east-1")
-    response = _refused(lambda: call(_no_retry(stores, "dynamodb", "us-east-1")))
+    response = _refused(lambda: call(_no_retry(tables, "dynamodb", "us-east-1")))
     assert response["Error"]["Code"] == "ServiceUnavailable", name
     assert "us-east-1" in response["Error"]["Message"]
 
 
-def test_dynamodb_other_region_and_recovery(stores: AwsClients) -> None:
+def test_dynamodb_other_region_and_recovery(tables: AwsClients) -> None:
     """With us-east-1 down, us-west-2 accepts writes; after region-up us-east-1 does again."""
-    east = _no_retry(stores, "dynamodb", "us-east-1")
-    west = _no_retry(stores, "dynamodb", "us-west-2")
+    east = _no_retry(tables, "dynamodb", "us-east-1")
+    west = _no_retry(tables, "dynamodb", "us-west-2")
     east.put_item(TableName="orders", Item={"pk": {"S": "before"}})
     faults.take_region_down("us-east-1")
     _refused(lambda: east.put_item(TableName="orders", Item=ITEM))
@@ -123,19 +130,19 @@ def test_dynamodb_other_region_and_recovery(stores: AwsClients) -> None:
                                                     Delete={"Objects": [{"Key": "seed"}]})),
 ])
 def test_s3_object_operations_refused_for_buckets_in_downed_region(
-        stores: AwsClients, name: str, call: Callable[[Any, str], Any]) -> None:
+        buckets: AwsClients, name: str, call: Callable[[Any, str], Any]) -> None:
     """Object operations on a bucket located in the downed region are 503, whoever signs."""
     faults.take_region_down("us-east-1")
     for client_region in REGIONS:
-        s3 = _no_retry(stores, "s3", client_region)
+        s3 = _no_retry(buckets, "s3", client_region)
         _refused(lambda s3=s3: call(s3, "drill-us-east-1"))
-    call(_no_retry(stores, "s3", "us-west-2"), "drill-us-west-2")
+    call(_no_retry(buckets, "s3", "us-west-2"), "drill-us-west-2")
 
 
-def test_s3_error_shape_and_control_plane(stores: AwsClients) -> None:
+def test_s3_error_shape_and_control_plane(buckets: AwsClients) -> None:
     """The refusal is S3's ServiceUnavailable XML error; bucket configuration reads still answer."""
     faults.take_region_down("us-east-1")
-    s3 = _no_retry(stores, "s3", "us-east-1")
+    s3 = _no_retry(buckets, "s3", "us-east-1")
     response = _refused(lambda: s3.get_object(Bucket="drill-us-east-1", Key="seed"))
     assert response["Error"]["Code"] == "ServiceUnavailable"
     assert "us-east-1 is down" in response["Error"]["Message"]
