@@ -13,7 +13,7 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # no display here; chosen before pyplot is imported
 
 import matplotlib.pyplot as plt
 import nbformat
