@@ -14,6 +14,7 @@ notebook uses the same emulator. Actions::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +169,9 @@ def render_log(log: list[dict[str, Any]]) -> str:
     return render_table(("at (UTC)", "action", "target", "detail"), rows)
 
 
-def render_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain left-aligned text table with a rule under the header."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [header, tuple("-" * w for w in widths), *rows]]
+             for r in [header, ["-" * w for w in widths], *rows]]
     return "\n".join(lines)

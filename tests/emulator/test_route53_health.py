@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -292,3 +293,21 @@ def test_count_and_list_health_checks(aws: AwsClients) -> None:
     assert listed[second]["HealthCheckConfig"]["Inverted"] is True
     r53.delete_health_check(HealthCheckId=first)
     assert r53.get_health_check_count()["HealthCheckCount"] == 1
+
+
+def test_template_health_check_keeps_inversion_and_regions(instant: AwsClients) -> None:
+    """A health check created by CloudFormation keeps Inverted and Regions (moto dropped them)."""
+    config = {"Type": "HTTPS", "FullyQualifiedDomainName": "x.us-east-1.example.com",
+              "Port": "443", "RequestInterval": "10", "FailureThreshold": "3",
+              "Inverted": "true", "Regions": ["us-east-1", "eu-west-1", "ap-southeast-1"]}
+    template = {"Resources": {"Check": {"Type": "AWS::Route53::HealthCheck",
+                                        "Properties": {"HealthCheckConfig": config}}}}
+    cfn = instant.client("cloudformation", "us-east-1")
+    cfn.create_stack(StackName="checks", TemplateBody=json.dumps(template))
+    resources = cfn.describe_stack_resources(StackName="checks")["StackResources"]
+    hc = resources[0]["PhysicalResourceId"]
+    stored = instant.client("route53", "us-east-1").get_health_check(
+        HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
+    assert (stored["Inverted"], stored["RequestInterval"], stored["Regions"]) == (
+        True, 10, ["us-east-1", "eu-west-1", "ap-southeast-1"])
+    assert _status(instant, hc).startswith("Failure: the health check is inverted")

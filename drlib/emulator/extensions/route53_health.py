@@ -27,6 +27,9 @@ not affect the check.
 
 Each observation (one per checker region: the check's ``Regions`` or AWS's default eight) reports
 the status as ``Success: ...``/``Failure: ...`` followed by the emulator's figures in brackets.
+
+``AWS::Route53::HealthCheck`` resources keep their whole ``HealthCheckConfig`` (moto dropped
+``Inverted``, ``Disabled``, ``ChildHealthChecks``, ``HealthThreshold`` and ``Regions``).
 """
 
 from __future__ import annotations
@@ -399,6 +402,41 @@ def _get_health_check_status(self: Any) -> Any:
     ]})
 
 
+def health_check_args_from_template(config: dict[str, Any]) -> dict[str, Any]:
+    """moto's health-check arguments from a template's ``HealthCheckConfig`` (strings allowed)."""
+
+    def flag(name: str) -> bool | None:
+        value = config.get(name)
+        return None if value is None else str(value).lower() == "true"
+
+    def number(name: str) -> int | None:
+        value = config.get(name)
+        return None if value is None else int(value)
+
+    return {
+        "ip_address": config.get("IPAddress"), "port": number("Port"), "type": config["Type"],
+        "resource_path": config.get("ResourcePath"),
+        "fqdn": config.get("FullyQualifiedDomainName"), "search_string": config.get("SearchString"),
+        "request_interval": number("RequestInterval"),
+        "failure_threshold": number("FailureThreshold"),
+        "health_threshold": number("HealthThreshold"), "measure_latency": flag("MeasureLatency"),
+        "inverted": flag("Inverted"), "disabled": flag("Disabled"), "enable_sni": flag("EnableSNI"),
+        "children": list(config.get("ChildHealthChecks") or []),
+        "regions": list(config.get("Regions") or []),
+    }
+
+
+def _create_from_template(cls: Any, resource_name: str, cloudformation_json: Any,
+                          account_id: str, region_name: str, **kwargs: Any) -> Any:
+    # moto drops Inverted, Disabled, ChildHealthChecks, HealthThreshold and Regions here.
+    from moto.route53.models import route53_backends
+    from moto.utilities.utils import get_partition
+
+    args = health_check_args_from_template(cloudformation_json["Properties"]["HealthCheckConfig"])
+    backend = route53_backends[account_id][get_partition(region_name)]
+    return backend.create_health_check(caller_reference=resource_name, health_check_args=args)
+
+
 _installed = False
 
 
@@ -407,7 +445,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from moto.route53.models import Route53Backend
+    from moto.route53.models import HealthCheck, Route53Backend
     from moto.route53.responses import Route53
 
     original_create = Route53Backend.create_health_check
@@ -426,6 +464,8 @@ def install() -> None:
     Route53Backend.create_health_check = create_health_check  # type: ignore[method-assign]
     Route53Backend.update_health_check = update_health_check  # type: ignore[method-assign]
     Route53.get_health_check_status = _get_health_check_status  # type: ignore[method-assign]
+    HealthCheck.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        _create_from_template)
 
     @control.route("GET", TIME_SCALE_ROUTE)
     def get_scale(body: dict[str, Any], query: dict[str, str]) -> dict[str, float]:
