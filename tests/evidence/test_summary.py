@@ -1,0 +1,31 @@
+"""Run summaries: plain tables and the RPO figure across stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from drlib.evidence.summary import format_table, rpo_text
+
+
+def test_format_table_aligns_columns_and_shows_none_as_dash() -> None:
+    """Columns are padded to the widest cell; None prints as '-'."""
+    text = format_table(["a", "bb"], [["xxx", None], ["y", 2]])
+    assert text.splitlines() == ["a    bb", "---  --", "xxx  -", "y    2"]
+
+
+@pytest.mark.parametrize(
+    ("measured", "expected"),
+    [
+        ({}, None),
+        ({"rpo": {}}, None),
+        ({"rpo": {"aurora": {"lost_records": 0, "span_seconds": 0.0}}}, "0 lost / 0.0 s"),
+        ({"rpo": {"aurora": {"lost_records": 3, "span_seconds": 1.25},
+                  "s3": {"lost_records": 2, "span_seconds": 4.0}}}, "5 lost / 4.0 s"),
+        ({"rpo": {"dynamodb": {"lost_records": None, "span_seconds": None}}}, "0 lost / 0.0 s"),
+    ],
+)
+def test_rpo_text(measured: dict[str, Any], expected: str | None) -> None:
+    """RPO sums lost records over stores and takes the longest span."""
+    assert rpo_text(measured) == expected
