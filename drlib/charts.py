@@ -30,6 +30,7 @@ OUTCOME_COLOURS: Mapping[str | None, str] = {
 }
 STORE_COLOURS: Mapping[str, str] = {"aurora": "#1f77b4", "dynamodb": "#9467bd", "s3": "#ff7f0e"}
 TARGET_STYLE = {"color": "#c62828", "linestyle": "--", "linewidth": 1.4}
+FAULT_COLOUR = "#5d4037"
 AWS_COLOUR = "#7f7f7f"
 MEASURED_COLOUR = "#1f77b4"
 
@@ -79,25 +80,29 @@ def timeline_chart(timeline: Timeline, rto: RtoResult | None = None,
     steps = sorted(timeline.steps, key=lambda s: s.started_at)
     last = max([s.ended_at or s.started_at for s in steps] + [e.at for e in timeline.events]
                + ([rto.first_write_at] if rto and rto.first_write_at else []))
-    figure = new_figure(11, 1.2 + 0.45 * (len(steps) + 1))
+    figure = new_figure(11, 1.6 + 0.45 * (len(steps) + 1))
     ax = figure.add_subplot()
     labels = ["events"] + [s.step for s in steps]
-    for row, step in enumerate(steps, start=1):
+    # The events row gets extra room below it for its labels.
+    rows = [0.0] + [i + 1.0 for i in range(1, len(steps) + 1)]
+    for row, step in zip(rows[1:], steps, strict=True):
         start = (step.started_at - origin).total_seconds()
         end = ((step.ended_at or last) - origin).total_seconds()
         ax.barh(row, max(end - start, 1e-3), left=start, height=0.6,
                 color=OUTCOME_COLOURS.get(step.outcome, OUTCOME_COLOURS[None]),
                 hatch="//" if step.timed_out else None, edgecolor="black", linewidth=0.5)
-    for event in timeline.events:
+    for i, event in enumerate(sorted(timeline.events, key=lambda e: e.at)):
         x = (event.at - origin).total_seconds()
-        marker, colour = ("X", "#c62828") if event.kind == "fault" else ("o", "#424242")
+        marker, colour = ("X", FAULT_COLOUR) if event.kind == "fault" else ("o", "#424242")
         ax.plot([x], [0], marker=marker, color=colour, markersize=9, linestyle="none")
-        ax.annotate(event.action, (x, 0), xytext=(0, 8), textcoords="offset points",
-                    fontsize=7, rotation=30, ha="left")
+        # Labels cycle over three lines under the marker row so neighbours stay readable.
+        ax.annotate(f"{event.action} {event.target}".strip(), (x, 0),
+                    xytext=(5, -8 - 9 * (i % 3)), textcoords="offset points", fontsize=7,
+                    ha="left", va="top")
     handles: list[Patch | Line2D] = [
         Patch(color=OUTCOME_COLOURS[o], label=o) for o in ("ok", "failed", "aborted", "skipped")
     ] + [Patch(facecolor="white", edgecolor="black", hatch="//", label="over its timeout"),
-         Line2D([], [], marker="X", color="#c62828", linestyle="none", label="fault"),
+         Line2D([], [], marker="X", color=FAULT_COLOUR, linestyle="none", label="fault"),
          Line2D([], [], marker="o", color="#424242", linestyle="none", label="event")]
     declared = timeline.disaster_declared_at
     if declared is not None:
@@ -108,7 +113,7 @@ def timeline_chart(timeline: Timeline, rto: RtoResult | None = None,
             label = f"first write on new primary (RTO {rto.seconds:.1f} s)"
             handles.append(ax.axvline(x1, color="#2e7d32", linestyle=":", label=label))
             ax.axvspan(x0, x1, color="#2e7d32", alpha=0.08)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(rows, labels)
     ax.invert_yaxis()
     ax.set_xlabel("time since drill start (s)")
     ax.set_ylabel("step")
@@ -120,11 +125,10 @@ def timeline_chart(timeline: Timeline, rto: RtoResult | None = None,
 
 # --- lag over time --------------------------------------------------------------------------------
 
-def _mark_drill(ax: Axes, timeline: Timeline | None, origin: datetime) -> list[Line2D]:
-    """Steps as shaded spans with their names, faults as vertical lines."""
-    handles: list[Line2D] = []
+def _mark_drill(ax: Axes, timeline: Timeline | None, origin: datetime) -> None:
+    """Steps as shaded spans with their names, faults and the declaration as vertical lines."""
     if timeline is None:
-        return handles
+        return
     for i, step in enumerate(sorted(timeline.steps, key=lambda s: s.started_at)):
         if step.ended_at is None:
             continue
@@ -133,15 +137,13 @@ def _mark_drill(ax: Axes, timeline: Timeline | None, origin: datetime) -> list[L
         ax.axvspan(start, end, color="#9e9e9e", alpha=0.12 if i % 2 else 0.2, linewidth=0)
         ax.text(start, 1.0, step.step, transform=ax.get_xaxis_transform(), fontsize=7,
                 rotation=30, va="bottom", ha="left", clip_on=False)
-    for fault in timeline.faults:
-        line = ax.axvline((fault.at - origin).total_seconds(), color="#c62828", linewidth=1.0,
-                          linestyle="-.", label="fault")
-        handles = [line]
+    for i, fault in enumerate(timeline.faults):
+        ax.axvline((fault.at - origin).total_seconds(), color=FAULT_COLOUR, linewidth=1.0,
+                   linestyle="-.", label="fault" if i == 0 else "_nolegend_")
     declared = timeline.disaster_declared_at
     if declared is not None:
-        handles.append(ax.axvline((declared - origin).total_seconds(), color="black",
-                                  linestyle=":", label="disaster declared"))
-    return handles
+        ax.axvline((declared - origin).total_seconds(), color="black", linestyle=":",
+                   label="disaster declared")
 
 
 def lag_over_time_chart(series: pd.DataFrame, threshold_s: float | None = None,
@@ -164,7 +166,7 @@ def lag_over_time_chart(series: pd.DataFrame, threshold_s: float | None = None,
                 label=f"{store} ({source})", **style)
     if threshold_s is not None:
         ax.axhline(threshold_s, label=f"lag threshold {threshold_s:g} s", **TARGET_STYLE)
-    handles = _mark_drill(ax, timeline, origin)
+    _mark_drill(ax, timeline, origin)
     positive = series.loc[series["lag_s"] > 0, "lag_s"]
     if log_scale is None:
         log_scale = bool(len(positive)) and positive.max() / positive.min() > 100
@@ -172,11 +174,10 @@ def lag_over_time_chart(series: pd.DataFrame, threshold_s: float | None = None,
         ax.set_yscale("log")
     ax.set_xlabel("time since drill start (s)")
     ax.set_ylabel("replication lag (s)")
-    ax.set_title(title, pad=28 if timeline is not None and timeline.steps else 6)
+    # Room above the axes for the rotated step names.
+    ax.set_title(title, pad=48 if timeline is not None and timeline.steps else 6)
     ax.grid(alpha=0.3)
-    existing, names = ax.get_legend_handles_labels()
-    extra = [h for h in handles if h.get_label() not in names]
-    ax.legend(handles=existing + extra, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return figure
 
 
@@ -191,6 +192,8 @@ def lag_cdf_chart(series: pd.DataFrame, threshold_s: float | None = None, *,
     for (store, source), group in series.groupby(["store", "source"], sort=True):
         values = np.sort(group["lag_s"].to_numpy(dtype=float))
         share = np.arange(1, values.size + 1) / values.size * 100.0
+        # Start each curve at 0 % at its smallest sample so the first step is drawn.
+        values, share = np.concatenate([values[:1], values]), np.concatenate([[0.0], share])
         ax.step(values, share, where="post", color=_store_colour(str(store)),
                 linestyle="-" if source == "canary" else ":",
                 label=f"{store} ({source}, n={values.size})")
@@ -244,7 +247,13 @@ def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
                         (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
         ax.axhline(target, label=f"{target_name} {target:g} s", **TARGET_STYLE)
-        ax.set_ylim(0, max([h for h in heights if h is not None] + [target]) * 1.25 or 1.0)
+        shown = [h for h in [*heights, target] if h > 0]
+        if shown and max(shown) / min(shown) > 100:
+            # e.g. S3 seconds against RTC's 15 minutes: a linear axis would hide the measurement
+            ax.set_yscale("log")
+            ax.set_ylim(min(shown) / 3, max(shown) * 3)
+        else:
+            ax.set_ylim(0, max(shown, default=1.0) * 1.25)
         ax.set_title(name, fontsize=10)
         ax.set_ylabel("seconds (s)")
         ax.legend(loc="upper left", fontsize=7)

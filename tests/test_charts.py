@@ -169,6 +169,9 @@ def test_lag_over_time_chart(drill: SyntheticDrill, tmp_path: Path) -> None:
     assert len(ax.get_lines()) == pairs + 1 + 2 + 1
     threshold = [ln for ln in ax.get_lines() if ln.get_label().startswith("lag threshold")]
     assert threshold[0].get_linestyle() == "--"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend.count("fault") == 1
+    assert "disaster declared" in legend
     assert_png(figure, tmp_path / "lag.png")
 
 
@@ -191,6 +194,7 @@ def test_lag_cdf_chart(drill: SyntheticDrill, tmp_path: Path) -> None:
     lines = ax.get_lines()
     assert len(lines) == 5 + 1
     assert all(line.get_ydata()[-1] == pytest.approx(100.0) for line in lines[:-1])
+    assert all(line.get_ydata()[0] == 0.0 for line in lines[:-1])
     assert_png(figure, tmp_path / "cdf.png")
 
 
@@ -207,6 +211,8 @@ def test_published_comparison_chart(drill: SyntheticDrill, tmp_path: Path) -> No
         (target,) = ax.get_lines()
         assert target.get_linestyle() == "--"
     assert figure.axes[-1].get_lines()[0].get_ydata()[0] == TARGETS.rto_seconds
+    # seconds of S3 lag next to RTC's 15 minutes need a logarithmic axis to be seen
+    assert [ax.get_yscale() for ax in figure.axes] == ["linear", "linear", "log", "linear"]
     assert_png(figure, tmp_path / "aws.png")
 
 
