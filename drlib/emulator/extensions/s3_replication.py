@@ -426,12 +426,12 @@ def _request(original: Callable[..., Any]) -> Callable[..., Any]:
 def _patch_response_dict() -> None:
     from moto.s3.models import FakeKey
 
-    original = FakeKey.response_dict
+    original: property = FakeKey.__dict__["response_dict"]
     if getattr(original.fget, "_drlib_replication", False):
         return
 
     def response_dict(self: Any) -> dict[str, Any]:
-        headers: dict[str, Any] = original.fget(self)
+        headers: dict[str, Any] = original.fget(self)  # type: ignore[misc]
         status = getattr(self, STATUS_ATTRIBUTE, None)
         if status is not None:
             headers["x-amz-replication-status"] = status
