@@ -61,6 +61,92 @@ def _emulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drill(args: argparse.Namespace) -> int:
+    from drlib.notebook_params import ENVIRONMENTS
+    from drlib.runner import DrillRequest, chain_parameters, run_drill
+
+    if args.env == "prod" and not args.yes and not args.dry_run:
+        raise DrError("A production drill needs explicit confirmation",
+                      expected="--yes together with --env prod", found="no --yes",
+                      fix="re-run with --yes once the change is approved, or use --dry-run")
+    if args.env not in ENVIRONMENTS:
+        raise DrError(f"Unknown environment {args.env!r}", expected=", ".join(ENVIRONMENTS))
+    request = DrillRequest(environment=args.env, scenario=args.scenario, target=args.target,
+                           confirm_production=args.yes, dry_run=args.dry_run,
+                           outputs_dir=args.outputs.resolve())
+    if args.dry_run:
+        from drlib.drill import describe_plan
+
+        print(describe_plan(args.scenario, args.env, args.target))
+        print("notebook chain (parameters validated):")
+        for notebook, params in chain_parameters(request, Path("<run folder>")).items():
+            shown = {k: v for k, v in params.items() if k != "run_dir"}
+            print(f"  {notebook}: {shown}")
+        print("dry run: nothing was changed")
+        return 0
+    result = run_drill(request)
+    print(_summary(result))
+    return result.exit_code
+
+
+def _summary(result: object) -> str:
+    from drlib.runner import RunResult
+
+    assert isinstance(result, RunResult)
+    metrics = result.metrics
+    measured = metrics.get("measured") or {}
+    rto = measured.get("rto_seconds")
+    rpo = measured.get("rpo") or {}
+    lines = [f"verdict: {result.status.upper()}",
+             f"RTO: {rto:.2f} s" if isinstance(rto, int | float) else "RTO: not measured"]
+    for store, value in sorted(rpo.items()):
+        lines.append(f"RPO {store}: {value.get('lost_records')} lost records over "
+                     f"{value.get('span_seconds', 0):.2f} s")
+    for finding in (metrics.get("verdict") or {}).get("findings", []):
+        lines.append(f"  [{finding.get('severity')}] {finding.get('message')}")
+    failed = [nb for nb in result.notebooks if nb.outcome == "failed"]
+    for nb in failed:
+        lines.append(f"  notebook {nb.notebook} failed: {nb.error}")
+    lines.append(f"evidence: {result.run_dir}")
+    return "\n".join(lines)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from drlib.emulator.server import client_environment
+
+    env = dict(os.environ)
+    if args.target == "local":
+        from drlib.emulator import daemon
+
+        proc = daemon.read_state() or daemon.start()
+        env.update(client_environment(proc.endpoint_url))
+        print(f"emulator on {proc.endpoint_url} (stop it with: drlib emulator stop)")
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    command = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", "--no-browser",
+               f"--notebook-dir={notebooks}"]
+    return subprocess.call(command, env=env)
+
+
+def _stacks(args: argparse.Namespace) -> int:
+    from drlib.stacks import SceptreProject
+
+    project = SceptreProject(args.env)
+    path = "" if args.group == "all" else args.group
+    if args.action == "launch":
+        infos = project.launch(path)
+    elif args.action == "delete":
+        project.delete(path)
+        infos = project.status(path)
+    else:
+        infos = project.status(path)
+    for info in infos:
+        print(f"{info.path:<28} {info.region:<10} {info.status:<12} {info.stack_name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``drlib`` command."""
     parser = argparse.ArgumentParser(prog="drlib", description=__doc__.splitlines()[0])
@@ -84,6 +170,29 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--port", type=int, default=None,
                              help="loopback port (default: a free one)")
         sub.set_defaults(func=func)
+    drill = commands.add_parser("drill", help="run a DR drill: deploy, readiness, drill, failback, "
+                                              "evidence")
+    drill.add_argument("--env", default="dev", help="dev, staging or prod (default dev)")
+    drill.add_argument("--scenario", default="planned-switchover",
+                       choices=["planned-switchover", "unplanned-failover"])
+    drill.add_argument("--target", default="local", choices=["local", "aws"])
+    drill.add_argument("--yes", action="store_true", help="confirm a production drill")
+    drill.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    drill.add_argument("--outputs", type=Path, default=Path("outputs"),
+                       help="evidence folder (default outputs/)")
+    drill.set_defaults(func=_drill)
+
+    lab = commands.add_parser("lab", help="JupyterLab on the notebooks (starts the emulator "
+                                          "for the local target)")
+    lab.add_argument("--target", default="local", choices=["local", "aws"])
+    lab.set_defaults(func=_lab)
+
+    stacks = commands.add_parser("stacks", help="launch, delete or show the Sceptre stacks")
+    stacks.add_argument("action", choices=["launch", "delete", "status"])
+    stacks.add_argument("--env", default="dev")
+    stacks.add_argument("--group", default="all", choices=["all", "primary", "secondary"])
+    stacks.set_defaults(func=_stacks)
+
     from drlib.emulator.fault_cli import add_fault_commands
     add_fault_commands(emulator_commands)
     from drlib.evidence.cli import add_evidence_commands

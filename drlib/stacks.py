@@ -173,6 +173,15 @@ class SceptreProject:
                              data={"stacks": infos})
         return infos
 
+    def launch_groups(self, groups: list[str]) -> list[StackInfo]:
+        """Launch the named stack groups (both: the whole project in dependency order)."""
+        if set(groups) >= {"primary", "secondary"}:
+            return self.launch("")
+        infos: list[StackInfo] = []
+        for group in groups:
+            infos += self.launch(group)
+        return infos
+
     def delete(self, path: str = "") -> dict[str, str]:
         """Delete the stacks under ``path`` in reverse dependency order."""
         statuses = self._run(path, "delete")
@@ -238,3 +247,12 @@ class SceptreProject:
                              fix="drift detection needs CloudFormation's DetectStackDrift "
                                  "(available on AWS)") from exc
         return {stack.name: str(value) for stack, value in result.items()}
+
+
+def stacks_table(infos: list[StackInfo]) -> Any:
+    """The stacks as a DataFrame: path, region, status, CloudFormation name, key outputs."""
+    import pandas as pd
+
+    return pd.DataFrame([{"stack": i.path, "region": i.region, "status": i.status,
+                          "cloudformation": i.stack_name,
+                          "outputs": ", ".join(sorted(i.outputs))} for i in infos])

@@ -1,0 +1,544 @@
+"""Drill scenarios: planned switchover, unplanned failover and failback, as timed steps.
+
+A scenario is a sequence of named steps on a :class:`~drlib.timeline.Timeline`, each with a
+timeout. Canary writers run throughout; at the end the records are reconciled against the new
+primary and the measurements (RTO, RPO, lag) and the verdict are computed by :mod:`drlib.measure`
+and :mod:`drlib.verdict`. Any failure takes the abort path (:func:`_abort`), which leaves the
+system in the documented state below and the evidence marked aborted.
+
+Documented state after an abort: canaries stopped; an injected disaster lifted (the region's data
+plane given back); an inverted health check restored; the global database's writer left where it
+is and reported in ``metrics.json`` (``state_after``); the drill lock released. Run failback
+(``30_failback``) to return the writer and DNS to the primary region.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drlib.aws import AwsClients
+from drlib.canary import ActiveRegion, AuroraCanary, CanaryFleet, DynamoDbCanary, S3Canary
+from drlib.drill_lock import DrillLock, DynamoDbLockBackend
+from drlib.errors import ConfigError, DrError, DrillAborted
+from drlib.measure import lag_series, lag_statistics, measure_rpo, measure_rto, records_frame
+from drlib.readiness import assess
+from drlib.targets import Target
+from drlib.timeline import Timeline, iso, utc_now
+from drlib.verdict import Measured, evaluate, figures_to_metrics, published_figures, targets_for
+from drlib.waiting import wait_until
+from drlib.workload import Workload, pg_endpoints
+
+log = logging.getLogger(__name__)
+
+STEP_TIMEOUTS_S: Mapping[str, float] = {
+    "guardrails": 120, "baseline canaries": 60, "lose the primary region": 60,
+    "detect the outage": 600, "scale up the secondary app tier": 900,
+    "switch over the global database": 1800, "fail over the global database": 1800,
+    "move DNS to the secondary": 600, "first write in the new primary": 900,
+    "observe": 120, "reconcile": 300,
+    "give the primary region back": 300, "switch the global database back": 1800,
+    "move DNS back to the primary": 600, "scale down the secondary app tier": 900,
+}
+
+PLANS: Mapping[str, tuple[str, ...]] = {
+    "planned-switchover": ("guardrails", "baseline canaries", "scale up the secondary app tier",
+                           "switch over the global database", "move DNS to the secondary",
+                           "first write in the new primary", "observe", "reconcile"),
+    "unplanned-failover": ("guardrails", "baseline canaries", "lose the primary region",
+                           "detect the outage", "fail over the global database",
+                           "scale up the secondary app tier", "first write in the new primary",
+                           "observe", "reconcile"),
+    "failback": ("give the primary region back", "switch the global database back",
+                 "move DNS back to the primary", "scale down the secondary app tier"),
+}
+
+
+def describe_plan(scenario: str, environment: str, target: str) -> str:
+    """The steps a scenario (then failback) would run, with their timeouts (the dry run)."""
+    if scenario not in PLANS:
+        raise ConfigError(f"Unknown scenario {scenario!r}", expected=", ".join(PLANS))
+    lines = [f"plan: {scenario} on {environment} ({target}), then failback"]
+    for phase in (scenario, "failback"):
+        for index, step in enumerate(PLANS[phase], start=1):
+            lines.append(f"  {phase} {index}. {step} (timeout {STEP_TIMEOUTS_S[step]:g} s)")
+    return "\n".join(lines)
+
+
+class _LockBackend(DynamoDbLockBackend):
+    """Drill locks as items of the workload's own table (partition and sort key)."""
+
+    @staticmethod
+    def _key(environment: str) -> dict[str, Any]:
+        return {"pk": {"S": f"drill-lock#{environment}"}, "sk": {"S": "lock"}}
+
+
+def drill_lock(target: Target, workload: Workload, run_id: str, owner: str) -> DrillLock:
+    """The environment's drill lock, kept in the table's secondary-region replica (it must
+    survive the loss of the primary region)."""
+    client = target.clients.client("dynamodb", workload.regions.secondary)
+    return DrillLock(_LockBackend(client, workload.table_name), workload.environment,
+                     run_id=run_id, owner=owner, ttl_seconds=3600)
+
+
+def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
+                   interval_s: float) -> tuple[CanaryFleet, ActiveRegion]:
+    """Canary writers for every store, following the application's DNS answer."""
+    regions = workload.regions
+    route53 = clients.client("route53", regions.primary)
+    record_type = _failover_record_type(route53, workload)
+    endpoints = {workload.primary.load_balancer_dns: regions.primary,
+                 workload.secondary.load_balancer_dns: regions.secondary}
+    active = ActiveRegion(route53, workload.hosted_zone_id, workload.app_dns_name, endpoints,
+                          record_type=record_type, refresh_s=min(interval_s, 1.0))
+    aurora = AuroraCanary(pg_endpoints(clients, workload, reader=False),
+                          pg_endpoints(clients, workload, reader=True))
+    aurora.prepare(regions.primary)
+    dynamodb = DynamoDbCanary(lambda r: clients.client("dynamodb", r),
+                              lambda r: workload.table_name, "pk", "sk")
+    s3 = S3Canary(lambda r: clients.client("s3", r), lambda r: workload.regional(r).bucket)
+    fleet = CanaryFleet(run_id, [aurora, dynamodb, s3], [regions.primary, regions.secondary],
+                        active.resolve, interval_s=interval_s)
+    return fleet, active
+
+
+def _failover_record_type(route53: Any, workload: Workload) -> str:
+    name = workload.app_dns_name.rstrip(".") + "."
+    records = route53.list_resource_record_sets(HostedZoneId=workload.hosted_zone_id)[
+        "ResourceRecordSets"]
+    types = [r["Type"] for r in records if r["Name"] == name and r.get("Failover")]
+    if not types:
+        raise ConfigError(f"No failover records for {name}",
+                          expected="PRIMARY and SECONDARY records", found="none",
+                          fix="deploy the DNS stack")
+    return str(types[0])
+
+
+@dataclass
+class DrillState:
+    """What the drill has changed so far (drives the abort path)."""
+
+    injected: bool = False
+    inverted: list[str] = field(default_factory=list)
+    cutover_at: Any = None
+
+
+@dataclass
+class DrillRun:
+    """Everything one scenario run needs."""
+
+    target: Target
+    workload: Workload
+    scenario: str
+    run_dir: Path
+    canary_interval_s: float = 0.2
+    lag_threshold_s: float = 5.0
+    timeline: Timeline = field(default_factory=Timeline)
+    state: DrillState = field(default_factory=DrillState)
+    measured: Measured | None = None
+    lag: Any = None  # the canary lag series (DataFrame)
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def step(self, name: str) -> Any:
+        return self.timeline.step(name, STEP_TIMEOUTS_S[name])
+
+    def timeout(self, name: str) -> float:
+        return STEP_TIMEOUTS_S[name]
+
+    @property
+    def clients(self) -> AwsClients:
+        return self.target.clients
+
+
+# --- the operations, each the same on every target ----------------------------------------------
+
+def scale_secondary(run: DrillRun, desired: int | None = None) -> dict[str, Any]:
+    """Scale the secondary ASG to the primary's desired size (or ``desired``), wait in service."""
+    w = run.workload
+    auto = run.clients.client("autoscaling", w.regions.secondary)
+    if desired is None:
+        primary = run.clients.client("autoscaling", w.regions.primary)
+        desired = primary.describe_auto_scaling_groups(AutoScalingGroupNames=[
+            w.primary.asg_name])["AutoScalingGroups"][0]["DesiredCapacity"]
+    group = auto.describe_auto_scaling_groups(AutoScalingGroupNames=[w.secondary.asg_name])[
+        "AutoScalingGroups"][0]
+    auto.update_auto_scaling_group(AutoScalingGroupName=w.secondary.asg_name,
+                                   MinSize=min(group["MinSize"], desired),
+                                   MaxSize=max(group["MaxSize"], desired),
+                                   DesiredCapacity=desired)
+
+    def in_service() -> int | None:
+        g = auto.describe_auto_scaling_groups(AutoScalingGroupNames=[w.secondary.asg_name])[
+            "AutoScalingGroups"][0]
+        count = sum(1 for i in g.get("Instances", []) if i.get("LifecycleState") == "InService")
+        return count if count >= desired else None
+
+    count = wait_until(in_service, description=f"{desired} instances in service in "
+                       f"{w.secondary.asg_name}", timeout=run.timeout(
+                           "scale up the secondary app tier"), interval=0.2, max_interval=10)
+    return {"asg": w.secondary.asg_name, "desired": desired, "in_service": count,
+            "previous_desired": group["DesiredCapacity"]}
+
+
+def writer_region(clients: AwsClients, workload: Workload, region: str) -> str | None:
+    """The region whose cluster is the global database's writer, once it is available."""
+    cluster = clients.client("rds", region).describe_global_clusters(
+        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0]
+    if cluster.get("Status") != "available":
+        return None
+    for member in cluster.get("GlobalClusterMembers", []):
+        if member.get("IsWriter"):
+            return str(member["DBClusterArn"].split(":")[3])
+    return None
+
+
+def _cluster_arn(clients: AwsClients, region: str, cluster_id: str) -> str:
+    return str(clients.client("rds", region).describe_db_clusters(
+        DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"])
+
+
+def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
+                ) -> dict[str, Any]:
+    """Switch over (or fail over with data loss) the global database to ``to_region``."""
+    w = run.workload
+    rds = run.clients.client("rds", to_region)
+    target_arn = _cluster_arn(run.clients, to_region, w.regional(to_region).cluster_id)
+    if allow_data_loss:
+        rds.failover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
+                                    TargetDbClusterIdentifier=target_arn, AllowDataLoss=True)
+    else:
+        rds.switchover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
+                                      TargetDbClusterIdentifier=target_arn)
+    wait_until(lambda: writer_region(run.clients, w, to_region) == to_region,
+               description=f"the global database writer in {to_region}",
+               timeout=run.timeout(step), interval=0.1, max_interval=10)
+    return {"writer": target_arn, "allow_data_loss": allow_data_loss}
+
+
+def wait_for_dns(run: DrillRun, active: ActiveRegion, region: str, step: str) -> dict[str, Any]:
+    """Wait until the application name answers with ``region``."""
+    wait_until(lambda: active.resolve() == region,
+               description=f"{run.workload.app_dns_name} to answer with {region}",
+               timeout=run.timeout(step), interval=0.1, max_interval=5)
+    return {"answers": region}
+
+
+def set_primary_inverted(run: DrillRun, inverted: bool) -> list[str]:
+    """Invert (or restore) the primary's health check: the planned way to move DNS."""
+    check_id = run.workload.primary.health_check_id
+    if not check_id:
+        raise ConfigError("The primary health check id is unknown",
+                          expected="a PrimaryHealthCheckId output", fix="deploy the DNS stack")
+    run.clients.client("route53", run.workload.regions.primary).update_health_check(
+        HealthCheckId=check_id, Inverted=inverted)
+    return [check_id]
+
+
+def first_write_in(run: DrillRun, fleet: CanaryFleet, region: str) -> dict[str, Any]:
+    """Wait until every store has a canary write acknowledged in ``region`` after the
+    declaration."""
+    declared = run.timeline.disaster_declared_at
+
+    def all_stores_written() -> bool:
+        records = fleet.records()
+        return all(any(r.store == store and r.acked_at is not None and r.region_written == region
+                       and declared is not None and r.acked_at >= declared for r in records)
+                   for store in fleet.stores)
+
+    wait_until(all_stores_written, description=f"a canary write acknowledged in {region} for "
+               "every store", timeout=run.timeout("first write in the new primary"),
+               interval=0.05, max_interval=2)
+    return {"region": region}
+
+
+# --- the scenario -------------------------------------------------------------------------------
+
+def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str, Any]:
+    """Run ``run.scenario``; write ``metrics.json`` and the CSVs; return the metrics.
+
+    Raises :class:`DrillAborted` after the abort path when a step fails.
+    """
+    w, regions = run.workload, run.workload.regions
+    if w.environment == "prod" and not confirm_production:
+        raise ConfigError("A production drill needs explicit confirmation",
+                          expected="confirm_production=True (drlib drill --yes)",
+                          found="no confirmation", fix="get the change approved, then confirm")
+    if run.scenario not in ("planned-switchover", "unplanned-failover"):
+        raise ConfigError(f"Unknown scenario {run.scenario!r}",
+                          expected="planned-switchover or unplanned-failover")
+    started = utc_now()
+    lock = drill_lock(run.target, w, run.run_id, owner=_who(run.clients, regions.primary))
+    fleet: CanaryFleet | None = None
+    status = "aborted"
+    error: str | None = None
+    try:
+        with run.step("guardrails"):
+            holder = lock.holder()
+            if holder is not None and holder.run_id != run.run_id and not holder.expired(
+                    utc_now()):
+                raise lock_error(holder)
+            fleet, active = build_canaries(run.clients, w, run.run_id, run.canary_interval_s)
+            report = assess(run.clients, w, lag_threshold_s=run.lag_threshold_s)
+            report.require_ready()
+            lock.acquire()
+        with run.step("baseline canaries"):
+            fleet.start()
+            _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
+        if run.scenario == "planned-switchover":
+            _planned(run, fleet, active)
+        else:
+            _unplanned(run, fleet, active)
+        with run.step("observe"):
+            _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
+        with run.step("reconcile"):
+            fleet.stop(drain_s=max(2.0, run.lag_threshold_s))
+        status = "completed"
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        _abort(run, fleet)
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        metrics = _measure(run, fleet, started, status, error)
+        _release(lock)
+    if error is not None:
+        raise DrillAborted(f"The {run.scenario} drill aborted", found=error,
+                           fix="read the timeline in metrics.json; run failback",
+                           data={"metrics": metrics})
+    return metrics
+
+
+def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+    regions = run.workload.regions
+    run.timeline.declare_disaster("planned switchover started")
+    with run.step("scale up the secondary app tier"):
+        scale_secondary(run)
+    with run.step("switch over the global database"):
+        move_writer(run, regions.secondary, allow_data_loss=False,
+                    step="switch over the global database")
+    with run.step("move DNS to the secondary"):
+        run.state.inverted = set_primary_inverted(run, True)
+        wait_for_dns(run, active, regions.secondary, "move DNS to the secondary")
+        run.state.cutover_at = utc_now()
+    with run.step("first write in the new primary"):
+        first_write_in(run, fleet, regions.secondary)
+
+
+def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+    regions = run.workload.regions
+    with run.step("lose the primary region"):
+        done = run.target.disaster.inject(
+            regions.primary, [c for c in [run.workload.primary.health_check_id] if c])
+        run.state.injected = True
+        run.timeline.add_fault("region-down", regions.primary, done)
+        run.timeline.declare_disaster(run.target.disaster.description)
+    with run.step("detect the outage"):
+        wait_for_dns(run, active, regions.secondary, "detect the outage")
+        run.state.cutover_at = utc_now()
+    with run.step("fail over the global database"):
+        move_writer(run, regions.secondary, allow_data_loss=True,
+                    step="fail over the global database")
+    with run.step("scale up the secondary app tier"):
+        scale_secondary(run)
+    with run.step("first write in the new primary"):
+        first_write_in(run, fleet, regions.secondary)
+
+
+def _settle(fleet: CanaryFleet, seconds: float) -> None:
+    """Let the canaries run for ``seconds``: an observation period, not a wait for a condition."""
+    time.sleep(seconds)
+
+
+def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
+    """Take the system to the documented state (module docstring); never raises."""
+    regions = run.workload.regions
+    actions: list[tuple[str, Callable[[], Any]]] = []
+    if fleet is not None:
+        actions.append(("stop canaries", lambda: fleet.stop()))
+    if run.state.injected:
+        actions.append(("lift the injected disaster", lambda: run.target.disaster.restore(
+            regions.primary, [c for c in [run.workload.primary.health_check_id] if c])))
+    if run.state.inverted:
+        actions.append(("restore the inverted health check",
+                        lambda: set_primary_inverted(run, False)))
+    for name, action in actions:
+        try:
+            action()
+            run.timeline.add_event("abort", name)
+        except Exception as exc:
+            log.error("abort action %s failed: %s", name, exc)
+            run.timeline.add_event("abort", name, {"error": str(exc)[:300]})
+    run.state.injected = False
+    run.state.inverted = []
+
+
+def _release(lock: DrillLock) -> None:
+    try:
+        if lock.info is not None:
+            lock.release()
+    except DrError as exc:
+        log.error("could not release the drill lock: %s", exc)
+
+
+def lock_error(holder: Any) -> DrError:
+    from drlib.drill_lock import lock_conflict
+
+    return lock_conflict(holder, wanted_by="this drill")
+
+
+def _who(clients: AwsClients, region: str) -> str:
+    try:
+        return str(clients.client("sts", region).get_caller_identity()["Arn"])
+    except Exception:
+        return "unknown"
+
+
+def _state_after(run: DrillRun) -> dict[str, Any]:
+    w = run.workload
+    state: dict[str, Any] = {}
+    for region in (w.regions.secondary, w.regions.primary):
+        try:
+            state["writer_region"] = writer_region(run.clients, w, region)
+            break
+        except Exception as exc:
+            state["writer_region_error"] = str(exc)[:200]
+    return state
+
+
+def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
+             error: str | None) -> dict[str, Any]:
+    """Compute and write metrics.json, canaries.csv and lag.csv (also for an aborted drill)."""
+    w = run.workload
+    targets = targets_for(w.environment, {"lag_threshold_seconds": run.lag_threshold_s})
+    records = fleet.records() if fleet is not None else []
+    new_primary = w.regions.secondary
+    declared = run.timeline.disaster_declared_at
+    rto = None
+    rpo: dict[str, Any] = {}
+    lag = lag_statistics(records)
+    if status == "completed" and declared is not None and fleet is not None:
+        per_store = {s: measure_rto(declared, records, new_primary, store=s) for s in fleet.stores}
+        rto = max(per_store.values(), key=lambda r: r.seconds or 0.0)
+        rpo = measure_rpo(records, new_primary, run.state.cutover_at or utc_now(),
+                          present_after=fleet.present_in(new_primary))
+    measured = Measured(rto=rto, rpo=rpo, lag=lag)
+    run.measured = measured
+    run.lag = lag_series(records)
+    verdict = evaluate(targets, measured, run.scenario)
+    final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
+    metrics = {
+        "schema": "drlib.metrics/1", "run_id": run.run_id, "environment": w.environment,
+        "scenario": run.scenario, "target": run.target.name,
+        "regions": {"primary": w.regions.primary, "secondary": w.regions.secondary},
+        "started_at": iso(started), "ended_at": iso(utc_now()), "status": final,
+        "error": error, "targets": targets.to_metrics(), "measured": measured.to_metrics(),
+        "verdict": verdict.to_metrics(), "timeline": run.timeline.to_records(),
+        "faults": [e.to_record() for e in run.timeline.faults],
+        "events": run.timeline.events_to_records(),
+        "published_figures": figures_to_metrics(published_figures()),
+        "state_after": _state_after(run), "workload": w.to_dict(),
+        "emulator_version": run.target.emulator_version,
+    }
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    records_frame(records).to_csv(run.run_dir / "canaries.csv", index=False)
+    run.lag.to_csv(run.run_dir / "lag.csv", index=False)
+    return metrics
+
+
+# --- failback -----------------------------------------------------------------------------------
+
+def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str, Any]:
+    """Return writer, DNS and app tier to the primary region; append to ``metrics.json``.
+
+    Idempotent: each step checks the current state first, so failback after an aborted drill
+    does only what is needed.
+    """
+    w, regions = run.workload, run.workload.regions
+    if w.environment == "prod" and not confirm_production:
+        raise ConfigError("A production failback needs explicit confirmation",
+                          expected="confirm_production=True", found="no confirmation")
+    route53 = run.clients.client("route53", regions.primary)
+    active = ActiveRegion(route53, w.hosted_zone_id, w.app_dns_name,
+                          {w.primary.load_balancer_dns: regions.primary,
+                           w.secondary.load_balancer_dns: regions.secondary},
+                          record_type=_failover_record_type(route53, w))
+    error = None
+    try:
+        with run.step("give the primary region back") as step:
+            run.target.disaster.restore(regions.primary,
+                                        [c for c in [w.primary.health_check_id] if c])
+            step.record.detail = "data plane restored"
+        with run.step("switch the global database back") as step:
+            current = wait_until(lambda: writer_region(run.clients, w, regions.secondary),
+                                 description="the global database to be available",
+                                 timeout=run.timeout("switch the global database back"),
+                                 interval=0.1, max_interval=10)
+            if current == regions.primary:
+                step.skip("the writer is already in the primary region")
+            else:
+                move_writer(run, regions.primary, allow_data_loss=False,
+                            step="switch the global database back")
+        with run.step("move DNS back to the primary"):
+            set_primary_inverted(run, False)
+            wait_for_dns(run, active, regions.primary, "move DNS back to the primary")
+        with run.step("scale down the secondary app tier"):
+            _restore_secondary_size(run)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    metrics_path = run.run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics.setdefault("timeline", []).extend(
+        r for r in run.timeline.to_records() if r["step"] in PLANS["failback"])
+    metrics["failback"] = {"completed": error is None, "error": error,
+                           "state_after": _state_after(run)}
+    if error is not None:
+        metrics["status"] = "aborted"
+    metrics_path.write_text(json.dumps(metrics, indent=2, default=str))
+    if error is not None:
+        raise DrillAborted("Failback did not complete", found=error,
+                           fix="read the failback steps in metrics.json and finish by hand")
+    return metrics
+
+
+def _restore_secondary_size(run: DrillRun) -> None:
+    """Back to the warm-standby size the secondary group was deployed with."""
+    from drlib.stacks import SceptreProject
+
+    w = run.workload
+    project = SceptreProject(w.environment)
+    desired = int(project.variables.get("secondary_asg_desired",
+                                        project.variables.get("secondary_desired_capacity", 1)))
+    auto = run.clients.client("autoscaling", w.regions.secondary)
+    auto.update_auto_scaling_group(AutoScalingGroupName=w.secondary.asg_name,
+                                   DesiredCapacity=desired)
+
+
+def save_drill_charts(run: DrillRun) -> dict[str, Path]:
+    """The drill's charts as PNG files in the run folder: timeline, lag, CDF, RTO/RPO, AWS."""
+    from drlib import charts
+
+    targets = targets_for(run.workload.environment,
+                          {"lag_threshold_seconds": run.lag_threshold_s})
+    measured = run.measured
+    rto = measured.rto if measured else None
+    made = {"timeline": charts.timeline_chart(run.timeline, rto,
+                                              title=f"{run.scenario} timeline")}
+    if run.lag is not None and not run.lag.empty:
+        made["lag_over_time"] = charts.lag_over_time_chart(run.lag, run.lag_threshold_s,
+                                                           run.timeline)
+        made["lag_cdf"] = charts.lag_cdf_chart(run.lag, run.lag_threshold_s)
+    if measured is not None:
+        made["rto_rpo"] = charts.rto_rpo_chart(rto, measured.rpo, targets, run.scenario)
+        made["measured_vs_aws"] = charts.published_comparison_chart(
+            measured.lag, rto, published_figures(), targets)
+    return {name: charts.save_png(figure, run.run_dir / f"{name}.png")
+            for name, figure in made.items()}

@@ -1,0 +1,286 @@
+"""Readiness: may a drill start? Each check says what it looked at and what to do if it fails.
+
+:func:`assess` runs every check against the deployed workload and returns a
+:class:`ReadinessReport` (a DataFrame a notebook shows, and an overall verdict). A check that
+raises is a failed check with the error as its evidence: readiness never crashes half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import pandas as pd
+
+from drlib.aws import AwsClients
+from drlib.errors import ReadinessError
+from drlib.workload import Workload
+
+log = logging.getLogger(__name__)
+
+Status = Literal["pass", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One readiness check: its status, the evidence it looked at, what to do if it failed."""
+
+    check: str
+    status: Status
+    evidence: str
+    remedy: str = ""
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    """Every check and the overall verdict (ready when no check failed)."""
+
+    results: tuple[CheckResult, ...]
+    checked_at: str
+
+    @property
+    def ready(self) -> bool:
+        return all(r.status != "fail" for r in self.results)
+
+    def frame(self) -> pd.DataFrame:
+        """The checks as a table: check, status, evidence, remedy."""
+        return pd.DataFrame([asdict(r) for r in self.results],
+                            columns=["check", "status", "evidence", "remedy"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ready": self.ready, "checked_at": self.checked_at,
+                "results": [asdict(r) for r in self.results]}
+
+    def require_ready(self) -> None:
+        """Raise ReadinessError naming every failed check and its remedy."""
+        failed = [r for r in self.results if r.status == "fail"]
+        if failed:
+            raise ReadinessError(
+                f"Not ready for a drill: {len(failed)} check(s) failed",
+                expected="every readiness check passing",
+                found="; ".join(f"{r.check}: {r.evidence}" for r in failed),
+                fix="; ".join(f"{r.check}: {r.remedy}" for r in failed if r.remedy))
+
+
+Check = Callable[[], CheckResult]
+
+
+def run_checks(checks: Sequence[tuple[str, Check, str]]) -> ReadinessReport:
+    """Run ``(name, check, remedy)`` triples; an exception is a failed check, not a crash."""
+    results = []
+    for name, check, remedy in checks:
+        try:
+            results.append(check())
+        except Exception as exc:
+            log.warning("readiness check %s raised %s", name, exc)
+            results.append(CheckResult(name, "fail", f"{type(exc).__name__}: {exc}"[:400],
+                                       remedy))
+    return ReadinessReport(tuple(results), datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+def check_global_cluster(clients: AwsClients, workload: Workload) -> CheckResult:
+    """The global cluster is available with a writer in the primary and a secondary member."""
+    name = "global database healthy"
+    rds = clients.client("rds", workload.regions.primary)
+    cluster = rds.describe_global_clusters(
+        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0]
+    members = cluster.get("GlobalClusterMembers", [])
+    writers = [m["DBClusterArn"] for m in members if m.get("IsWriter")]
+    readers = [m["DBClusterArn"] for m in members if not m.get("IsWriter")]
+    evidence = (f"status {cluster.get('Status')}; writer {', '.join(writers) or 'none'}; "
+                f"secondaries {', '.join(readers) or 'none'}")
+    ok = (cluster.get("Status") == "available" and len(writers) == 1 and readers
+          and f":{workload.regions.primary}:" in writers[0]
+          and any(f":{workload.regions.secondary}:" in r for r in readers))
+    return CheckResult(name, "pass" if ok else "fail", evidence,
+                       "" if ok else "fail back or repair the global database first")
+
+
+def check_secondary_cluster(clients: AwsClients, workload: Workload) -> CheckResult:
+    """The secondary regional cluster is available."""
+    rds = clients.client("rds", workload.regions.secondary)
+    cluster = rds.describe_db_clusters(
+        DBClusterIdentifier=workload.secondary.cluster_id)["DBClusters"][0]
+    ok = cluster.get("Status") == "available"
+    return CheckResult("secondary cluster available", "pass" if ok else "fail",
+                       f"{workload.secondary.cluster_id}: {cluster.get('Status')}",
+                       "" if ok else "wait for the secondary cluster, or re-create it")
+
+
+def check_dynamodb_replicas(clients: AwsClients, workload: Workload) -> CheckResult:
+    """The table has an ACTIVE replica in the secondary region."""
+    table = clients.client("dynamodb", workload.regions.primary).describe_table(
+        TableName=workload.table_name)["Table"]
+    replicas = {r["RegionName"]: r.get("ReplicaStatus") for r in table.get("Replicas", [])}
+    ok = replicas.get(workload.regions.secondary) == "ACTIVE"
+    return CheckResult("DynamoDB replicas active", "pass" if ok else "fail",
+                       f"{workload.table_name} replicas: {replicas or 'none'}",
+                       "" if ok else "add or repair the secondary replica of the global table")
+
+
+def check_s3_replication(clients: AwsClients, workload: Workload,
+                         timeout_s: float) -> CheckResult:
+    """Replication is enabled to the replica bucket and a probe object arrives there."""
+    from drlib.waiting import wait_until
+
+    s3 = clients.client("s3", workload.regions.primary)
+    rules = s3.get_bucket_replication(Bucket=workload.primary.bucket)[
+        "ReplicationConfiguration"]["Rules"]
+    enabled = [r for r in rules if r.get("Status") == "Enabled"
+               and r["Destination"]["Bucket"].endswith(f":::{workload.secondary.bucket}")]
+    if not enabled:
+        return CheckResult("S3 replication", "fail", f"no enabled rule to "
+                           f"{workload.secondary.bucket} among {len(rules)} rule(s)",
+                           "enable the replication rule of the data bucket")
+    key = f"drlib-readiness/probe-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    started = datetime.now(UTC)
+    s3.put_object(Bucket=workload.primary.bucket, Key=key, Body=b"readiness probe")
+    replica = clients.client("s3", workload.regions.secondary)
+
+    def arrived() -> bool:
+        try:
+            replica.head_object(Bucket=workload.secondary.bucket, Key=key)
+            return True
+        except replica.exceptions.ClientError:
+            return False
+
+    wait_until(arrived, description=f"the probe object {key} in {workload.secondary.bucket}",
+               timeout=timeout_s, interval=0.05)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return CheckResult("S3 replication", "pass",
+                       f"rule {enabled[0].get('ID')} enabled; probe replicated in {seconds:.2f} s")
+
+
+def check_dns_failover(clients: AwsClients, workload: Workload) -> CheckResult:
+    """Both health checks exist, failover records exist, and the name answers with primary."""
+    route53 = clients.client("route53", workload.regions.primary)
+    records = route53.list_resource_record_sets(HostedZoneId=workload.hosted_zone_id)[
+        "ResourceRecordSets"]
+    name = workload.app_dns_name.rstrip(".") + "."
+    failover = sorted(r.get("Failover", "") for r in records
+                      if r["Name"] == name and r.get("Failover"))
+    checks = [workload.primary.health_check_id, workload.secondary.health_check_id]
+    statuses = []
+    for check_id in [c for c in checks if c]:
+        observations = route53.get_health_check_status(HealthCheckId=check_id)[
+            "HealthCheckObservations"]
+        healthy = all(o["StatusReport"]["Status"].startswith("Success") for o in observations)
+        statuses.append(f"{check_id}: {'healthy' if healthy else 'UNHEALTHY'}")
+    ok = failover == ["PRIMARY", "SECONDARY"] and all("UNHEALTHY" not in s for s in statuses)
+    return CheckResult("health checks and failover records", "pass" if ok else "fail",
+                       f"{name} failover records {failover or 'none'}; {'; '.join(statuses)}",
+                       "" if ok else "fix the DNS stack or the failing health check")
+
+
+def check_secondary_can_scale(clients: AwsClients, workload: Workload) -> CheckResult:
+    """The secondary Auto Scaling group may grow to the primary's current size."""
+    def group(region: str, name: str) -> dict[str, Any]:
+        return dict(clients.client("autoscaling", region).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name])["AutoScalingGroups"][0])
+
+    primary = group(workload.regions.primary, workload.primary.asg_name)
+    secondary = group(workload.regions.secondary, workload.secondary.asg_name)
+    ok = secondary["MaxSize"] >= primary["DesiredCapacity"]
+    return CheckResult("secondary app tier can scale", "pass" if ok else "fail",
+                       f"primary desired {primary['DesiredCapacity']}; secondary "
+                       f"desired {secondary['DesiredCapacity']}, max {secondary['MaxSize']}",
+                       "" if ok else "raise the secondary group's MaxSize")
+
+
+def check_evidence_bucket(clients: AwsClients, workload: Workload) -> CheckResult:
+    """The evidence bucket is reachable and has Object Lock."""
+    if not workload.evidence_bucket:
+        return CheckResult("evidence bucket", "warn", "no evidence bucket among the outputs",
+                           "deploy the evidence bucket to archive runs with Object Lock")
+    region = workload.regions.secondary
+    s3 = clients.client("s3", region)
+    s3.head_bucket(Bucket=workload.evidence_bucket)
+    lock = s3.get_object_lock_configuration(Bucket=workload.evidence_bucket)[
+        "ObjectLockConfiguration"]
+    rule = lock.get("Rule", {}).get("DefaultRetention", {})
+    ok = lock.get("ObjectLockEnabled") == "Enabled"
+    return CheckResult("evidence bucket", "pass" if ok else "fail",
+                       f"{workload.evidence_bucket}: object lock {lock.get('ObjectLockEnabled')}"
+                       f", default {rule.get('Mode', 'none')} {rule.get('Days', '')}",
+                       "" if ok else "enable Object Lock on the evidence bucket")
+
+
+def check_lag(lag_by_store: dict[str, float | None], threshold_s: float,
+              source: str) -> CheckResult:
+    """Every store's latest lag is under the threshold (no data is a warning)."""
+    parts, worst = [], "pass"
+    for store, lag in sorted(lag_by_store.items()):
+        if lag is None:
+            parts.append(f"{store}: no data")
+            worst = "warn" if worst == "pass" else worst
+        else:
+            parts.append(f"{store}: {lag:.3f} s")
+            if lag > threshold_s:
+                worst = "fail"
+    return CheckResult(f"replication lag ({source})", worst,  # type: ignore[arg-type]
+                       f"{'; '.join(parts)} (threshold {threshold_s:g} s)",
+                       "" if worst != "fail" else "wait for replication to catch up, or find "
+                                                  "what slows it before drilling")
+
+
+def cloudwatch_lag(clients: AwsClients, workload: Workload,
+                   window: timedelta = timedelta(minutes=15)) -> dict[str, float | None]:
+    """The latest replication lag per store as CloudWatch reports it, in seconds."""
+    end = datetime.now(UTC)
+    start = end - window
+    queries = {
+        "aurora": (workload.regions.secondary, "AWS/RDS", "AuroraGlobalDBReplicationLag",
+                   [{"Name": "DBClusterIdentifier", "Value": workload.secondary.cluster_id}],
+                   0.001),
+        "dynamodb": (workload.regions.primary, "AWS/DynamoDB", "ReplicationLatency",
+                     [{"Name": "TableName", "Value": workload.table_name},
+                      {"Name": "ReceivingRegion", "Value": workload.regions.secondary}], 0.001),
+    }
+    out: dict[str, float | None] = {}
+    for store, (region, namespace, metric, dimensions, factor) in queries.items():
+        data = clients.client("cloudwatch", region).get_metric_statistics(
+            Namespace=namespace, MetricName=metric, Dimensions=dimensions, StartTime=start,
+            EndTime=end, Period=60, Statistics=["Maximum"])["Datapoints"]
+        latest = max(data, key=lambda d: d["Timestamp"]) if data else None
+        out[store] = None if latest is None else float(latest["Maximum"]) * factor
+    return out
+
+
+def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
+           canary_lag: dict[str, float | None] | None = None,
+           lock_holder: str | None = None) -> ReadinessReport:
+    """Every readiness check for ``workload``."""
+    checks: list[tuple[str, Check, str]] = [
+        ("global database healthy", lambda: check_global_cluster(clients, workload),
+         "check describe_global_clusters"),
+        ("secondary cluster available", lambda: check_secondary_cluster(clients, workload),
+         "check the secondary cluster"),
+        ("DynamoDB replicas active", lambda: check_dynamodb_replicas(clients, workload),
+         "check the global table"),
+        ("S3 replication", lambda: check_s3_replication(
+            clients, workload, timeout_s=max(lag_threshold_s, 1.0) * 3),
+         "check the bucket's replication configuration"),
+        ("health checks and failover records", lambda: check_dns_failover(clients, workload),
+         "check the DNS stack"),
+        ("secondary app tier can scale", lambda: check_secondary_can_scale(clients, workload),
+         "check the Auto Scaling groups"),
+        ("evidence bucket", lambda: check_evidence_bucket(clients, workload),
+         "check the evidence bucket"),
+        ("replication lag (CloudWatch)", lambda: check_lag(
+            cloudwatch_lag(clients, workload), lag_threshold_s, "CloudWatch"),
+         "check the replication metrics"),
+    ]
+    if canary_lag is not None:
+        checks.append(("replication lag (canary)",
+                       lambda: check_lag(canary_lag, lag_threshold_s, "canary"),
+                       "check replication"))
+    checks.append(("no other drill running", lambda: CheckResult(
+        "no other drill running", "fail" if lock_holder else "pass",
+        lock_holder or "the environment's drill lock is free",
+        "wait for the other drill, or let its lock expire" if lock_holder else ""), ""))
+    return run_checks(checks)

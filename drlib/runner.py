@@ -1,0 +1,251 @@
+"""The drill runner: the notebook chain through papermill, one evidence folder per run.
+
+``drlib drill`` and ``make drill`` call :func:`run_drill`. It validates every notebook's
+parameters before anything runs, starts the emulator for the ``local`` target, executes the chain
+(deploy, readiness, drill, replication lag, cost, failback, report) in separate kernels, and seals
+the folder as evidence whatever happened: passed, failed, or aborted (an error, Ctrl-C or SIGTERM).
+A failed notebook is still written, its failing cell marked, before the chain stops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drlib.errors import ConfigError, DrError
+from drlib.notebook_params import notebook_path, validate
+
+log = logging.getLogger(__name__)
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUTS = REPO_DIR / "outputs"
+
+CHAIN: tuple[str, ...] = ("00_deploy", "10_readiness", "20_failover_drill",
+                          "40_replication_lag", "50_cost", "30_failback", "90_report")
+"""The default drill chain, in order. Failback runs after the analysis notebooks so that their
+reads see the drill's data where it was written; the report comes last."""
+
+ALWAYS_RUN = ("30_failback", "90_report")
+"""Notebooks that still run after an earlier one failed: failback returns the system to its
+documented state, the report explains what happened."""
+
+
+@dataclass(frozen=True)
+class DrillRequest:
+    """What ``drlib drill`` was asked to do."""
+
+    environment: str = "dev"
+    scenario: str = "planned-switchover"
+    target: str = "local"
+    confirm_production: bool = False
+    dry_run: bool = False
+    outputs_dir: Path = DEFAULT_OUTPUTS
+    chain: tuple[str, ...] = CHAIN
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook of the chain."""
+
+    notebook: str
+    outcome: str  # ok | failed | skipped
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of a drill run."""
+
+    run_dir: Path
+    status: str  # passed | failed | aborted
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the verdict passed, 1 when it failed, 2 when the run aborted."""
+        return {"passed": 0, "failed": 1}.get(self.status, 2)
+
+
+def new_run_dir(outputs_dir: Path, environment: str, scenario: str,
+                now: datetime | None = None) -> Path:
+    """A new, empty run folder ``<UTC timestamp>_<env>_<scenario>``; never an existing one."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    outputs_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(100):
+        suffix = "" if attempt == 0 else f"-{attempt}"
+        candidate = outputs_dir / f"{stamp}_{environment}_{scenario}{suffix}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ConfigError(f"Cannot create a new run folder in {outputs_dir}",
+                      found="100 folders with the same timestamp", fix="clean outputs/")
+
+
+def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The validated parameters of every notebook of the chain (raises before anything runs)."""
+    common = {"environment": request.environment, "target": request.target,
+              "run_dir": str(run_dir)}
+    per_notebook: dict[str, dict[str, Any]] = {
+        "00_deploy": dict(common),
+        "10_readiness": dict(common),
+        "20_failover_drill": {**common, "scenario": request.scenario,
+                              "confirm_production": request.confirm_production,
+                              "dry_run": request.dry_run},
+        "30_failback": {**common, "confirm_production": request.confirm_production,
+                        "dry_run": request.dry_run},
+        "40_replication_lag": dict(common),
+        "50_cost": dict(common),
+        "90_report": {"run_dir": str(run_dir), "outputs_dir": str(run_dir.parent)},
+    }
+    unknown = [nb for nb in request.chain if nb not in per_notebook]
+    if unknown:
+        raise ConfigError(f"Unknown notebook(s) in the chain: {', '.join(unknown)}",
+                          expected=", ".join(per_notebook))
+    return {nb: validate(nb, per_notebook[nb]) for nb in request.chain}
+
+
+class _Interrupted(BaseException):
+    """SIGTERM during a run: unwinds like Ctrl-C so the evidence is still sealed."""
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise _Interrupted()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _local_emulator(request: DrillRequest) -> Any:
+    if request.target != "local" or os.environ.get("AWS_ENDPOINT_URL"):
+        return nullcontext(None)
+    from drlib.emulator import running_emulator
+
+    return running_emulator(state_dir=REPO_DIR / ".drlib" / "drill-emulator",
+                            set_environment=True)
+
+
+def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:
+    """Run the chain for ``request`` and seal its evidence; see the module docstring."""
+    run_dir = new_run_dir(request.outputs_dir, request.environment, request.scenario)
+    try:
+        parameters = chain_parameters(request, run_dir)
+    except DrError:
+        run_dir.rmdir()  # nothing ran: no evidence to keep
+        raise
+    started = datetime.now(UTC)
+    result = RunResult(run_dir=run_dir, status="aborted")
+    emulator_version = None
+    progress(f"drill {request.scenario} on {request.environment} ({request.target}) -> {run_dir}")
+    try:
+        with _sigterm_unwinds(), _local_emulator(request) as emulator:
+            if emulator is not None:
+                from drlib.emulator import emulator_version as version_of
+
+                emulator_version = version_of()
+                progress(f"  started the embedded emulator on {emulator.endpoint_url}")
+            _execute_chain(request, parameters, run_dir, result, progress)
+    except (KeyboardInterrupt, _Interrupted):
+        progress("  interrupted: sealing the evidence as aborted")
+        result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, "interrupted"))
+    finally:
+        result.metrics = _read_json(run_dir / "metrics.json")
+        result.status = _run_status(result)
+        _seal(request, run_dir, parameters, result, started, emulator_version, progress)
+    return result
+
+
+def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
+                   run_dir: Path, result: RunResult, progress: Callable[[str], None]) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    failed = False
+    total = len(request.chain)
+    for index, notebook in enumerate(request.chain, start=1):
+        if failed and notebook not in ALWAYS_RUN:
+            result.notebooks.append(NotebookRun(notebook, "skipped", 0.0))
+            progress(f"  [{index}/{total}] {notebook}: skipped after an earlier failure")
+            continue
+        began = time.monotonic()
+        progress(f"  [{index}/{total}] {notebook} ...")
+        try:
+            papermill.execute_notebook(
+                str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
+                parameters=dict(parameters[notebook]), kernel_name="python3",
+                progress_bar=False, cwd=str(REPO_DIR), start_timeout=120)
+        except PapermillExecutionError as exc:
+            seconds = time.monotonic() - began
+            failed = True
+            message = f"{exc.ename}: {exc.evalue}"
+            result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
+            progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
+            continue
+        seconds = time.monotonic() - began
+        result.notebooks.append(NotebookRun(notebook, "ok", seconds))
+        progress(f"  [{index}/{total}] {notebook}: ok ({seconds:.1f} s)")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _run_status(result: RunResult) -> str:
+    """aborted when a notebook failed or the run was interrupted; else the drill's verdict."""
+    if any(nb.outcome == "failed" for nb in result.notebooks) or not result.notebooks:
+        return "aborted"
+    status = result.metrics.get("status")
+    if status in ("passed", "failed", "aborted"):
+        return str(status)
+    verdict = result.metrics.get("verdict") or {}
+    return "passed" if verdict.get("passed") else "failed"
+
+
+def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
+          result: RunResult, started: datetime, emulator_version: str | None,
+          progress: Callable[[str], None]) -> None:
+    from drlib.evidence.finalize import finalize_run
+
+    runs = [{"notebook": nb.notebook, "outcome": nb.outcome, "seconds": round(nb.seconds, 3),
+             "error": nb.error} for nb in result.notebooks]
+    (run_dir / "chain.json").write_text(json.dumps({"status": result.status, "notebooks": runs},
+                                                   indent=2))
+    secrets = _read_json(run_dir / ".secrets.json").get("values", [])
+    (run_dir / ".secrets.json").unlink(missing_ok=True)
+    metrics = result.metrics
+    try:
+        finalize_run(run_dir, status=result.status, parameters=dict(parameters),
+                     target=request.target,
+                     regions=metrics.get("regions") or {},
+                     identity=metrics.get("identity"), emulator_version=emulator_version,
+                     secrets=secrets, started_at=started, ended_at=datetime.now(UTC),
+                     scenario=request.scenario, environment=request.environment,
+                     repo_dir=REPO_DIR)
+    except DrError as exc:
+        progress(f"  evidence could not be sealed: {exc.render()}")
+        raise
+    progress(f"evidence: {run_dir}")

@@ -1,0 +1,53 @@
+"""What a notebook opens first: the target, the environment's workload, the run folder.
+
+Notebooks stay thin: ``session = open_session(environment, target, run_dir)`` and then a few
+drlib calls. A notebook run by papermill gets the run folder from the runner; one run by hand in
+JupyterLab gets a new folder under ``outputs/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drlib.aws import RegionPair
+from drlib.stacks import SceptreProject
+from drlib.targets import Target, open_target
+from drlib.workload import Workload, project_regions, workload_from_outputs
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Session:
+    """One notebook's view of a drill: target, Sceptre project, run folder."""
+
+    environment: str
+    target: Target
+    project: SceptreProject
+    run_dir: Path
+    _workload: Workload | None = field(default=None, repr=False)
+
+    @property
+    def regions(self) -> RegionPair:
+        return self.target.regions
+
+    def workload(self, refresh: bool = False) -> Workload:
+        """The deployed workload (read from the stack outputs once, unless ``refresh``)."""
+        if self._workload is None or refresh:
+            self._workload = workload_from_outputs(self.environment, self.regions,
+                                                   self.project.outputs(""))
+        return self._workload
+
+
+def open_session(environment: str, target: str, run_dir: str = "",
+                 scenario: str = "interactive") -> Session:
+    """Resolve the target and the project; create the run folder when none is given."""
+    from drlib.runner import DEFAULT_OUTPUTS, new_run_dir
+
+    project = SceptreProject(environment)
+    regions = project_regions(project.variables)
+    resolved = open_target(target, regions)
+    folder = Path(run_dir) if run_dir else new_run_dir(DEFAULT_OUTPUTS, environment, scenario)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Session(environment, resolved, project, folder)

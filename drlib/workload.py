@@ -1,0 +1,184 @@
+"""The deployed workload a drill acts on, discovered from the stacks' outputs.
+
+:func:`discover_workload` reads the outputs of both stack groups (through :mod:`drlib.stacks`)
+and returns a :class:`Workload`: the global cluster and its regional clusters, the table, the
+buckets, the load balancers, the Auto Scaling groups, the DNS name and health checks. Nothing here
+knows the target: the same outputs exist on AWS and on the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from drlib.aws import AwsClients, RegionPair
+from drlib.canary import PgEndpoint
+from drlib.errors import ConfigError, StackError
+
+
+@dataclass(frozen=True)
+class RegionalStack:
+    """What one region of the workload consists of."""
+
+    region: str
+    cluster_id: str
+    bucket: str
+    load_balancer_dns: str
+    asg_name: str
+    health_check_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The workload of one environment, as deployed."""
+
+    environment: str
+    regions: RegionPair
+    global_cluster_id: str
+    table_name: str
+    database_secret_arn: str
+    database_name: str
+    hosted_zone_id: str
+    app_dns_name: str
+    primary: RegionalStack
+    secondary: RegionalStack
+    sns_topic_arn: str | None = None
+    evidence_bucket: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def regional(self, region: str) -> RegionalStack:
+        """The regional part of the workload in ``region``."""
+        for part in (self.primary, self.secondary):
+            if part.region == region:
+                return part
+        raise ConfigError(f"{region} is not a region of this workload",
+                          expected=f"{self.regions.primary} or {self.regions.secondary}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description (no secrets: the secret is named, not read)."""
+        return asdict(self)
+
+
+def _lookup(outputs: Mapping[str, Mapping[str, str]], group: str, *keys: str,
+            required: bool = True) -> str | None:
+    for path in sorted(outputs):
+        if not path.startswith(f"{group}/"):
+            continue
+        for key in keys:
+            value = outputs[path].get(key)
+            if value:
+                return value
+    if not required:
+        return None
+    available = sorted({k for p, o in outputs.items() if p.startswith(f"{group}/") for k in o})
+    raise StackError(f"The {group} stacks have no output {' or '.join(keys)}",
+                     expected=f"an output named {keys[0]} in a {group}/ stack",
+                     found=", ".join(available) or "no outputs (are the stacks deployed?)",
+                     fix=f"launch the {group} group (drlib stacks launch --group {group})")
+
+
+def workload_from_outputs(environment: str, regions: RegionPair,
+                          outputs: Mapping[str, Mapping[str, str]]) -> Workload:
+    """Build the :class:`Workload` from every stack's outputs, keyed by Sceptre path."""
+
+    def get(group: str, *keys: str) -> str:
+        value = _lookup(outputs, group, *keys)
+        assert value is not None
+        return value
+
+    def maybe(group: str, *keys: str) -> str | None:
+        return _lookup(outputs, group, *keys, required=False)
+
+    primary = RegionalStack(
+        region=regions.primary, cluster_id=get("primary", "ClusterIdentifier"),
+        bucket=get("primary", "DataBucketName"),
+        load_balancer_dns=get("primary", "LoadBalancerDNSName"),
+        asg_name=get("primary", "AutoScalingGroupName"),
+        health_check_id=maybe("secondary", "PrimaryHealthCheckId")
+        or maybe("primary", "PrimaryHealthCheckId", "HealthCheckId"))
+    secondary = RegionalStack(
+        region=regions.secondary, cluster_id=get("secondary", "ClusterIdentifier"),
+        bucket=get("secondary", "ReplicaBucketName"),
+        load_balancer_dns=get("secondary", "LoadBalancerDNSName"),
+        asg_name=get("secondary", "AutoScalingGroupName"),
+        health_check_id=maybe("secondary", "SecondaryHealthCheckId"))
+    return Workload(
+        environment=environment, regions=regions,
+        global_cluster_id=get("primary", "GlobalClusterIdentifier"),
+        table_name=get("primary", "TableName"),
+        database_secret_arn=get("primary", "DatabaseSecretArn"),
+        database_name=maybe("primary", "DatabaseName") or "drlib",
+        hosted_zone_id=get("secondary", "HostedZoneId"),
+        app_dns_name=get("secondary", "AppDnsName", "ApplicationDnsName"),
+        primary=primary, secondary=secondary,
+        sns_topic_arn=maybe("primary", "TopicArn", "NotificationTopicArn", "DrTopicArn"),
+        evidence_bucket=maybe("secondary", "EvidenceBucketName")
+        or maybe("primary", "EvidenceBucketName"),
+        extra={"ReplicationRuleId": maybe("primary", "ReplicationRuleId") or ""})
+
+
+def discover_workload(environment: str, regions: RegionPair | None = None) -> Workload:
+    """Read the deployed stacks of ``environment`` and describe its workload."""
+    from drlib.stacks import SceptreProject
+
+    project = SceptreProject(environment)
+    regions = regions or project_regions(project.variables)
+    return workload_from_outputs(environment, regions, project.outputs(""))
+
+
+def project_regions(variables: Mapping[str, Any]) -> RegionPair:
+    """The region pair an environment's var file declares (defaults when absent)."""
+    defaults = RegionPair()
+    return RegionPair(primary=str(variables.get("primary_region", defaults.primary)),
+                      secondary=str(variables.get("secondary_region", defaults.secondary)))
+
+
+# --- database access -----------------------------------------------------------------------------
+
+def database_credentials(clients: AwsClients, workload: Workload) -> tuple[str, str]:
+    """(username, password) from the cluster's master secret; the password is never logged."""
+    region = workload.regions.primary
+    arn = workload.database_secret_arn
+    secret_region = arn.split(":")[3] if arn.startswith("arn:") else region
+    value = clients.client("secretsmanager", secret_region).get_secret_value(SecretId=arn)
+    try:
+        document = json.loads(value["SecretString"])
+        return str(document["username"]), str(document["password"])
+    except (KeyError, ValueError) as exc:
+        raise ConfigError("The database secret is not an RDS-style credential",
+                          expected='JSON with "username" and "password"',
+                          found=f"secret {arn} without them",
+                          fix="point DatabaseSecretArn at the cluster's master secret") from exc
+
+
+def cluster_endpoint(clients: AwsClients, region: str, cluster_id: str,
+                     reader: bool = False) -> tuple[str, int]:
+    """(host, port) of a regional cluster's writer (or reader) endpoint, as RDS describes it."""
+    cluster = clients.client("rds", region).describe_db_clusters(
+        DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    host = cluster.get("ReaderEndpoint" if reader else "Endpoint") or cluster["Endpoint"]
+    return str(host), int(cluster["Port"])
+
+
+def pg_endpoints(clients: AwsClients, workload: Workload,
+                 reader: bool) -> Any:
+    """A function region -> :class:`PgEndpoint` for the canaries (credentials read once)."""
+    user, password = database_credentials(clients, workload)
+
+    def endpoint(region: str) -> PgEndpoint:
+        host, port = cluster_endpoint(clients, region, workload.regional(region).cluster_id,
+                                      reader=reader)
+        return PgEndpoint(host=host, port=port, user=user, password=password,
+                          dbname=workload.database_name)
+
+    return endpoint
+
+
+def secret_values(clients: AwsClients, workload: Workload) -> Sequence[str]:
+    """The secret values a run may have touched, for the evidence's leak check."""
+    try:
+        return [database_credentials(clients, workload)[1]]
+    except Exception:  # no secret readable: nothing to check for
+        return []
