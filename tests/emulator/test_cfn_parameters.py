@@ -1,0 +1,129 @@
+"""CloudFormation parameter constraints and NoEcho masking on the emulator."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from drlib.aws import AwsClients
+from drlib.emulator.extensions.cfn_parameters import constraint_violation
+from tests.emulator.cfn_support import create_stack
+
+PASSWORD: dict[str, Any] = {"Type": "String", "MinLength": 12, "MaxLength": 41,
+                            "AllowedPattern": "[a-zA-Z0-9!#_-]+"}
+
+
+@pytest.mark.parametrize(("declaration", "value", "message"), [
+    (PASSWORD, "short", "Parameter 'P' must contain at least 12 characters"),
+    (PASSWORD, "x" * 42, "Parameter 'P' must contain at most 41 characters"),
+    (PASSWORD, "has spaces in it", "Parameter 'P' must match pattern [a-zA-Z0-9!#_-]+"),
+    (PASSWORD, "abcdefghijkl", None),
+    ({**PASSWORD, "ConstraintDescription": "12 to 41 letters or digits"}, "short",
+     "Parameter 'P' failed to satisfy constraint: 12 to 41 letters or digits"),
+    ({"Type": "String", "AllowedPattern": "dev|prod"}, "production",
+     "Parameter 'P' must match pattern dev|prod"),  # a full match, not a search
+    ({"Type": "String", "AllowedValues": ["dev", "prod"]}, "test",
+     "Parameter 'P' must be one of AllowedValues"),
+    ({"Type": "String", "AllowedValues": ["dev", "prod"]}, "prod", None),
+    ({"Type": "Number", "MinValue": 1, "MaxValue": 35}, "0",
+     "Parameter 'P' must be a number not less than 1"),
+    ({"Type": "Number", "MinValue": 1, "MaxValue": 35}, "36",
+     "Parameter 'P' must be a number not greater than 35"),
+    ({"Type": "Number", "MinValue": 1, "MaxValue": 35}, 7, None),
+    ({"Type": "Number"}, "seven", "Parameter 'P' must be a number"),
+    ({"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "a,c",
+     "Parameter 'P' must be one of AllowedValues"),
+    ({"Type": "List<AWS::EC2::Subnet::Id>"}, "subnet-1,subnet-2", None),
+    ({"Type": "AWS::SSM::Parameter::Value<String>", "MinLength": 50}, "/short", None),
+])
+def test_constraint_messages(declaration: dict[str, Any], value: Any, message: str | None
+                             ) -> None:
+    """Each constraint fails with CloudFormation's message, or passes a valid value."""
+    assert constraint_violation("P", declaration, value) == message
+
+
+TEMPLATE = """
+    Parameters:
+      Environment:
+        Type: String
+        AllowedValues: [dev, staging, prod]
+        Default: dev
+      DatabaseMasterPassword:
+        Type: String
+        NoEcho: true
+        MinLength: 12
+      Retention:
+        Type: Number
+        MinValue: 1
+        MaxValue: 35
+        Default: 7
+      Prefix:
+        Type: String
+        AllowedPattern: "[a-z][a-z0-9-]*"
+        ConstraintDescription: lower-case letters, digits and hyphens
+        Default: dr
+    Resources:
+      Marker:
+        Type: AWS::SSM::Parameter
+        Properties:
+          Name: !Sub "/${Prefix}/${Environment}/retention"
+          Type: String
+          Value: !Ref Retention
+"""
+
+
+def _error(call: Any) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    return str(caught.value.response["Error"]["Message"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"DatabaseMasterPassword": "too-short"},
+     "Parameter 'DatabaseMasterPassword' must contain at least 12 characters"),
+    ({"DatabaseMasterPassword": "long-enough-pw", "Environment": "qa"},
+     "Parameter 'Environment' must be one of AllowedValues"),
+    ({"DatabaseMasterPassword": "long-enough-pw", "Retention": "90"},
+     "Parameter 'Retention' must be a number not greater than 35"),
+    ({"DatabaseMasterPassword": "long-enough-pw", "Prefix": "DR"},
+     "Parameter 'Prefix' failed to satisfy constraint: lower-case letters, digits and hyphens"),
+])
+def test_create_stack_rejects_invalid_parameters(aws: AwsClients, parameters: dict[str, str],
+                                                 message: str) -> None:
+    """create_stack fails with a ValidationError naming the parameter, and makes no stack."""
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    found = _error(lambda: create_stack(aws, "params", TEMPLATE, parameters=parameters))
+    assert found == message
+    assert cloudformation.list_stacks()["StackSummaries"] == []
+
+
+@pytest.mark.slow
+def test_update_stack_validates_parameters(aws: AwsClients) -> None:
+    """update_stack with a value outside the constraints fails and leaves the stack as it was."""
+    create_stack(aws, "params", TEMPLATE, parameters={"DatabaseMasterPassword": "long-enough-pw"})
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    message = _error(lambda: cloudformation.update_stack(
+        StackName="params", TemplateBody=textwrap.dedent(TEMPLATE),
+        Parameters=[{"ParameterKey": "DatabaseMasterPassword", "UsePreviousValue": True},
+                    {"ParameterKey": "Retention", "ParameterValue": "0"}]))
+    assert message == "Parameter 'Retention' must be a number not less than 1"
+    assert aws.client("ssm", "us-east-1").get_parameter(
+        Name="/dr/dev/retention")["Parameter"]["Value"] == "7"
+
+
+@pytest.mark.slow
+def test_no_echo_parameters_are_masked(aws: AwsClients) -> None:
+    """describe_stacks shows **** for NoEcho parameters and the real value for the others."""
+    stack = create_stack(aws, "params", TEMPLATE,
+                         parameters={"DatabaseMasterPassword": "long-enough-pw"})
+    shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert shown == {"Environment": "dev", "DatabaseMasterPassword": "****",
+                     "Retention": "7", "Prefix": "dr"}
+    summary = aws.client("cloudformation", "us-east-1").get_template_summary(StackName="params")
+    declared = {p["ParameterKey"]: p for p in summary["Parameters"]}
+    assert declared["DatabaseMasterPassword"]["NoEcho"] is True
