@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ OUTCOME_COLOURS: Mapping[str | None, str] = {
     None: "#1565c0",  # still running when drawn
 }
 STORE_COLOURS: Mapping[str, str] = {"aurora": "#1f77b4", "dynamodb": "#9467bd", "s3": "#ff7f0e"}
-TARGET_STYLE = {"color": "#c62828", "linestyle": "--", "linewidth": 1.4}
+TARGET_STYLE: dict[str, Any] = {"color": "#c62828", "linestyle": "--", "linewidth": 1.4}
 FAULT_COLOUR = "#5d4037"
 AWS_COLOUR = "#7f7f7f"
 MEASURED_COLOUR = "#1f77b4"
@@ -99,11 +100,14 @@ def timeline_chart(timeline: Timeline, rto: RtoResult | None = None,
         ax.annotate(f"{event.action} {event.target}".strip(), (x, 0),
                     xytext=(5, -8 - 9 * (i % 3)), textcoords="offset points", fontsize=7,
                     ha="left", va="top")
-    handles: list[Patch | Line2D] = [
+    handles: list[Any] = [
         Patch(color=OUTCOME_COLOURS[o], label=o) for o in ("ok", "failed", "aborted", "skipped")
-    ] + [Patch(facecolor="white", edgecolor="black", hatch="//", label="over its timeout"),
-         Line2D([], [], marker="X", color=FAULT_COLOUR, linestyle="none", label="fault"),
-         Line2D([], [], marker="o", color="#424242", linestyle="none", label="event")]
+    ]
+    handles += [
+        Patch(facecolor="white", edgecolor="black", hatch="//", label="over its timeout"),
+        Line2D([], [], marker="X", color=FAULT_COLOUR, linestyle="none", label="fault"),
+        Line2D([], [], marker="o", color="#424242", linestyle="none", label="event"),
+    ]
     declared = timeline.disaster_declared_at
     if declared is not None:
         x0 = (declared - origin).total_seconds()
@@ -242,12 +246,12 @@ def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
         aws = figure_.value_seconds
         heights = [value if value is not None else 0.0, aws if aws is not None else 0.0]
         bars = ax.bar(["measured", "AWS"], heights, color=[MEASURED_COLOUR, AWS_COLOUR])
-        for bar, shown in zip(bars, [value, aws], strict=True):
-            ax.annotate("not measured" if shown is None else f"{shown:.3g} s",
+        for bar, number in zip(bars, [value, aws], strict=True):
+            ax.annotate("not measured" if number is None else f"{number:.3g} s",
                         (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
         ax.axhline(target, label=f"{target_name} {target:g} s", **TARGET_STYLE)
-        shown = [h for h in [*heights, target] if h > 0]
+        shown: list[float] = [h for h in [*heights, target] if h > 0]
         if shown and max(shown) / min(shown) > 100:
             # e.g. S3 seconds against RTC's 15 minutes: a linear axis would hide the measurement
             ax.set_yscale("log")
