@@ -1,0 +1,640 @@
+"""The Aurora PostgreSQL data plane: a real PostgreSQL server behind each aurora-postgresql cluster.
+
+Hooks on moto's RDS *backend* methods, so clusters made by the API and by CloudFormation alike
+get a server:
+
+- a standalone cluster, or the first (writer) cluster of a global database, gets a PostgreSQL
+  primary; a secondary cluster of a global database gets a hot standby streaming from the
+  writer's server (``pg_basebackup -R``). Data lives under
+  ``<state dir>/aurora/<global id or cluster id>/<region>`` (as root, PostgreSQL refuses to run
+  as root: under ``/tmp/drlib-aurora-root/<hash>`` as the ``postgres`` account, linked from the
+  state dir);
+- ``describe_db_clusters`` returns ``Endpoint`` and ``ReaderEndpoint`` ``127.0.0.1`` and the
+  server's ``Port`` (writer and reader endpoints of a cluster reach the same server: the writer's
+  is writable, a secondary's is a read-only hot standby, as Aurora's inactive secondary writer
+  endpoint would refuse writes);
+- master credentials: ``MasterUsername``/``MasterUserPassword`` become a PostgreSQL role (LOGIN
+  CREATEDB CREATEROLE, member of pg_monitor and pg_signal_backend) and ``DatabaseName`` a
+  database it owns. With ``ManageMasterUserPassword`` a random password is generated and written
+  to the RDS-managed secret (``MasterUserSecret.SecretArn``, JSON ``{"username","password"}``,
+  as AWS). Any Secrets Manager secret of the cluster's region whose JSON holds that
+  username/password pair gets ``host``, ``port``, ``dbname``, ``engine`` and
+  ``dbClusterIdentifier`` added, as ``AWS::SecretsManager::SecretTargetAttachment`` does;
+- faults: region-down stops every server of the region (connections refused), region-up starts
+  them again as they were; pausing ``aurora`` replication disconnects each standby from its
+  upstream and pauses replay (so a failover then loses what was written meanwhile); a delay sets
+  ``recovery_min_apply_delay``;
+- a worker thread writes a heartbeat on each writer every second, measures commit-to-visible
+  lag on each standby, and every 5 s puts ``AuroraGlobalDBReplicationLag`` and
+  ``AuroraGlobalDBRPOLag`` (AWS/RDS, Milliseconds, dimension DBClusterIdentifier of the
+  secondary) into CloudWatch of the secondary's region; it also rebuilds a fenced old primary as
+  a secondary ``RESYNC_DELAY`` seconds after a failover (once its region is up), as Aurora does.
+
+The drill APIs (switchover, failover, remove) are in :mod:`.rds_global`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from drlib.emulator import control, faults, state
+from drlib.emulator.faults import FaultEvent
+from drlib.emulator.pgpair import (
+    LagProbe,
+    PgRuntime,
+    PgServer,
+    postgres_processes,
+    stop_stale_servers,
+)
+from drlib.emulator.pgpair import start_primary as pg_start_primary
+from drlib.emulator.pgpair import start_standby as pg_start_standby
+
+log = logging.getLogger(__name__)
+
+ENGINE = "aurora-postgresql"
+HOST = "127.0.0.1"
+HEARTBEAT_INTERVAL = 1.0
+PUBLISH_INTERVAL = 5.0
+RESYNC_DELAY = 10.0
+"""Seconds after a failover (or after its region comes back) before a fenced old primary is
+rebuilt as a secondary of the new writer. Until then it serves its old data read-only."""
+NAMESPACE = "AWS/RDS"
+LAG_METRICS = ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
+
+WRITER, REPLICA, FENCED, STANDALONE = "writer", "replica", "fenced", "standalone"
+
+
+@dataclass
+class Backing:
+    """The PostgreSQL server behind one DB cluster, and its role in its global database."""
+
+    account_id: str
+    region: str
+    identifier: str
+    arn: str
+    global_id: str | None
+    server: PgServer
+    role: str
+    down: bool = False  # stopped by a region-down fault
+    fenced_at: float | None = None
+    probe: LagProbe | None = None
+    samples: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+@dataclass
+class Plane:
+    """Every backing server, by cluster ARN, and the worker that watches them."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    backings: dict[str, Backing] = field(default_factory=dict)
+    runtime: PgRuntime | None = None
+    worker: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    tasks: list[threading.Thread] = field(default_factory=list)
+
+
+plane = Plane()
+
+
+# --- where files live ------------------------------------------------------------------------
+
+def data_root() -> Path:
+    """The directory that holds every server's data directory."""
+    link = state.state_dir() / "aurora"
+    if os.geteuid() != 0:
+        return link
+    # PostgreSQL cannot run as root; its account must reach the data, and pytest's and most
+    # state directories are private to root: keep the data in a short /tmp path, linked.
+    digest = hashlib.sha1(str(state.state_dir()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "drlib-aurora-root" / digest
+
+
+def runtime() -> PgRuntime:
+    """The PostgreSQL runtime (created, and stale servers swept, on first use)."""
+    with plane.lock:
+        if plane.runtime is None:
+            root = data_root()
+            socket_dir = root / ".s"
+            if len(str(socket_dir)) > 80:  # unix socket paths are limited to ~107 bytes
+                socket_dir = Path(tempfile.mkdtemp(prefix="drlib-pgs-"))
+            rt = PgRuntime(root=root, socket_dir=socket_dir)
+            if root.parent.name == "drlib-aurora-root":
+                root.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(root.parent, 0o711)
+            rt.prepare()
+            link = state.state_dir() / "aurora"
+            if link != root and not link.exists():
+                link.symlink_to(root, target_is_directory=True)
+            swept = stop_stale_servers(root, rt)
+            if swept:
+                log.warning("stopped %d PostgreSQL servers left running in %s", swept, root)
+            plane.runtime = rt
+        return plane.runtime
+
+
+# --- moto look-ups ---------------------------------------------------------------------------
+
+def rds_backend(account_id: str, region: str) -> Any:
+    """moto's RDS backend of one region."""
+    from moto.rds.models import rds_backends
+
+    return rds_backends[account_id][region]
+
+
+def rds_backends_of(account_id: str) -> list[Any]:
+    """Every instantiated RDS backend of the account."""
+    from moto.rds.models import rds_backends
+
+    return list(rds_backends[account_id].values())
+
+
+def global_id_of(value: str | None) -> str | None:
+    """A global cluster identifier from an identifier or an ARN (lower case, as moto keeps it)."""
+    if not value:
+        return None
+    return value.rsplit(":", 1)[-1].lower()
+
+
+def find_global_cluster(account_id: str, identifier: str) -> Any | None:
+    """The moto GlobalCluster with this identifier or ARN, in whichever region holds it."""
+    wanted = global_id_of(identifier)
+    for backend in rds_backends_of(account_id):
+        for gc in backend.global_clusters.values():
+            if gc.global_cluster_identifier == wanted:
+                return gc
+    return None
+
+
+def find_cluster(account_id: str, identifier: str) -> Any | None:
+    """The moto DBCluster with this ARN (any region) or identifier (first region that has it)."""
+    for backend in rds_backends_of(account_id):
+        for cluster in backend.clusters.values():
+            if identifier in (cluster.db_cluster_arn, cluster.db_cluster_identifier):
+                return cluster
+    return None
+
+
+def backing_of(arn: str) -> Backing | None:
+    """The server behind the cluster ``arn`` (None if it has none)."""
+    return plane.backings.get(arn)
+
+
+def topology(global_id: str) -> list[Backing]:
+    """The backings of one global database."""
+    return [b for b in plane.backings.values() if b.global_id == global_id]
+
+
+def writer_of(global_id: str) -> Backing | None:
+    """The backing that is the writer of a global database."""
+    return next((b for b in topology(global_id) if b.role == WRITER), None)
+
+
+# --- creating and deleting -------------------------------------------------------------------
+
+def on_cluster_created(cluster: Any, password: str | None = None) -> None:
+    """Start the server behind a new aurora-postgresql cluster (standby if it is a secondary).
+
+    ``password`` is the MasterUserPassword given at creation (moto keeps none for members of a
+    global database).
+    """
+    if cluster.engine != ENGINE:
+        return
+    account_id, region = cluster.backend.account_id, cluster.region
+    gid = global_id_of(cluster.global_cluster_identifier)
+    with plane.lock:
+        upstream = writer_of(gid) if gid else None
+        group = gid or cluster.db_cluster_identifier
+        data_dir = runtime().root / group / region
+        if any(b.server.data_dir == data_dir for b in plane.backings.values()):
+            raise _rds_error("InvalidParameterCombination",
+                             f"Global cluster {group} already has a cluster in {region}")
+        server = PgServer(runtime(), f"{group}-{region}", data_dir)
+        began = time.monotonic()
+        if upstream is None:
+            pg_start_primary(server)
+            role = WRITER if gid else STANDALONE
+        else:
+            pg_start_standby(server, upstream.server)
+            role = REPLICA
+        backing = Backing(account_id, region, cluster.db_cluster_identifier,
+                          cluster.db_cluster_arn, gid, server, role)
+        plane.backings[backing.arn] = backing
+        cluster.port = server.port
+        try:
+            if role == REPLICA:
+                _inherit_from_writer(cluster, upstream)
+                apply_replication_faults(backing)
+            else:
+                _create_master_user(cluster, server, password)
+        except Exception:
+            plane.backings.pop(backing.arn, None)
+            server.remove()
+            raise
+        log.info("aurora cluster %s (%s) backed by postgres %s on port %s in %.2f s",
+                 cluster.db_cluster_identifier, role, region, server.port,
+                 time.monotonic() - began)
+        _ensure_worker()
+
+
+def _inherit_from_writer(cluster: Any, upstream: Backing) -> None:
+    # A secondary has no credentials of its own in RDS: the replicated roles are the writer's.
+    writer = find_cluster(upstream.account_id, upstream.arn)
+    if writer is not None:
+        cluster.master_username = cluster.master_username or writer.master_username
+        cluster.database_name = cluster.database_name or writer.database_name
+
+
+def _create_master_user(cluster: Any, server: PgServer, password: str | None) -> None:
+    username = cluster.master_username
+    if not username:
+        return
+    password = password or getattr(cluster, "_master_user_password", None)
+    if cluster.manage_master_user_password:
+        password = _managed_password(cluster, username)
+    if not password:
+        return
+    server.create_master_user(username, password, cluster.database_name)
+    attach_matching_secrets(cluster, username, password)
+
+
+def _managed_password(cluster: Any, username: str) -> str:
+    """Generate the master password and store it in the RDS-managed secret, as AWS does."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_"
+    password = "".join(secrets.choice(alphabet) for _ in range(28))
+    sm = cluster.backend.secretsmanager
+    sm.put_secret_value(cluster.master_user_secret.secret_arn,
+                        json.dumps({"username": username, "password": password}),
+                        None, str(uuid.uuid4()), ["AWSCURRENT"])
+    return password
+
+
+def connection_fields(cluster: Any) -> dict[str, Any]:
+    """What an attached secret gains: how to reach the cluster (SecretTargetAttachment's keys)."""
+    return {"engine": "postgres", "host": HOST, "port": int(cluster.port),
+            "dbname": cluster.database_name or "postgres",
+            "dbClusterIdentifier": cluster.db_cluster_identifier}
+
+
+def attach_matching_secrets(cluster: Any, username: str, password: str) -> list[str]:
+    """Add connection fields to every secret of the region that holds these credentials."""
+    sm = cluster.backend.secretsmanager
+    attached: list[str] = []
+    for secret in list(sm.secrets.values()):
+        try:
+            if secret.is_deleted():
+                continue
+            current = sm.get_secret_value(secret.arn, None, "AWSCURRENT").get("SecretString")
+            value = json.loads(current) if current else None
+        except Exception:  # binary, not JSON, replica, ...: not a credentials secret
+            continue
+        if not isinstance(value, dict):
+            continue
+        if value.get("username") != username or value.get("password") != password:
+            continue
+        wanted = {**value, **connection_fields(cluster)}
+        if wanted != value:
+            sm.put_secret_value(secret.arn, json.dumps(wanted), None, str(uuid.uuid4()),
+                                ["AWSCURRENT"])
+        attached.append(secret.arn)
+    if attached:
+        log.info("aurora cluster %s: connection details added to %d secret(s)",
+                 cluster.db_cluster_identifier, len(attached))
+    return attached
+
+
+def check_deletable(cluster: Any) -> None:
+    """Refuse to delete the writer of a global database that still has secondaries (as AWS)."""
+    gid = global_id_of(cluster.global_cluster_identifier)
+    gc = find_global_cluster(cluster.backend.account_id, gid) if gid else None
+    if gc is None or cluster not in gc.members or not cluster.is_writer:
+        return
+    if len(gc.members) > 1:
+        raise _rds_error(
+            "InvalidDBClusterStateFault",
+            f"Cluster {cluster.db_cluster_identifier} is the primary cluster of global database "
+            f"{gid}; remove its secondary clusters from the global database first")
+
+
+def on_cluster_deleted(cluster: Any) -> None:
+    """Stop and delete the server behind a deleted cluster; drop it from its global database."""
+    for backend in rds_backends_of(cluster.backend.account_id):
+        for gc in backend.global_clusters.values():
+            if cluster in gc.members:
+                gc.members.remove(cluster)
+    with plane.lock:
+        backing = plane.backings.pop(cluster.db_cluster_arn, None)
+        if backing is not None:
+            backing.server.remove()
+            _remove_empty_dirs(backing.server.data_dir.parent)
+            log.info("aurora cluster %s deleted: its postgres is stopped and removed",
+                     cluster.db_cluster_identifier)
+
+
+def on_global_cluster_deleted(global_id: str) -> None:
+    """Remove the global database's directory once nothing lives in it."""
+    if plane.runtime is not None:
+        _remove_empty_dirs(plane.runtime.root / global_id_of(global_id))  # type: ignore[operator]
+
+
+def _remove_empty_dirs(directory: Path) -> None:
+    if directory.is_dir() and not any(p for p in directory.iterdir() if p.is_dir()):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _rds_error(code: str, message: str) -> Exception:
+    from moto.rds.exceptions import RDSClientError
+
+    return RDSClientError(code, message)
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+def apply_replication_faults(backing: Backing) -> None:
+    """Bring a (re)started standby in line with the injected aurora faults."""
+    if backing.role != REPLICA or not backing.server.is_running():
+        return
+    delay = faults.replication_delay("aurora")
+    if delay > 0:
+        backing.server.set_apply_delay(delay)
+    if faults.replication_paused("aurora"):
+        pause_standby(backing)
+
+
+def pause_standby(backing: Backing) -> None:
+    """Cut the standby off from its upstream and pause replay: nothing more arrives."""
+    backing.server.set_setting("primary_conninfo", None)
+    backing.server.execute("SELECT pg_reload_conf()")
+    backing.server.pause_replay()
+
+
+def resume_standby(backing: Backing) -> None:
+    """Reconnect the standby to the writer and resume replay."""
+    writer = writer_of(backing.global_id) if backing.global_id else None
+    if writer is None:
+        return
+    backing.server.set_setting("primary_conninfo", f"'{writer.server.replication_conninfo()}'")
+    backing.server.execute("SELECT pg_reload_conf()")
+    backing.server.resume_replay()
+
+
+def on_fault(event: FaultEvent) -> None:
+    """Apply a fault change to the servers (errors are logged: faults must always apply)."""
+    try:
+        with plane.lock:
+            _apply_fault(event)
+    except Exception:
+        log.exception("aurora: could not apply fault %s %s", event.action, event.target)
+
+
+def _apply_fault(event: FaultEvent) -> None:
+    action, target = event.action, event.target
+    if action in ("pause-replication", "resume-replication", "set-delay") and target != "aurora":
+        return
+    for backing in list(plane.backings.values()):
+        running = backing.server.is_running()
+        if action == "region-down" and backing.region == target and running:
+            backing.server.stop(mode="immediate")
+            backing.down = True
+            log.info("aurora: region %s down, postgres of %s stopped", target, backing.identifier)
+        elif action in ("region-up", "clear") and backing.down and (
+                action == "clear" or backing.region == target):
+            backing.server.start()
+            backing.down = False
+            if backing.role == FENCED:
+                backing.fenced_at = time.monotonic()
+            apply_replication_faults(backing)
+            log.info("aurora: region %s up, postgres of %s started", backing.region,
+                     backing.identifier)
+        elif backing.role != REPLICA or not running:
+            continue
+        elif action == "pause-replication":
+            pause_standby(backing)
+        elif action in ("resume-replication", "clear"):
+            if action == "clear":
+                backing.server.set_apply_delay(0)
+            if backing.server.replay_paused() or backing.server.get_setting(
+                    "primary_conninfo") is None:
+                resume_standby(backing)
+        elif action == "set-delay":
+            backing.server.set_apply_delay(float(event.detail.get("seconds", 0)))
+
+
+# --- the worker: heartbeat, lag metrics, resync --------------------------------------------
+
+def _ensure_worker() -> None:
+    if plane.worker is not None and plane.worker.is_alive():
+        return
+    plane.stop.clear()
+    plane.worker = threading.Thread(target=_work, name="drlib-aurora-worker", daemon=True)
+    plane.worker.start()
+
+
+def _work() -> None:
+    last_publish = time.monotonic()
+    while not plane.stop.wait(HEARTBEAT_INTERVAL):
+        if not plane.lock.acquire(timeout=0.2):
+            continue  # a switchover or failover holds the plane; measure next time
+        try:
+            for backing in list(plane.backings.values()):
+                _measure(backing)
+            _resync_fenced()
+        except Exception:
+            log.exception("aurora worker tick failed")
+        finally:
+            plane.lock.release()
+        if time.monotonic() - last_publish >= PUBLISH_INTERVAL:
+            last_publish = time.monotonic()
+            publish_lag_metrics()
+
+
+def _measure(backing: Backing) -> None:
+    if backing.role != REPLICA or backing.down or not backing.global_id:
+        return
+    writer = writer_of(backing.global_id)
+    if writer is None or writer.down:
+        return  # nothing is being replicated: no sample (AWS publishes none either)
+    if backing.probe is None:
+        backing.probe = LagProbe(row_id=_probe_row(backing))
+    try:
+        backing.probe.beat(writer.server)
+        lag = backing.probe.measure(backing.server)
+    except Exception as exc:
+        log.debug("aurora lag probe of %s failed: %s", backing.identifier, exc)
+        return
+    if lag is not None:
+        from moto.core.utils import utcnow
+
+        backing.samples.append((utcnow(), lag * 1000.0))
+
+
+def _probe_row(backing: Backing) -> int:
+    return int(hashlib.sha1(backing.arn.encode()).hexdigest()[:7], 16)
+
+
+def publish_lag_metrics() -> int:
+    """Put the collected lag samples into CloudWatch; returns how many were put."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    put = 0
+    with plane.lock:
+        batches = [(b, b.samples) for b in plane.backings.values() if b.samples]
+        for backing, _ in batches:
+            backing.samples = []
+    for backing, samples in batches:
+        data = [{"MetricName": name, "Value": value, "Unit": "Milliseconds", "Timestamp": at,
+                 "Dimensions": [{"Name": "DBClusterIdentifier", "Value": backing.identifier}]}
+                for at, value in samples for name in LAG_METRICS]
+        try:
+            cloudwatch_backends[backing.account_id][backing.region].put_metric_data(
+                NAMESPACE, data)
+            put += len(data)
+        except Exception:
+            log.exception("aurora: could not publish lag metrics of %s", backing.identifier)
+    return put
+
+
+def _resync_fenced() -> None:
+    for backing in list(plane.backings.values()):
+        if (backing.role != FENCED or backing.down or backing.fenced_at is None
+                or time.monotonic() - backing.fenced_at < RESYNC_DELAY):
+            continue
+        writer = writer_of(backing.global_id) if backing.global_id else None
+        if writer is None or writer.down:
+            continue
+        from drlib.emulator.pgpair import reseed_as_standby
+
+        reseed_as_standby(backing.server, writer.server)
+        backing.role, backing.fenced_at, backing.probe = REPLICA, None, None
+        apply_replication_faults(backing)
+        log.info("aurora: old primary %s rebuilt as a secondary of %s", backing.identifier,
+                 writer.identifier)
+
+
+def run_task(name: str, target: Any, *args: Any) -> threading.Thread:
+    """Run an asynchronous RDS operation (switchover, failover, ...) in a tracked thread."""
+    thread = threading.Thread(target=target, args=args, name=f"drlib-aurora-{name}", daemon=True)
+    plane.tasks = [t for t in plane.tasks if t.is_alive()] + [thread]
+    thread.start()
+    return thread
+
+
+# --- life cycle ------------------------------------------------------------------------------
+
+def stop_all(remove_runtime: bool = False) -> None:
+    """Stop the worker and every server and delete their data (reset and shutdown)."""
+    plane.stop.set()
+    for thread in [*plane.tasks, *( [plane.worker] if plane.worker else [])]:
+        thread.join(timeout=30)
+    with plane.lock:
+        for backing in list(plane.backings.values()):
+            try:
+                backing.server.remove()
+            except Exception:
+                log.exception("aurora: could not remove postgres of %s", backing.identifier)
+        plane.backings.clear()
+        plane.tasks = []
+        plane.worker = None
+        rt = plane.runtime
+        if rt is None:
+            return
+        stop_stale_servers(rt.root, rt)
+        for child in rt.root.iterdir() if rt.root.is_dir() else []:
+            if child.name not in (".template", ".s") and child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+        if remove_runtime:
+            shutil.rmtree(rt.root, ignore_errors=True)
+            shutil.rmtree(rt.socket_dir, ignore_errors=True)
+            link = state.state_dir() / "aurora"
+            if link.is_symlink():
+                link.unlink()
+            plane.runtime = None
+
+
+def running_servers() -> list[int]:
+    """PIDs of postgres processes under this emulator's data root (for tests and checks)."""
+    try:
+        root = data_root()
+    except RuntimeError:
+        return []
+    return postgres_processes(root)
+
+
+def iter_backings() -> Iterator[Backing]:
+    """A snapshot of every backing (for the control API and tests)."""
+    with plane.lock:
+        return iter(list(plane.backings.values()))
+
+
+# --- moto patches ----------------------------------------------------------------------------
+
+_installed = False
+
+
+def install() -> None:
+    """Hook RDS cluster creation and deletion, endpoints, faults, reset and shutdown."""
+    global _installed
+    if _installed:
+        return
+    from moto.rds.models import DBCluster, RDSBackend
+
+    original_create = RDSBackend.create_db_cluster
+    original_delete = RDSBackend.delete_db_cluster
+    original_delete_global = RDSBackend.delete_global_cluster
+
+    def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        cluster = original_create(self, kwargs)
+        try:
+            on_cluster_created(cluster, kwargs.get("master_user_password"))
+        except Exception:
+            # Leave no half-made cluster behind: RDS would not have created it.
+            self.clusters.pop(cluster.db_cluster_identifier, None)
+            for backend in rds_backends_of(self.account_id):
+                for gc in backend.global_clusters.values():
+                    if cluster in gc.members:
+                        gc.members.remove(cluster)
+            raise
+        return cluster
+
+    def delete_db_cluster(self: Any, cluster_identifier: str,
+                          snapshot_name: str | None = None) -> Any:
+        cluster = self.clusters.get(cluster_identifier)
+        if cluster is not None:
+            check_deletable(cluster)
+        deleted = original_delete(self, cluster_identifier, snapshot_name)
+        on_cluster_deleted(deleted)
+        return deleted
+
+    def delete_global_cluster(self: Any, global_cluster_identifier: str) -> Any:
+        deleted = original_delete_global(self, global_cluster_identifier)
+        on_global_cluster_deleted(global_cluster_identifier)
+        return deleted
+
+    def endpoint(original: Any) -> property:
+        def get(self: Any) -> str:
+            return HOST if self.db_cluster_arn in plane.backings else original.fget(self)
+        return property(get)
+
+    RDSBackend.create_db_cluster = create_db_cluster  # type: ignore[method-assign]
+    RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+    RDSBackend.delete_global_cluster = delete_global_cluster  # type: ignore[method-assign]
+    DBCluster.endpoint = endpoint(DBCluster.endpoint)  # type: ignore[method-assign,assignment]
+    DBCluster.reader_endpoint = endpoint(  # type: ignore[method-assign,assignment]
+        DBCluster.reader_endpoint)
+    faults.add_listener(on_fault)
+    control.on_reset(stop_all)
+    control.on_shutdown(lambda: stop_all(remove_runtime=True))
+    _installed = True

@@ -1,0 +1,350 @@
+"""The Aurora global database drill APIs moto lacks, on top of the PostgreSQL data plane.
+
+- ``SwitchoverGlobalCluster`` (and ``FailoverGlobalCluster`` without ``AllowDataLoss``): returns
+  at once with Status ``switching-over`` and a ``FailoverState``; a thread makes the old primary
+  refuse writes, waits until the target's standby has replayed the primary's last WAL position
+  (RPO 0), stops the old primary, promotes the standby (``pg_promote``), restarts the old primary
+  as a standby of the new one (it follows the new timeline; ``pg_basebackup`` if it cannot) and
+  flips ``IsWriter``; then Status
+  ``available``. If the standby cannot catch up within ``CATCH_UP_TIMEOUT`` (replication paused)
+  the switchover is cancelled and the old primary takes writes again.
+- ``FailoverGlobalCluster`` with ``AllowDataLoss``: Status ``failing-over``; the standby is
+  promoted as it is (what it has not received is lost) and the old primary is **fenced** (in
+  recovery with no upstream: reads its old data, refuses every write; if its region is down it
+  comes up fenced). It stays a member, not the writer, SynchronizationStatus ``pending-resync``,
+  until the worker rebuilds it as a secondary (see ``aurora.RESYNC_DELAY``). A cluster snapshot
+  ``rds:unplanned-global-failover-<cluster>-<time>`` of the old primary is recorded, as Aurora
+  does.
+- ``RemoveFromGlobalCluster``: the cluster leaves ``GlobalClusterMembers`` at once; a secondary's
+  standby is promoted in the background (cluster Status ``promoting``, then ``available``) and
+  becomes a standalone writable cluster.
+- ``DescribeGlobalClusters`` honours ``GlobalClusterIdentifier`` and sees global clusters of every
+  region; members carry ``SynchronizationStatus`` (``connected`` / ``pending-resync``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from drlib.emulator.extensions import aurora
+from drlib.emulator.extensions.aurora import FENCED, REPLICA, STANDALONE, WRITER, Backing
+from drlib.emulator.pgpair import rejoin_as_standby, reseed_as_standby, wait_caught_up
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_TIMEOUT = 60.0
+IDLE = "available"
+
+
+def _error(code: str, message: str) -> Exception:
+    from moto.rds.exceptions import RDSClientError
+
+    return RDSClientError(code, message)
+
+
+def _global_cluster(account_id: str, identifier: str) -> Any:
+    gc = aurora.find_global_cluster(account_id, identifier)
+    if gc is None:
+        raise _error("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found.")
+    return gc
+
+
+def _member(gc: Any, identifier: str) -> Any:
+    for cluster in gc.members:
+        if identifier in (cluster.db_cluster_arn, cluster.db_cluster_identifier):
+            return cluster
+    raise _error("DBClusterNotFoundFault",
+                 f"DBCluster {identifier} is not a member of global cluster "
+                 f"{gc.global_cluster_identifier}.")
+
+
+def _writer(gc: Any) -> Any:
+    writer = next((c for c in gc.members if c.is_writer), None)
+    if writer is None:
+        raise _error("InvalidGlobalClusterStateFault",
+                     f"Global cluster {gc.global_cluster_identifier} has no primary cluster.")
+    return writer
+
+
+def _backing(cluster: Any) -> Backing:
+    backing = aurora.backing_of(cluster.db_cluster_arn)
+    if backing is None:
+        raise _error("InvalidDBClusterStateFault",
+                     f"DBCluster {cluster.db_cluster_identifier} has no aurora-postgresql "
+                     "storage in the emulator (only aurora-postgresql is emulated).")
+    return backing
+
+
+def _check_idle(gc: Any) -> None:
+    if gc.status != IDLE:
+        raise _error("InvalidGlobalClusterStateFault",
+                     f"Global cluster {gc.global_cluster_identifier} is {gc.status}; wait until "
+                     "it is available.")
+
+
+def _begin(gc: Any, status: str, old: Any, new: Any, data_loss: bool) -> None:
+    gc.status = status
+    gc.failover_state = {"Status": status, "FromDbClusterArn": old.db_cluster_arn,
+                         "ToDbClusterArn": new.db_cluster_arn, "IsDataLossAllowed": data_loss}
+
+
+def _finish(gc: Any) -> None:
+    gc.status = IDLE
+    gc.failover_state = None
+
+
+def _flip(old: Any, new: Any) -> None:
+    old.is_writer, new.is_writer = False, True
+
+
+# --- switchover ------------------------------------------------------------------------------
+
+def switchover(account_id: str, global_id: str, target_id: str) -> Any:
+    """Start a switchover to ``target_id``; returns the global cluster, now switching-over."""
+    with aurora.plane.lock:
+        gc = _global_cluster(account_id, global_id)
+        target = _member(gc, target_id)
+        _check_idle(gc)
+        old = _writer(gc)
+        if target is old:
+            raise _error("InvalidParameterValue",
+                         f"DBCluster {target.db_cluster_identifier} is already the primary "
+                         "cluster of the global database.")
+        old_b, new_b = _backing(old), _backing(target)
+        if old_b.down or not old_b.server.is_running():
+            raise _error("InvalidDBClusterStateFault",
+                         f"The primary cluster {old.db_cluster_identifier} is unavailable; a "
+                         "switchover needs a healthy primary. Use FailoverGlobalCluster with "
+                         "AllowDataLoss.")
+        if new_b.role != REPLICA or new_b.down:
+            raise _error("InvalidDBClusterStateFault",
+                         f"DBCluster {target.db_cluster_identifier} is not a synchronized "
+                         "secondary cluster.")
+        _begin(gc, "switching-over", old, target, data_loss=False)
+    aurora.run_task("switchover", _run_switchover, gc, old, target)
+    return gc
+
+
+def _run_switchover(gc: Any, old: Any, new: Any) -> None:
+    began = time.monotonic()
+    with aurora.plane.lock:
+        old_b, new_b = _backing(old), _backing(new)
+        try:
+            _refuse_writes(old_b, True)
+            wait_caught_up(new_b.server, old_b.server, timeout=CATCH_UP_TIMEOUT)
+        except Exception as exc:
+            log.warning("switchover of %s cancelled: %s", gc.global_cluster_identifier, exc)
+            _refuse_writes(old_b, False)
+            _finish(gc)
+            return
+        try:
+            old_b.server.stop(mode="fast")
+            new_b.server.promote()
+            new_b.role, new_b.probe, new_b.samples = WRITER, None, []
+            _flip(old, new)
+            _reseed_other_replicas(new_b, exclude=old_b)
+            rejoin_as_standby(old_b.server, new_b.server)
+            old_b.role, old_b.probe = REPLICA, None
+            aurora.apply_replication_faults(old_b)
+        except Exception:
+            log.exception("switchover of %s failed part-way", gc.global_cluster_identifier)
+        finally:
+            _finish(gc)
+    log.info("switchover of %s to %s done in %.2f s", gc.global_cluster_identifier,
+             new.db_cluster_identifier, time.monotonic() - began)
+
+
+def _refuse_writes(backing: Backing, refuse: bool) -> None:
+    """Demote-in-place for the catch-up window: new transactions read-only, sessions ended."""
+    server = backing.server
+    server.set_setting("default_transaction_read_only", "on" if refuse else None)
+    server.execute("SELECT pg_reload_conf()")
+    if refuse:
+        server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+
+
+def _reseed_other_replicas(writer: Backing, exclude: Backing) -> None:
+    """Point the other secondaries (three or more regions) at the new writer."""
+    for backing in aurora.topology(writer.global_id or ""):
+        if backing in (writer, exclude):
+            continue
+        if (backing.role == REPLICA and backing.server.is_running()
+                and backing.server.in_recovery()):
+            reseed_as_standby(backing.server, writer.server)
+            backing.probe = None
+            aurora.apply_replication_faults(backing)
+
+
+# --- failover (data loss allowed) --------------------------------------------------------------
+
+def failover(account_id: str, global_id: str, target_id: str, allow_data_loss: bool | None,
+             switchover_flag: bool | None) -> Any:
+    """FailoverGlobalCluster: a switchover unless ``AllowDataLoss``; then promote and fence."""
+    if allow_data_loss and switchover_flag:
+        raise _error("InvalidParameterCombination",
+                     "AllowDataLoss and Switchover cannot be specified together.")
+    if not allow_data_loss:
+        return switchover(account_id, global_id, target_id)
+    with aurora.plane.lock:
+        gc = _global_cluster(account_id, global_id)
+        target = _member(gc, target_id)
+        _check_idle(gc)
+        old = _writer(gc)
+        if target is old:
+            raise _error("InvalidParameterValue",
+                         f"DBCluster {target.db_cluster_identifier} is already the primary "
+                         "cluster of the global database.")
+        new_b = _backing(target)
+        if new_b.down or not new_b.server.is_running() or new_b.role != REPLICA:
+            raise _error("InvalidDBClusterStateFault",
+                         f"DBCluster {target.db_cluster_identifier} is not available to promote.")
+        _backing(old)
+        _begin(gc, "failing-over", old, target, data_loss=True)
+    aurora.run_task("failover", _run_failover, gc, old, target)
+    return gc
+
+
+def _run_failover(gc: Any, old: Any, new: Any) -> None:
+    began = time.monotonic()
+    with aurora.plane.lock:
+        old_b, new_b = _backing(old), _backing(new)
+        try:
+            if new_b.server.in_recovery():
+                new_b.server.set_setting("primary_conninfo", None)  # receive nothing more
+                new_b.server.promote()
+            new_b.role, new_b.probe, new_b.samples, new_b.fenced_at = WRITER, None, [], None
+            old_b.server.fence()
+            old_b.role, old_b.fenced_at, old_b.probe = FENCED, time.monotonic(), None
+            _flip(old, new)
+            _record_failover_snapshot(old)
+            _reseed_other_replicas(new_b, exclude=old_b)
+        except Exception:
+            log.exception("failover of %s failed part-way", gc.global_cluster_identifier)
+        finally:
+            _finish(gc)
+    log.info("failover of %s to %s done in %.2f s (old primary %s fenced)",
+             gc.global_cluster_identifier, new.db_cluster_identifier, time.monotonic() - began,
+             old.db_cluster_identifier)
+
+
+def _record_failover_snapshot(old: Any) -> None:
+    stamp = time.strftime("%Y-%m-%d-%H-%M", time.gmtime())
+    try:
+        old.backend.create_db_cluster_snapshot(
+            old.db_cluster_identifier,
+            f"rds:unplanned-global-failover-{old.db_cluster_identifier}-{stamp}",
+            snapshot_type="automated")
+    except Exception as exc:  # a record only: never fail the failover for it
+        log.debug("no failover snapshot for %s: %s", old.db_cluster_identifier, exc)
+
+
+# --- remove from global cluster --------------------------------------------------------------
+
+def remove_from_global_cluster(account_id: str, global_id: str, cluster_id: str) -> Any:
+    """Detach a cluster; a secondary becomes a standalone writable cluster (in the background)."""
+    with aurora.plane.lock:
+        gc = _global_cluster(account_id, global_id)
+        cluster = _member(gc, cluster_id)
+        _check_idle(gc)
+        if cluster.is_writer and len(gc.members) > 1:
+            raise _error("InvalidDBClusterStateFault",
+                         f"DBCluster {cluster.db_cluster_identifier} is the primary cluster; "
+                         "remove the secondary clusters first.")
+        gc.members.remove(cluster)
+        cluster.global_cluster_identifier = None
+        cluster.is_writer = False
+        backing = aurora.backing_of(cluster.db_cluster_arn)
+        if backing is not None:
+            backing.global_id = None
+            if backing.role in (REPLICA, FENCED):
+                cluster.status = "promoting"
+                aurora.run_task("detach", _run_detach, cluster, backing)
+            else:
+                backing.role = STANDALONE
+    return gc
+
+
+def _run_detach(cluster: Any, backing: Backing) -> None:
+    with aurora.plane.lock:
+        try:
+            server = backing.server
+            if not server.is_running():
+                server.set_setting("primary_conninfo", None)
+                (server.data_dir / "standby.signal").unlink(missing_ok=True)
+            elif server.in_recovery():
+                server.set_setting("primary_conninfo", None)
+                server.promote()
+            backing.role, backing.probe, backing.samples, backing.fenced_at = (
+                STANDALONE, None, [], None)
+        except Exception:
+            log.exception("detaching %s failed", cluster.db_cluster_identifier)
+        finally:
+            cluster.status = "available"
+
+
+# --- moto patches ----------------------------------------------------------------------------
+
+def _members_with_sync_status(original: Any) -> property:
+    def get(self: Any) -> list[dict[str, Any]]:
+        members: list[dict[str, Any]] = original.fget(self)
+        for member in members:
+            backing = aurora.backing_of(member["DBClusterArn"])
+            if backing is not None and not member["IsWriter"]:
+                member["SynchronizationStatus"] = (
+                    "pending-resync" if backing.role == FENCED else "connected")
+        return members
+    return property(get)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Add the drill operations to moto's RDS API and fix describe/remove of global clusters."""
+    global _installed
+    if _installed:
+        return
+    from moto.core.responses import ActionResult
+    from moto.rds.models import GlobalCluster
+    from moto.rds.responses import RDSResponse
+
+    def switchover_global_cluster(self: Any) -> ActionResult:
+        gc = switchover(self.current_account, self.params["GlobalClusterIdentifier"],
+                        self.params["TargetDbClusterIdentifier"])
+        return ActionResult({"GlobalCluster": gc})
+
+    def failover_global_cluster(self: Any) -> ActionResult:
+        gc = failover(self.current_account, self.params["GlobalClusterIdentifier"],
+                      self.params["TargetDbClusterIdentifier"],
+                      self.params.get("AllowDataLoss"), self.params.get("Switchover"))
+        return ActionResult({"GlobalCluster": gc})
+
+    def remove_from_global_cluster_action(self: Any) -> ActionResult:
+        gc = remove_from_global_cluster(self.current_account,
+                                        self.params["GlobalClusterIdentifier"],
+                                        self.params["DbClusterIdentifier"])
+        return ActionResult({"GlobalCluster": gc})
+
+    def describe_global_clusters(self: Any) -> ActionResult:
+        wanted = self.params.get("GlobalClusterIdentifier")
+        found = [gc for backend in aurora.rds_backends_of(self.current_account)
+                 for gc in backend.global_clusters.values()]
+        if wanted:
+            found = [gc for gc in found
+                     if gc.global_cluster_identifier == aurora.global_id_of(wanted)]
+            if not found:
+                raise _error("GlobalClusterNotFoundFault", f"Global cluster {wanted} not found.")
+        return ActionResult({"GlobalClusters": found})
+
+    RDSResponse.switchover_global_cluster = switchover_global_cluster  # type: ignore[attr-defined]
+    RDSResponse.failover_global_cluster = failover_global_cluster  # type: ignore[attr-defined]
+    RDSResponse.remove_from_global_cluster = (  # type: ignore[method-assign]
+        remove_from_global_cluster_action)
+    RDSResponse.describe_global_clusters = describe_global_clusters  # type: ignore[method-assign]
+    GlobalCluster.global_cluster_members = _members_with_sync_status(  # type: ignore[method-assign,assignment]
+        GlobalCluster.global_cluster_members)
+    GlobalCluster.failover_state = None  # type: ignore[attr-defined]
+    _installed = True

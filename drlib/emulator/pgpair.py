@@ -1,0 +1,528 @@
+"""Real PostgreSQL servers for the Aurora stand-in: primaries, hot standbys, promotion, fencing.
+
+No moto here: this module only runs PostgreSQL. :class:`PgServer` is one server (data directory,
+loopback port, unix socket); the functions below build the primary/standby topology of an Aurora
+global database out of them:
+
+- :meth:`PgServer.init_primary` copies a per-process template made once with ``initdb`` (so a new
+  primary costs a copy and a start, not an initdb);
+- :meth:`PgServer.init_standby` seeds a hot standby with ``pg_basebackup -R`` (streaming
+  replication from the primary's unix socket);
+- :meth:`PgServer.promote` runs ``pg_promote``; :meth:`PgServer.fence` restarts a server in
+  recovery with no upstream, so it serves its old data read-only and refuses every write (a
+  promoted standby does nothing to stop the old primary accepting writes);
+- :func:`reseed_as_standby` turns a former primary into a standby of the new one;
+- :class:`LagProbe` measures commit-to-visible replication lag with a heartbeat row.
+
+Servers listen on ``127.0.0.1`` only. Inside, the emulator connects over the unix socket as the
+bootstrap superuser ``rdsadmin`` (trust, socket directory mode 0700); clients use TCP with SCRAM
+passwords. Passwords are sent to PostgreSQL as SCRAM verifiers, never in clear, and failed
+statements are not logged (``log_min_error_statement = panic``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from drlib.emulator.pgbin import PgBinaries, RunAs, find_binaries, run_as
+from drlib.errors import EmulatorError, WaitTimeout
+from drlib.waiting import wait_until
+
+log = logging.getLogger(__name__)
+
+ADMIN_USER = "rdsadmin"
+ADMIN_DB = "rdsadmin"  # holds the heartbeat table; named after Aurora's internal database
+LOOPBACK = "127.0.0.1"
+
+SERVER_SETTINGS = {
+    # Speed over durability: these servers hold drill data, not records.
+    "fsync": "off",
+    "shared_buffers": "16MB",
+    "max_connections": "60",
+    "wal_level": "replica",
+    "max_wal_senders": "5",
+    "wal_keep_size": "128MB",
+    "hot_standby": "on",
+    "hot_standby_feedback": "on",
+    "wal_receiver_status_interval": "1s",
+    "listen_addresses": f"'{LOOPBACK}'",
+    "unix_socket_permissions": "0700",
+    # A failing statement would otherwise be logged with its text (e.g. a password).
+    "log_min_error_statement": "panic",
+    "log_line_prefix": "'%m [%p] '",
+}
+HBA = f"""# drlib emulator: itself over the unix socket; clients over TCP with passwords
+local all {ADMIN_USER} trust
+local replication {ADMIN_USER} trust
+host all {ADMIN_USER} 0.0.0.0/0 reject
+host all all {LOOPBACK}/32 scram-sha-256
+"""
+AUTO_CONF = "postgresql.auto.conf"
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802 / 7677)."""
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = base64.b64encode
+    return (f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
+            f"${b64(stored_key).decode()}:{b64(server_key).decode()}")
+
+
+def pg_lsn(text: str | None) -> int:
+    """An LSN such as ``0/3000148`` as an integer (0 for None)."""
+    if not text:
+        return 0
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+@dataclass
+class PgRuntime:
+    """Where servers keep their files, which programs run them, and as whom."""
+
+    root: Path
+    socket_dir: Path
+    binaries: PgBinaries = field(default_factory=find_binaries)
+    owner: RunAs = field(default_factory=run_as)
+    _template_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def prepare(self) -> None:
+        """Create the root and socket directories, owned by the server account."""
+        for directory in (self.root, self.socket_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+            self.chown(directory)
+        os.chmod(self.socket_dir, 0o700)
+
+    def chown(self, path: Path) -> None:
+        """Give ``path`` to the server account (only when running as root)."""
+        if self.owner.uid is not None:
+            os.chown(path, self.owner.uid, self.owner.gid or -1)
+
+    def run(self, program: str, args: Sequence[str], timeout: float = 60.0) -> str:
+        """Run a PostgreSQL program as the server account; raise EmulatorError on failure."""
+        argv = [self.binaries.path(program), *args]
+        kwargs: dict[str, Any] = {}
+        if self.owner.uid is not None:
+            kwargs.update(user=self.owner.uid, group=self.owner.gid, extra_groups=[])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  cwd=self.root, env=env, check=False, **kwargs)
+        except subprocess.TimeoutExpired as exc:
+            raise EmulatorError(f"{program} did not finish within {timeout:g} s",
+                                expected=f"{program} to finish", found="still running",
+                                fix="see the server log beside its data directory") from exc
+        if done.returncode != 0:
+            raise EmulatorError(
+                f"{program} failed (exit status {done.returncode})",
+                expected=f"{' '.join([program, *args])} to succeed",
+                found=(done.stderr or done.stdout).strip()[-1500:],
+                fix="see the server log beside its data directory; run scripts/ensure-postgres.sh",
+            )
+        return done.stdout
+
+    def template(self) -> Path:
+        """A ready data directory (initdb'd, configured, with the admin database), made once."""
+        path = self.root / ".template"
+        with self._template_lock:
+            if (path / "PG_VERSION").exists():
+                return path
+            shutil.rmtree(path, ignore_errors=True)
+            self.prepare()
+            self.run("initdb", ["-D", str(path), "-U", ADMIN_USER, "--auth-local=trust",
+                                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
+                                "--no-sync", "--no-instructions"])
+            with open(path / "postgresql.conf", "a") as conf:
+                conf.write("\n# drlib emulator\n")
+                conf.writelines(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items())
+            (path / "pg_hba.conf").write_text(HBA)
+            builder = PgServer(self, "template", path, port=_free_port())
+            builder.start()
+            try:
+                builder.execute(f"CREATE DATABASE {ADMIN_DB}")
+                builder.execute("CREATE TABLE heartbeat (id int PRIMARY KEY, seq bigint NOT NULL)",
+                                dbname=ADMIN_DB)
+                builder.execute("INSERT INTO heartbeat VALUES (1, 0)", dbname=ADMIN_DB)
+            finally:
+                builder.stop()
+            return path
+
+
+def _free_port() -> int:
+    from drlib.emulator.server import free_loopback_port
+
+    return free_loopback_port()
+
+
+class PgServer:
+    """One PostgreSQL server: a data directory, a loopback TCP port and a unix socket."""
+
+    def __init__(self, runtime: PgRuntime, name: str, data_dir: Path, port: int | None = None
+                 ) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.data_dir = data_dir
+        self.port = port or _free_port()
+        self.log_file = data_dir.with_name(data_dir.name + ".log")
+
+    def __repr__(self) -> str:
+        return f"PgServer({self.name!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def init_primary(self) -> None:
+        """Create a fresh data directory from the runtime's template."""
+        template = self.runtime.template()
+        self._clear_data_dir()
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.runtime.chown(self.data_dir.parent)
+        shutil.copytree(template, self.data_dir, symlinks=True)
+        if self.runtime.owner.uid is not None:
+            for path in [self.data_dir, *self.data_dir.rglob("*")]:
+                os.lchown(path, self.runtime.owner.uid, self.runtime.owner.gid or -1)
+        os.chmod(self.data_dir, 0o700)
+
+    def init_standby(self, primary: PgServer) -> None:
+        """Seed this server as a hot standby of ``primary`` (which must be running)."""
+        self._clear_data_dir()
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.runtime.chown(self.data_dir.parent)
+        self.runtime.run("pg_basebackup", [
+            "-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-sync",
+            "-d", primary.replication_conninfo()])
+        # A former primary's fencing or a fault's delay may have come along in the copy.
+        self.set_setting("recovery_min_apply_delay", None)
+
+    def replication_conninfo(self) -> str:
+        """How a standby reaches this server (its unix socket, as the admin)."""
+        return (f"host={self.runtime.socket_dir} port={self.port} user={ADMIN_USER} "
+                f"application_name={self.name}")
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.runtime.socket_dir}"
+        self.runtime.run("pg_ctl", ["start", "-w", "-t", str(int(timeout)), "-D",
+                                    str(self.data_dir), "-l", str(self.log_file), "-o", options],
+                         timeout=timeout + 10)
+        log.debug("postgres %s started on port %s", self.name, self.port)
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server if it runs (``fast``: clean; ``immediate``: like a crash)."""
+        if not self.is_running():
+            return
+        self.runtime.run("pg_ctl", ["stop", "-w", "-m", mode, "-D", str(self.data_dir)])
+        log.debug("postgres %s stopped (%s)", self.name, mode)
+
+    def is_running(self) -> bool:
+        """Whether the postmaster of this data directory is alive."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        return _pid_alive(pid)
+
+    def remove(self) -> None:
+        """Stop the server (immediately) and delete its data directory and log."""
+        try:
+            self.stop(mode="immediate")
+        finally:
+            self._clear_data_dir()
+            self.log_file.unlink(missing_ok=True)
+
+    def _clear_data_dir(self) -> None:
+        if self.is_running():
+            raise EmulatorError(f"Refusing to delete the data of running server {self.name}",
+                                expected="a stopped server", found="it is running",
+                                fix="stop it first")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # --- SQL -------------------------------------------------------------------------------
+
+    def connect(self, dbname: str = "postgres", timeout: float = 5.0) -> psycopg.Connection[Any]:
+        """An autocommit admin connection over the unix socket."""
+        return psycopg.connect(host=str(self.runtime.socket_dir), port=self.port,
+                               user=ADMIN_USER, dbname=dbname, autocommit=True,
+                               connect_timeout=max(1, int(timeout)))
+
+    def execute(self, statement: str | sql.Composable, params: Sequence[Any] | None = None,
+                dbname: str = "postgres") -> list[tuple[Any, ...]]:
+        """Run one statement as the admin; its rows (empty for commands)."""
+        with self.connect(dbname) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)  # type: ignore[arg-type]
+            return list(cur.fetchall()) if cur.description else []
+
+    def value(self, statement: str, dbname: str = "postgres") -> Any:
+        """The single value a query returns."""
+        return self.execute(statement, dbname=dbname)[0][0]
+
+    def in_recovery(self) -> bool:
+        """True for a standby (or a fenced server), False for a writable primary."""
+        return bool(self.value("SELECT pg_is_in_recovery()"))
+
+    def lsn(self) -> int:
+        """Current WAL position: written (primary) or replayed (standby)."""
+        return pg_lsn(self.value(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text "
+            "ELSE pg_current_wal_lsn()::text END"))
+
+    # --- roles -----------------------------------------------------------------------------
+
+    def create_master_user(self, username: str, password: str, database: str | None) -> None:
+        """Create (or reset) the cluster's master user and its database, as RDS does."""
+        verifier = scram_verifier(password)
+        exists = self.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [username])
+        verb = "ALTER" if exists else "CREATE"
+        # The verifier is a literal (utility statements take no parameters); it is a hash.
+        self.execute(sql.SQL("{} ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(username), sql.Literal(verifier)))
+        self.execute(sql.SQL("GRANT pg_monitor, pg_signal_backend TO {}").format(
+            sql.Identifier(username)))
+        if database and not self.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                         [database]):
+            self.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(username)))
+
+    # --- replication control ---------------------------------------------------------------
+
+    def promote(self, timeout: float = 60.0) -> float:
+        """Promote this standby to a writable primary; returns the seconds it took."""
+        began = time.monotonic()
+        if not self.value(f"SELECT pg_promote(true, {int(timeout)})"):
+            raise EmulatorError(f"pg_promote did not finish on {self.name}",
+                                expected="the standby to leave recovery",
+                                found=f"still in recovery after {timeout:g} s",
+                                fix=f"see {self.log_file}")
+        return time.monotonic() - began
+
+    def fence(self) -> None:
+        """Make this server refuse every write, for good, keeping its data readable.
+
+        It is restarted in recovery with no upstream (standby.signal, no primary_conninfo): a
+        server in recovery cannot write, whatever a client sets. A stopped server is prepared the
+        same way and comes up fenced when started.
+        """
+        was_running = self.is_running()
+        if was_running:
+            self.stop(mode="fast")
+        self.set_setting("primary_conninfo", None)
+        (self.data_dir / "standby.signal").touch()
+        self.runtime.chown(self.data_dir / "standby.signal")
+        if was_running:
+            self.start()
+
+    def is_fenced(self) -> bool:
+        """Whether the data directory is set to come up read-only with no upstream."""
+        return ((self.data_dir / "standby.signal").exists()
+                and self.get_setting("primary_conninfo") is None)
+
+    def pause_replay(self) -> None:
+        """Stop applying WAL (it is still received): ``pg_wal_replay_pause()``."""
+        self.execute("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        """Apply WAL again: ``pg_wal_replay_resume()``."""
+        self.execute("SELECT pg_wal_replay_resume()")
+
+    def replay_paused(self) -> bool:
+        """Whether WAL replay is paused (or being paused)."""
+        return self.value("SELECT pg_get_wal_replay_pause_state()") != "not paused"
+
+    def set_apply_delay(self, seconds: float) -> None:
+        """Delay applying each commit by ``seconds`` (``recovery_min_apply_delay``, reloaded)."""
+        self.set_setting("recovery_min_apply_delay",
+                         f"'{int(seconds * 1000)}ms'" if seconds > 0 else None)
+        if self.is_running():
+            self.execute("SELECT pg_reload_conf()")
+
+    def get_setting(self, key: str) -> str | None:
+        """A setting from postgresql.auto.conf (None if absent)."""
+        path = self.data_dir / AUTO_CONF
+        if not path.exists():
+            return None
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() == key:
+                return value.strip()
+        return None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) ``key`` in postgresql.auto.conf; the caller reloads."""
+        path = self.data_dir / AUTO_CONF
+        lines = path.read_text().splitlines() if path.exists() else []
+        kept = [ln for ln in lines if ln.partition("=")[0].strip() != key]
+        if value is not None:
+            kept.append(f"{key} = {value}")
+        path.write_text("\n".join(kept) + "\n")
+        self.runtime.chown(path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_caught_up(standby: PgServer, primary: PgServer, timeout: float = 30.0) -> int:
+    """Wait until ``standby`` has replayed everything ``primary`` has written; the LSN."""
+    target = pg_lsn(primary.value("SELECT pg_current_wal_lsn()::text"))
+    wait_until(lambda: standby.lsn() >= target,
+               description=f"standby {standby.name} to replay up to the primary's WAL position",
+               timeout=timeout, interval=0.01, backoff=1.2, max_interval=0.2)
+    return target
+
+
+def reseed_as_standby(server: PgServer, primary: PgServer) -> None:
+    """Rebuild ``server`` (stopped or not) as a hot standby of ``primary`` and start it."""
+    server.stop(mode="fast")
+    server.init_standby(primary)
+    server.start()
+
+
+def rejoin_as_standby(server: PgServer, primary: PgServer, timeout: float = 5.0) -> str:
+    """Make a cleanly stopped former primary follow ``primary``; re-seed it if it cannot.
+
+    After a clean switchover the new primary has every WAL record of the old one (including its
+    shutdown checkpoint), so the old primary only needs ``standby.signal`` and a
+    ``primary_conninfo`` to follow the new timeline. If it does not start streaming within
+    ``timeout`` (its history diverged), it is rebuilt with ``pg_basebackup``. Returns
+    ``"followed"`` or ``"reseeded"``.
+    """
+    server.stop(mode="fast")
+    server.set_setting("primary_conninfo", f"'{primary.replication_conninfo()}'")
+    server.set_setting("default_transaction_read_only", None)
+    (server.data_dir / "standby.signal").touch()
+    server.runtime.chown(server.data_dir / "standby.signal")
+    server.start()
+    try:
+        wait_until(lambda: server.execute("SELECT 1 FROM pg_stat_wal_receiver "
+                                          "WHERE status = 'streaming'"),
+                   description=f"{server.name} to stream from {primary.name}",
+                   timeout=timeout, interval=0.01, backoff=1.3, max_interval=0.2)
+        return "followed"
+    except WaitTimeout:
+        log.info("%s could not follow %s; re-seeding it", server.name, primary.name)
+        reseed_as_standby(server, primary)
+        return "reseeded"
+
+
+def start_primary(server: PgServer) -> None:
+    """Create and start a new primary."""
+    server.init_primary()
+    server.start()
+
+
+def start_standby(server: PgServer, primary: PgServer) -> None:
+    """Create and start a new hot standby of ``primary``."""
+    server.init_standby(primary)
+    server.start()
+
+
+class LagProbe:
+    """Commit-to-visible replication lag, measured with a heartbeat row.
+
+    :meth:`beat` commits the next sequence number on the primary and notes when the commit was
+    acknowledged; :meth:`measure` polls the standby briefly. The lag is the time from the
+    acknowledgement of a heartbeat to its becoming visible on the standby; while a heartbeat is
+    not yet visible, the lag is its age so far (so paused replication shows a growing lag).
+    """
+
+    def __init__(self, row_id: int = 1) -> None:
+        self.row_id = row_id
+        self.seq: int | None = None
+        self.pending: deque[tuple[int, float]] = deque()
+
+    def beat(self, primary: PgServer) -> None:
+        """Commit the next heartbeat on the primary."""
+        with primary.connect(ADMIN_DB) as conn:
+            if self.seq is None:  # continue after whatever an earlier probe wrote
+                row = conn.execute("SELECT seq FROM heartbeat WHERE id = %s",
+                                   [self.row_id]).fetchone()
+                self.seq = int(row[0]) if row else 0
+            conn.execute("INSERT INTO heartbeat VALUES (%s, %s) ON CONFLICT (id) "
+                         "DO UPDATE SET seq = excluded.seq", [self.row_id, self.seq + 1])
+        self.seq += 1
+        self.pending.append((self.seq, time.monotonic()))
+
+    def measure(self, standby: PgServer, poll_for: float = 0.5) -> float | None:
+        """The lag in seconds now (None if nothing was ever written)."""
+        if not self.pending:
+            return None
+        with standby.connect(ADMIN_DB) as conn:
+            def visible() -> float | None:
+                row = conn.execute("SELECT seq FROM heartbeat WHERE id = %s",
+                                   [self.row_id]).fetchone()
+                seen = int(row[0]) if row else 0
+                now = time.monotonic()
+                latest: float | None = None
+                while self.pending and self.pending[0][0] <= seen:
+                    latest = now - self.pending.popleft()[1]
+                return latest if not self.pending else None
+
+            try:
+                return wait_until(visible, description="the heartbeat to reach the standby",
+                                  timeout=poll_for, interval=0.002, backoff=1.3,
+                                  max_interval=0.05)
+            except WaitTimeout:
+                return time.monotonic() - self.pending[0][1]
+
+
+def postgres_processes(data_root: Path) -> list[int]:
+    """PIDs of postgres processes whose data directory lies under ``data_root`` (Linux)."""
+    found: list[int] = []
+    root = str(data_root.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].endswith(b"postgres"):
+            continue
+        args = [a.decode(errors="replace") for a in argv]
+        if any(a.startswith(root) for a in args):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_stale_servers(data_root: Path, runtime: PgRuntime) -> int:
+    """Stop every server left running under ``data_root`` (e.g. by a killed emulator)."""
+    stopped = 0
+    if not data_root.is_dir():
+        return 0
+    for pid_file in data_root.glob("**/postmaster.pid"):
+        server = PgServer(runtime, pid_file.parent.name, pid_file.parent, port=1)
+        if server.is_running():
+            try:
+                server.stop(mode="immediate")
+                stopped += 1
+            except EmulatorError:
+                log.exception("could not stop stale postgres in %s", pid_file.parent)
+    return stopped
