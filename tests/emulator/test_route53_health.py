@@ -22,6 +22,7 @@ from drlib.emulator.extensions.route53_health import (
     fault_segments,
     health_check_time_scale,
     normalise_dns_name,
+    page_of_health_checks,
     region_in_hostname,
     set_health_check_time_scale,
 )
@@ -113,6 +114,18 @@ def test_fault_segments_replay_the_log(events: list[dict[str, Any]],
     segments = fault_segments(events, "hc-1", "us-east-1", configs)
     assert [(round(s.start), s.failing, s.disabled) for s in segments] == \
         [(s.start, s.failing, s.disabled) for s in expected]
+
+
+@pytest.mark.parametrize(("marker", "max_items", "page", "following"), [
+    (None, 100, ["a", "b", "c"], None),
+    (None, 2, ["a", "b"], "c"),
+    ("c", 2, ["c"], None),
+    ("b", 1, ["b"], "c"),
+])
+def test_page_of_health_checks(marker: str | None, max_items: int, page: list[str],
+                               following: str | None) -> None:
+    """A page starts at the marker, holds at most MaxItems ids and names the next one."""
+    assert page_of_health_checks(["a", "b", "c"], marker, max_items) == (page, following)
 
 
 def test_time_scale_is_validated() -> None:
@@ -311,3 +324,18 @@ def test_template_health_check_keeps_inversion_and_regions(instant: AwsClients) 
     assert (stored["Inverted"], stored["RequestInterval"], stored["Regions"]) == (
         True, 10, ["us-east-1", "eu-west-1", "ap-southeast-1"])
     assert _status(instant, hc).startswith("Failure: the health check is inverted")
+
+
+def test_list_health_checks_pages(aws: AwsClients) -> None:
+    """MaxItems and Marker page the list with IsTruncated and NextMarker, as AWS does."""
+    r53 = aws.client("route53", "us-east-1")
+    ids = [_http_check(aws) for _ in range(3)]
+    first = r53.list_health_checks(MaxItems="2")
+    assert [hc["Id"] for hc in first["HealthChecks"]] == ids[:2]
+    assert (first["IsTruncated"], first["NextMarker"], first["MaxItems"]) == (True, ids[2], "2")
+    second = r53.list_health_checks(MaxItems="2", Marker=first["NextMarker"])
+    assert [hc["Id"] for hc in second["HealthChecks"]] == ids[2:]
+    assert second["IsTruncated"] is False
+    assert "NextMarker" not in second
+    pages = r53.get_paginator("list_health_checks").paginate(PaginationConfig={"PageSize": 1})
+    assert [hc["Id"] for page in pages for hc in page["HealthChecks"]] == ids
