@@ -11,7 +11,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 ## drill: the main job, a full DR drill on the embedded emulator; evidence under outputs/
 drill: bootstrap
-	$(UV) run drlib emulator serve
+	$(UV) run drlib drill --env dev --scenario planned-switchover --target local
 
 ## test: every test (what CI runs)
 test: bootstrap

@@ -224,6 +224,10 @@ class ActiveRegion:
         self._name = record_name
         self._type = record_type
         self._regions = {k.rstrip(".").lower(): v for k, v in endpoint_regions.items()}
+        # Route 53 answers an alias record with the target's addresses: know those too.
+        for name, region in endpoint_regions.items():
+            for address in _addresses(name):
+                self._regions.setdefault(address, region)
         self._refresh = refresh_s
         self._cached: tuple[float, str | None] = (0.0, None)
         self._lock = threading.Lock()
@@ -244,6 +248,16 @@ class ActiveRegion:
         with self._lock:
             self._cached = (time.monotonic(), region)
         return region
+
+
+def _addresses(name: str) -> set[str]:
+    """The IP addresses ``name`` resolves to now (none when it does not resolve)."""
+    import socket
+
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(name.rstrip("."), None)}
+    except (OSError, UnicodeError):
+        return set()
 
 
 # --- the fleet ---------------------------------------------------------------------------------
@@ -273,6 +287,8 @@ class CanaryFleet:
         self._read_interval = read_interval_s or max(interval_s / 2, 0.02)
         self.stores = {c.store: StoreRun(c) for c in canaries}
         self._stop = threading.Event()
+        self._writing = threading.Event()
+        self._writing.set()
         self._threads: list[threading.Thread] = []
 
     # writers ---------------------------------------------------------------------------------
@@ -303,8 +319,17 @@ class CanaryFleet:
 
     def _writer(self, store: str) -> None:
         while not self._stop.is_set():
-            self.write_once(store)
+            if self._writing.is_set():
+                self.write_once(store)
             self._stop.wait(self._interval)
+
+    def hold_writes(self) -> None:
+        """Stop starting new writes (readers go on) until :meth:`resume_writes`."""
+        self._writing.clear()
+
+    def resume_writes(self) -> None:
+        """Start writing again after :meth:`hold_writes`."""
+        self._writing.set()
 
     # readers ---------------------------------------------------------------------------------
     def read_once(self, store: str) -> int:

@@ -140,7 +140,10 @@ class DrillRun:
     lag_threshold_s: float = 5.0
     timeline: Timeline = field(default_factory=Timeline)
     state: DrillState = field(default_factory=DrillState)
+    before_disaster: Callable[[DrillRun, CanaryFleet], None] | None = None
+    """Called after the baseline, before the disaster (tests set up known conditions here)."""
     measured: Measured | None = None
+    records: list[Any] = field(default_factory=list)  # the canary records, once measured
     lag: Any = None  # the canary lag series (DataFrame)
 
     @property
@@ -292,6 +295,8 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         with run.step("baseline canaries"):
             fleet.start()
             _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
+        if run.before_disaster is not None:
+            run.before_disaster(run, fleet)
         if run.scenario == "planned-switchover":
             _planned(run, fleet, active)
         else:
@@ -431,6 +436,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
                           present_after=fleet.present_in(new_primary))
     measured = Measured(rto=rto, rpo=rpo, lag=lag)
     run.measured = measured
+    run.records = records
     run.lag = lag_series(records)
     verdict = evaluate(targets, measured, run.scenario)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"

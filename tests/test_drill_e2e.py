@@ -1,0 +1,182 @@
+"""End-to-end drills on the emulator: the whole dev stack deployed through drlib, then drilled.
+
+These are the drill's acceptance tests (issue: planned switchover RPO 0 and failback; unplanned
+failover RPO equal to exactly the writes made while replication was paused; refusals; abort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drlib.aws import AwsClients
+from drlib.canary import CanaryFleet
+from drlib.drill import DrillRun, drill_lock, run_failback, run_scenario, writer_region
+from drlib.emulator import faults
+from drlib.emulator.server import Emulator
+from drlib.errors import ConfigError, DrError, DrillAborted
+from drlib.stacks import SceptreProject
+from drlib.targets import Target, open_target
+from drlib.timeline import utc_now
+from drlib.waiting import wait_until
+from drlib.workload import Workload, project_regions, workload_from_outputs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator: Emulator) -> Iterator[tuple[Target, Workload]]:
+    """The dev stack launched once for this module on a freshly reset emulator."""
+    emulator.reset()
+    project = SceptreProject("dev")
+    project.launch("")
+    regions = project_regions(project.variables)
+    target = open_target("local", regions)
+    yield target, workload_from_outputs("dev", regions, project.outputs(""))
+    faults.clear()
+
+
+def drill(deployed: tuple[Target, Workload], scenario: str, tmp_path: Path,
+          **kwargs: object) -> DrillRun:
+    target, workload = deployed
+    return DrillRun(target=target, workload=workload, scenario=scenario,
+                    run_dir=tmp_path / f"run_{scenario}", canary_interval_s=0.05,
+                    lag_threshold_s=5.0, **kwargs)  # type: ignore[arg-type]
+
+
+def app_answer(clients: AwsClients, workload: Workload) -> list[str]:
+    return list(clients.client("route53", workload.regions.primary).test_dns_answer(
+        HostedZoneId=workload.hosted_zone_id, RecordName=workload.app_dns_name,
+        RecordType="A")["RecordData"])
+
+
+def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target, Workload],
+                                                         tmp_path: Path) -> None:
+    """Switchover: RPO 0 in every store, RTO within target, writer and DNS in the secondary;
+    failback restores the original roles."""
+    target, workload = deployed
+    run = drill(deployed, "planned-switchover", tmp_path)
+    metrics = run_scenario(run)
+    assert metrics["status"] == "passed", metrics["verdict"]
+    for store, rpo in metrics["measured"]["rpo"].items():
+        assert rpo["lost_records"] == 0, store
+    assert 0 < metrics["measured"]["rto_seconds"] <= metrics["targets"]["rto_seconds"]
+    assert writer_region(target.clients, workload, workload.regions.secondary) == \
+        workload.regions.secondary
+    assert workload.secondary.load_balancer_dns.rstrip(".") in \
+        [a.rstrip(".") for a in app_answer(target.clients, workload)]
+    assert (run.run_dir / "canaries.csv").exists()
+
+    back = drill(deployed, "failback", tmp_path)
+    back.run_dir = run.run_dir
+    after = run_failback(back)
+    assert after["failback"]["completed"]
+    assert writer_region(target.clients, workload, workload.regions.primary) == \
+        workload.regions.primary
+    assert workload.primary.load_balancer_dns.rstrip(".") in \
+        [a.rstrip(".") for a in app_answer(target.clients, workload)]
+
+
+def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Target, Workload],
+                                                             tmp_path: Path) -> None:
+    """With replication paused for a known set of writes, the reported RPO is exactly those
+    writes, store by store."""
+    _, workload = deployed
+    marks: dict[str, object] = {}
+
+    def pause_replication(run: DrillRun, fleet: CanaryFleet) -> None:
+        fleet.hold_writes()
+        wait_until(lambda: not fleet.missing_anywhere(), description="replication to settle",
+                   timeout=30, interval=0.05)
+        for store in faults.STORES:
+            faults.pause_replication(store)
+        marks["paused_at"] = utc_now()
+        fleet.resume_writes()
+        wait_until(lambda: all(sum(1 for r in s.records.values() if r.acked_at is not None
+                                   and r.acked_at > marks["paused_at"]) >= 5  # type: ignore
+                               for s in fleet.stores.values()),
+                   description="5 writes per store while paused", timeout=30, interval=0.05)
+
+    run = drill(deployed, "unplanned-failover", tmp_path, before_disaster=pause_replication)
+    try:
+        metrics = run_scenario(run)
+    finally:
+        for store in faults.STORES:
+            faults.resume_replication(store)
+    paused_at = marks["paused_at"]
+    declared = run.timeline.disaster_declared_at
+    assert declared is not None
+    for store, rpo in metrics["measured"]["rpo"].items():
+        expected = sorted(r.seq for r in run.records if r.store == store
+                          and r.acked_at is not None and r.region_written ==
+                          workload.regions.primary and r.acked_at > paused_at)
+        assert expected, store
+        assert list(rpo["lost_seqs"]) == expected, store
+
+    back = drill(deployed, "failback", tmp_path)
+    back.run_dir = run.run_dir
+    assert run_failback(back)["failback"]["completed"]
+
+
+def test_refuses_production_without_confirmation(deployed: tuple[Target, Workload],
+                                                 tmp_path: Path) -> None:
+    """A prod drill without confirmation is refused before anything changes."""
+    target, workload = deployed
+    prod = DrillRun(target=target, workload=workload.__class__(**{
+        **workload.__dict__, "environment": "prod"}), scenario="planned-switchover",
+        run_dir=tmp_path / "prod")
+    with pytest.raises(ConfigError, match="production drill needs explicit confirmation"):
+        run_scenario(prod)
+    assert writer_region(target.clients, workload, workload.regions.primary) == \
+        workload.regions.primary
+
+
+def test_refuses_while_another_drill_holds_the_lock(deployed: tuple[Target, Workload],
+                                                    tmp_path: Path) -> None:
+    """A drill refuses to start while another run holds the environment's lock."""
+    target, workload = deployed
+    other = drill_lock(target, workload, "other-run", "someone else")
+    other.acquire()
+    try:
+        with pytest.raises(DrillAborted, match="aborted") as info:
+            run_scenario(drill(deployed, "planned-switchover", tmp_path))
+        assert "other-run" in info.value.render()
+    finally:
+        other.release()
+
+
+def test_refuses_when_lag_exceeds_the_threshold(deployed: tuple[Target, Workload],
+                                                tmp_path: Path) -> None:
+    """With replication delayed past the threshold, readiness fails and the drill refuses."""
+    faults.set_replication_delay("s3", 3.0)
+    try:
+        run = drill(deployed, "planned-switchover", tmp_path)
+        run.lag_threshold_s = 0.5
+        with pytest.raises(DrillAborted) as info:
+            run_scenario(run)
+        assert "S3 replication" in info.value.render() or "lag" in info.value.render()
+    finally:
+        faults.set_replication_delay("s3", 0.0)
+
+
+def test_failure_mid_step_aborts_to_the_documented_state(deployed: tuple[Target, Workload],
+                                                         tmp_path: Path) -> None:
+    """A failure inside a step aborts: disaster lifted, canaries stopped, evidence marked
+    aborted with the writer's region reported."""
+    _, workload = deployed
+
+    def explode(run: DrillRun, fleet: CanaryFleet) -> None:
+        raise DrError("injected failure in the middle of the drill")
+
+    run = drill(deployed, "unplanned-failover", tmp_path, before_disaster=explode)
+    with pytest.raises(DrillAborted):
+        run_scenario(run)
+    import json
+
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "aborted"
+    assert "injected failure" in metrics["error"]
+    assert metrics["state_after"]["writer_region"] == workload.regions.primary
+    assert not faults.region_down(workload.regions.primary)

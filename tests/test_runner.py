@@ -1,0 +1,68 @@
+"""The drill runner's own logic: run folders, parameter validation before anything runs, status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from drlib.errors import ConfigError
+from drlib.runner import (
+    CHAIN,
+    DrillRequest,
+    NotebookRun,
+    RunResult,
+    _run_status,
+    chain_parameters,
+    new_run_dir,
+    run_drill,
+)
+
+NOW = datetime(2026, 11, 28, 17, 1, 2, tzinfo=UTC)
+
+
+def test_run_folders_never_overwrite_each_other(tmp_path: Path) -> None:
+    """Two runs in the same second get two folders, named by UTC time, env and scenario."""
+    first = new_run_dir(tmp_path, "dev", "planned-switchover", now=NOW)
+    second = new_run_dir(tmp_path, "dev", "planned-switchover", now=NOW)
+    assert first.name == "20261128T170102Z_dev_planned-switchover"
+    assert second.name == "20261128T170102Z_dev_planned-switchover-1"
+
+
+def test_every_notebook_of_the_chain_gets_valid_parameters(tmp_path: Path) -> None:
+    """The default chain's parameters all validate, with the request's values."""
+    params = chain_parameters(DrillRequest(environment="staging",
+                                           scenario="unplanned-failover"), tmp_path)
+    assert list(params) == list(CHAIN)
+    assert params["20_failover_drill"]["scenario"] == "unplanned-failover"
+    assert all(p.get("environment", "staging") == "staging" for p in params.values())
+
+
+def test_bad_parameters_fail_before_any_notebook_and_leave_no_folder(tmp_path: Path) -> None:
+    """An ill-typed parameter is refused by name before a notebook runs; no run folder is left."""
+    request = DrillRequest(environment="qa", outputs_dir=tmp_path)
+    with pytest.raises(ConfigError, match="'environment'"):
+        run_drill(request, progress=lambda line: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("notebooks", "metrics", "status"), [
+    ([NotebookRun("a", "ok", 1.0)], {"status": "passed"}, "passed"),
+    ([NotebookRun("a", "ok", 1.0)], {"status": "failed"}, "failed"),
+    ([NotebookRun("a", "ok", 1.0)], {"verdict": {"passed": True}}, "passed"),
+    ([NotebookRun("a", "ok", 1.0)], {}, "failed"),
+    ([NotebookRun("a", "failed", 1.0, "boom")], {"status": "passed"}, "aborted"),
+    ([], {"status": "passed"}, "aborted"),
+])
+def test_run_status(notebooks: list[NotebookRun], metrics: dict[str, object],
+                    status: str) -> None:
+    """A failed notebook or an empty run is aborted; otherwise the drill's own status counts."""
+    result = RunResult(run_dir=Path("."), status="", notebooks=notebooks, metrics=dict(metrics))
+    assert _run_status(result) == status
+
+
+@pytest.mark.parametrize(("status", "code"), [("passed", 0), ("failed", 1), ("aborted", 2)])
+def test_exit_codes(status: str, code: int) -> None:
+    """0 for a passing verdict, 1 for a failing one, 2 for an aborted run."""
+    assert RunResult(run_dir=Path("."), status=status).exit_code == code
