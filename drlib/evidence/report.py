@@ -1,0 +1,198 @@
+"""Tables and charts for the report notebooks: one run (90_report) and every run (95_history).
+
+A run being reported on from inside its own drill is not sealed yet (the runner seals it after
+the last notebook); the report says so instead of calling it altered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from drlib.errors import EvidenceError
+from drlib.evidence.chain import resolve_run, run_dirs
+from drlib.evidence.manifest import MANIFEST_NAME
+from drlib.evidence.summary import RunSummary, list_runs, summarize_run
+from drlib.evidence.verify import VerifyReport, verify
+
+STATUS_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "aborted": "#ef6c00",
+                  "not finalized": "#9e9e9e"}
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything 90_report shows about one run."""
+
+    run_dir: Path
+    summary: pd.DataFrame
+    results: pd.DataFrame
+    timeline: pd.DataFrame
+    findings: pd.DataFrame
+    signoffs: pd.DataFrame
+    integrity: str
+    charts: tuple[Path, ...]
+
+
+def pick_run(outputs_dir: Path | str, run_dir: Path | str = "") -> Path:
+    """``run_dir`` when given, else the latest run folder in ``outputs_dir``."""
+    outputs = Path(outputs_dir)
+    if str(run_dir):
+        return resolve_run(outputs, run_dir)
+    runs = run_dirs(outputs)
+    if not runs:
+        raise EvidenceError(f"no runs in {outputs}", expected="at least one run folder",
+                            found="none", fix="run a drill first, or pass outputs_dir")
+    return runs[-1].resolve()
+
+
+def run_report(outputs_dir: Path | str, run_dir: Path | str = "") -> RunReport:
+    """The report of ``run_dir`` (default: the latest run in ``outputs_dir``)."""
+    folder = pick_run(outputs_dir, run_dir)
+    summary = summarize_run(folder)
+    metrics = summary.metrics
+    return RunReport(
+        run_dir=folder,
+        summary=_summary_table(summary),
+        results=results_table(metrics),
+        timeline=pd.DataFrame(metrics.get("timeline") or [],
+                              columns=["step", "started_at", "ended_at", "outcome", "detail"]),
+        findings=pd.DataFrame((metrics.get("verdict") or {}).get("findings") or [],
+                              columns=["severity", "message"]),
+        signoffs=pd.DataFrame([{"reviewer": s.reviewer, "signed_at": s.signed_at,
+                                "comment": s.comment} for s in summary.signoffs],
+                              columns=["reviewer", "signed_at", "comment"]),
+        integrity=integrity_text(folder),
+        charts=tuple(sorted(p for p in folder.rglob("*.png") if p.is_file())),
+    )
+
+
+def _summary_table(summary: RunSummary) -> pd.DataFrame:
+    metrics, manifest = summary.metrics, summary.manifest
+    identity = manifest.identity if manifest else metrics.get("identity") or {}
+    aws = identity.get("aws", identity) if isinstance(identity, dict) else {}
+    rows: list[tuple[str, Any]] = [
+        ("run", summary.run_id),
+        ("status", summary.status),
+        ("scenario", summary.scenario),
+        ("environment", summary.environment),
+        ("target", manifest.target if manifest else metrics.get("target")),
+        ("regions", " / ".join(f"{k} {v}" for k, v in sorted(
+            (metrics.get("regions") or (manifest.regions if manifest else {})).items()))),
+        ("started", metrics.get("started_at") or (manifest.started_at if manifest else None)),
+        ("ended", metrics.get("ended_at") or (manifest.ended_at if manifest else None)),
+        ("ran as", (aws or {}).get("Arn")),
+        ("verdict", summary.verdict),
+    ]
+    if manifest is not None:
+        rows += [("code (git)", manifest.git.get("commit")),
+                 ("uncommitted changes", manifest.git.get("dirty")),
+                 ("emulator", manifest.emulator_version),
+                 ("chained to", manifest.chain.previous_run or "genesis")]
+    return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
+
+
+def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Measured RTO and RPO (per store) against the environment's targets."""
+    targets = metrics.get("targets") or {}
+    measured = metrics.get("measured") or {}
+    rows = [_row("RTO", "seconds", measured.get("rto_seconds"), targets.get("rto_seconds"))]
+    for store, rpo in sorted((measured.get("rpo") or {}).items()):
+        if isinstance(rpo, dict):
+            rows.append(_row(f"RPO {store}", "seconds of writes lost", rpo.get("span_seconds"),
+                             targets.get("rpo_seconds"), lost=rpo.get("lost_records")))
+    return pd.DataFrame(rows, columns=["measure", "unit", "measured", "target", "lost records",
+                                       "within target"]).set_index("measure")
+
+
+def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None) -> list[Any]:
+    within = None if value is None or target is None else float(value) <= float(target)
+    return [name, unit, value, target, lost, within]
+
+
+def integrity_text(run_dir: Path) -> str:
+    """Whether the run's evidence is intact, in one paragraph."""
+    if not (run_dir / MANIFEST_NAME).is_file():
+        return (f"Run {run_dir.name} is not sealed yet: the drill runner seals it (manifest with "
+                "the SHA-256 of every file, chained to the previous run) after this notebook.")
+    return verify(run_dir.parent, run=run_dir.name).table()
+
+
+def history(outputs_dir: Path | str) -> pd.DataFrame:
+    """One row per run in ``outputs_dir``: what ran, its outcome, RTO and RPO, sign-off."""
+    rows = []
+    for summary in list_runs(Path(outputs_dir)):
+        metrics = summary.metrics
+        rpo = (metrics.get("measured") or {}).get("rpo") or {}
+        stores = [v for v in rpo.values() if isinstance(v, dict)]
+        rows.append({
+            "run": summary.run_id,
+            "started_at": pd.to_datetime(metrics.get("started_at") or (
+                summary.manifest.started_at if summary.manifest else None), utc=True),
+            "environment": summary.environment, "scenario": summary.scenario,
+            "target": metrics.get("target") or (summary.manifest.target
+                                                if summary.manifest else None),
+            "status": summary.status, "verdict": summary.verdict,
+            "rto_s": summary.rto_seconds,
+            "rto_target_s": (metrics.get("targets") or {}).get("rto_seconds"),
+            "lost_records": sum(int(v.get("lost_records") or 0) for v in stores) if stores
+            else None,
+            "rpo_span_s": max((float(v.get("span_seconds") or 0) for v in stores), default=None),
+            "signed_off_by": ", ".join(s.reviewer for s in summary.signoffs) or None,
+        })
+    columns = ["run", "started_at", "environment", "scenario", "target", "status", "verdict",
+               "rto_s", "rto_target_s", "lost_records", "rpo_span_s", "signed_off_by"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def outcome_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs per environment and scenario by status."""
+    if frame.empty:
+        return pd.DataFrame()
+    return (frame.groupby(["environment", "scenario", "status"], dropna=False).size()
+            .unstack("status", fill_value=0))
+
+
+def rto_history_chart(frame: pd.DataFrame) -> Figure:
+    """Measured RTO of every run in order (a dot per run, coloured by status), target dashed."""
+    from drlib.charts import TARGET_STYLE, new_figure
+
+    figure = new_figure(10.0, 4.5)
+    ax = figure.add_subplot()
+    ordered = frame.reset_index(drop=True)
+    for status, colour in STATUS_COLOURS.items():
+        part = ordered[(ordered["status"] == status) & ordered["rto_s"].notna()]
+        if not part.empty:
+            ax.scatter(part.index, part["rto_s"].astype(float), color=colour, s=60, zorder=3,
+                       label=status)
+            for index, value in part["rto_s"].astype(float).items():
+                ax.annotate(f"{value:.3g} s", (index, value), textcoords="offset points",
+                            xytext=(0, 8), ha="center", fontsize=8)
+    targets = ordered["rto_target_s"]
+    if targets.notna().any():
+        ax.step(ordered.index, targets.astype(float), where="mid", label="RTO target",
+                **TARGET_STYLE)
+    values = pd.concat([ordered["rto_s"], targets]).dropna().astype(float)
+    # Targets in minutes and emulator RTOs in seconds: a log axis keeps both readable.
+    if not values.empty and values.min() > 0 and values.max() / values.min() > 50:
+        ax.set_yscale("log")
+        ax.set_ylim(values.min() / 3, values.max() * 3)
+    ax.set_xlim(-0.5, len(ordered) - 0.5)
+    for index in ordered[ordered["rto_s"].isna()].index:
+        ax.annotate("not measured", (index, 0.02), xycoords=("data", "axes fraction"),
+                    rotation=90, ha="center", va="bottom", fontsize=8, color="#616161")
+    labels = [f"{row.run.split('_')[0]}\n{row.environment} {row.scenario}"
+              for row in ordered.itertuples()]
+    ax.set_xticks(ordered.index, labels, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("RTO, seconds")
+    ax.set_title("Measured RTO per drill run")
+    ax.legend(loc="upper left", fontsize=8)
+    return figure
+
+
+def chain_report(outputs_dir: Path | str) -> VerifyReport:
+    """Verification of every run and the whole chain in ``outputs_dir``."""
+    return verify(Path(outputs_dir))

@@ -1,0 +1,85 @@
+"""Report tables and the RTO history chart behind notebooks 90_report and 95_history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from drlib.errors import EvidenceError
+from drlib.evidence import sign_off
+from drlib.evidence.report import (
+    history,
+    outcome_counts,
+    pick_run,
+    results_table,
+    rto_history_chart,
+    run_report,
+)
+
+from .conftest import RUN_IDS, build_run, metrics
+
+
+def test_run_report_of_a_sealed_run(chain: Path) -> None:
+    """A sealed run's report has its summary, results, timeline, findings, charts and integrity."""
+    report = run_report(chain, RUN_IDS[1])
+    assert report.summary.loc["status", "value"] == "failed"
+    assert report.summary.loc["chained to", "value"] == RUN_IDS[0]
+    assert list(report.results.index) == ["RTO", "RPO aurora", "RPO dynamodb"]
+    assert report.results.loc["RTO", "within target"]
+    assert list(report.timeline["step"]) == ["switchover"]
+    assert list(report.findings["severity"]) == ["failure"]
+    assert [p.name for p in report.charts] == ["lag.png"]
+    assert report.integrity.startswith("OK: 1 run(s)")
+
+
+def test_report_of_the_run_in_progress_says_it_is_not_sealed_yet(chain: Path) -> None:
+    """Without run_dir the latest run is reported; an unsealed one is described as such."""
+    build_run(chain, "20261128T190000Z_dev_planned-switchover", status="aborted")
+    report = run_report(chain)
+    assert report.run_dir.name == "20261128T190000Z_dev_planned-switchover"
+    assert "not sealed yet" in report.integrity
+
+
+def test_pick_run_without_runs_raises(outputs: Path) -> None:
+    """An empty outputs folder is an error that says to run a drill first."""
+    with pytest.raises(EvidenceError, match="no runs"):
+        pick_run(outputs)
+
+
+@pytest.mark.parametrize(
+    ("rto", "target", "within"),
+    [(12.3, 900, True), (901.0, 900, False), (None, 900, None), (12.3, None, None)],
+)
+def test_results_table_compares_rto_with_target(rto: float | None, target: float | None,
+                                                within: bool | None) -> None:
+    """RTO is within target when measured <= target; unknown when either is missing."""
+    data = metrics(RUN_IDS[0], "passed")
+    data["measured"]["rto_seconds"] = rto
+    data["targets"]["rto_seconds"] = target
+    assert results_table(data).loc["RTO", "within target"] == within
+
+
+def test_history_has_a_row_per_run(chain: Path) -> None:
+    """History lists every run with status, RTO, lost records and who signed it off."""
+    sign_off(chain / RUN_IDS[0], "Jane Auditor", "ok")
+    frame = history(chain)
+    assert list(frame["run"]) == list(RUN_IDS)
+    assert list(frame["status"]) == ["passed", "failed", "aborted"]
+    assert frame.loc[0, "rto_s"] == 12.3
+    assert frame.loc[0, "lost_records"] == 2
+    assert frame.loc[0, "signed_off_by"] == "Jane Auditor"
+    assert pd.isna(frame.loc[2, "rto_s"])
+    counts = outcome_counts(frame)
+    assert counts.loc[("dev", "planned-switchover"), "passed"] == 1
+
+
+def test_rto_history_chart_draws_one_point_per_measured_run(chain: Path) -> None:
+    """The chart has a dot per run with a measured RTO and the dashed target."""
+    figure = rto_history_chart(history(chain))
+    ax = figure.axes[0]
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert points == 2  # the aborted run has no RTO
+    assert ax.get_ylabel() == "RTO, seconds"
+    assert any(line.get_label() == "RTO target" for line in ax.get_lines())
