@@ -22,10 +22,10 @@ from drlib.emulator.extensions.route53_health import (
     fault_segments,
     health_check_time_scale,
     normalise_dns_name,
-    page_of_health_checks,
     region_in_hostname,
     set_health_check_time_scale,
 )
+from drlib.emulator.extensions.route53_health_checks import page_of_health_checks
 from drlib.emulator.server import Emulator
 from drlib.waiting import wait_until
 

@@ -1,4 +1,4 @@
-"""Route 53 ``TestDNSAnswer`` (absent from moto 5.2.5) and ``GetHealthCheckCount`` (not routed).
+"""Route 53 ``TestDNSAnswer``, absent from moto 5.2.5.
 
 ``TestDNSAnswer`` answers from the hosted zone's record sets, health-aware, as Route 53's name
 servers would:
@@ -175,17 +175,11 @@ def _test_dns_answer(self: Any) -> Any:
     })
 
 
-def _get_health_check_count(self: Any) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult({"HealthCheckCount": len(self.backend.health_checks)})
-
-
 _installed = False
 
 
 def install() -> None:
-    """Add TestDNSAnswer and GetHealthCheckCount to moto's Route 53 (methods and URL paths)."""
+    """Add TestDNSAnswer to moto's Route 53 (method and URL path)."""
     global _installed
     if _installed:
         return
@@ -193,8 +187,6 @@ def install() -> None:
     from moto.route53.responses import Route53
 
     Route53.test_dns_answer = _test_dns_answer  # type: ignore[attr-defined]
-    Route53.get_health_check_count = _get_health_check_count  # type: ignore[attr-defined]
     # The Flask app for route53 is built from this dict on the first Route 53 request.
     urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"] = Route53.dispatch
-    urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/healthcheckcount$"] = Route53.dispatch
     _installed = True
