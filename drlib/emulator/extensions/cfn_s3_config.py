@@ -247,7 +247,25 @@ def _define_bucket_policy_model() -> None:
     refresh_model_map(BucketPolicyResource)
 
 
+def delete_bucket(bucket: Any, account_id: str, region: str) -> None:
+    """Delete the bucket as CloudFormation does: a bucket still holding objects (or object
+    versions) cannot be deleted, and its stack's deletion fails."""
+    from moto.s3.exceptions import BucketNotEmpty
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    backend = s3_backends[account_id][get_partition(region)]
+    if bucket.name not in backend.buckets:
+        return
+    if backend.get_bucket(bucket.name).keys:
+        raise BucketNotEmpty(bucket.name)
+    backend.delete_bucket(bucket.name)
+
+
 def _patch() -> None:
+    from drlib.emulator.extensions.cfn_deletion import register_deleter
+
+    register_deleter("AWS::S3::Bucket", delete_bucket)
     _patch_bucket_model()
     _patch_intelligent_tiering_api()
     _define_bucket_policy_model()

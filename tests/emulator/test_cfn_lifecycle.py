@@ -1,0 +1,149 @@
+"""Stack life cycle on the emulator: resource events, rollback of a failed creation, and
+delete_stack removing everything a stack made, VPCs included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from drlib.aws import AwsClients
+from tests.emulator.cfn_support import create_stack, physical_ids, resource_events
+
+TEMPLATES = Path(__file__).parent / "cfn_templates"
+
+FAILING = """
+    Resources:
+      Vpc:
+        Type: AWS::EC2::VPC
+        Properties: {CidrBlock: 10.40.0.0/16}
+      Subnet:
+        Type: AWS::EC2::Subnet
+        Properties: {VpcId: !Ref Vpc, CidrBlock: 10.40.1.0/24}
+      Bucket:
+        Type: AWS::S3::Bucket
+        Properties: {BucketName: rollback-test-bucket}
+      Broken:
+        Type: AWS::RDS::DBCluster
+        DependsOn: [Subnet, Bucket]
+        Properties:
+          DBClusterIdentifier: broken
+          Engine: not-an-engine
+          MasterUsername: dbadmin
+          MasterUserPassword: not-a-real-password
+"""
+
+
+def _non_default_vpcs(aws: AwsClients, region: str = "us-east-1") -> list[str]:
+    return [v["VpcId"] for v in aws.client("ec2", region).describe_vpcs()["Vpcs"]
+            if not v.get("IsDefault")]
+
+
+@pytest.mark.slow
+def test_failed_resource_rolls_the_stack_back(aws: AwsClients) -> None:
+    """A resource that fails to create rolls back what was made and ends ROLLBACK_COMPLETE,
+    with CREATE_FAILED and the reason in the stack events."""
+    stack = create_stack(aws, "failing", FAILING)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = resource_events(aws, "failing")
+    failed = [(lid, reason) for lid, status, reason in events if status == "CREATE_FAILED"]
+    assert len(failed) == 1
+    assert failed[0][0] == "Broken"
+    assert "not-an-engine" in failed[0][1]
+    statuses = [(lid, status) for lid, status, _ in events]
+    assert ("failing", "ROLLBACK_IN_PROGRESS") in statuses
+    deleted = [lid for lid, status in statuses if status == "DELETE_COMPLETE"]
+    assert set(deleted) == {"Vpc", "Subnet", "Bucket"}
+    assert deleted.index("Subnet") < deleted.index("Vpc")  # reverse order of creation
+    assert _non_default_vpcs(aws) == []
+    assert aws.client("s3", "us-east-1").list_buckets()["Buckets"] == []
+
+
+@pytest.mark.slow
+def test_rolled_back_stack_can_be_deleted(aws: AwsClients) -> None:
+    """A ROLLBACK_COMPLETE stack deletes cleanly and its name can be used again."""
+    create_stack(aws, "failing", FAILING)
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    cloudformation.delete_stack(StackName="failing")
+    with pytest.raises(ClientError, match="does not exist"):
+        cloudformation.describe_stacks(StackName="failing")
+    again = create_stack(aws, "failing", FAILING.replace("not-an-engine", "aurora-postgresql"))
+    assert again["StackStatus"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.slow
+def test_successful_create_records_resource_events(aws: AwsClients) -> None:
+    """Every resource gets CREATE_IN_PROGRESS then CREATE_COMPLETE, dependencies first."""
+    template = FAILING.split("      Broken:")[0]
+    create_stack(aws, "events", template)
+    completed = [lid for lid, status, _ in resource_events(aws, "events")
+                 if status == "CREATE_COMPLETE"]
+    assert completed.index("Vpc") < completed.index("Subnet")
+    assert completed[-1] == "events"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2"])
+def test_delete_stack_removes_the_whole_network(aws: AwsClients, region: str) -> None:
+    """Deleting a VPC stack (NAT gateway, endpoints, routes, flow log...) leaves no VPC,
+    subnet, gateway, address, endpoint, flow log or route table behind."""
+    template = (TEMPLATES / "network.yaml").read_text()
+    stack = create_stack(aws, "network", template, region=region)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    ids = physical_ids(aws, "network", region)
+    ec2 = aws.client("ec2", region)
+    assert [n["State"] for n in ec2.describe_nat_gateways(
+        NatGatewayIds=[ids["Nat"]])["NatGateways"]] == ["available"]
+
+    aws.client("cloudformation", region).delete_stack(StackName="network")
+
+    summary = aws.client("cloudformation", region).list_stacks()["StackSummaries"][0]
+    assert summary["StackStatus"] == "DELETE_COMPLETE"
+    assert _non_default_vpcs(aws, region) == []
+    assert [s for s in ec2.describe_subnets()["Subnets"] if not s["DefaultForAz"]] == []
+    assert ec2.describe_internet_gateways()["InternetGateways"] == []
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert ec2.describe_flow_logs()["FlowLogs"] == []
+    assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} == {"deleted"}
+    assert {e["State"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]} == {"deleted"}
+    tables = ec2.describe_route_tables()["RouteTables"]
+    assert all(t["VpcId"] not in (ids["Vpc"],) for t in tables)
+    assert ec2.describe_network_interfaces()["NetworkInterfaces"] == []
+
+
+@pytest.mark.slow
+def test_retained_resources_survive_stack_deletion(aws: AwsClients) -> None:
+    """DeletionPolicy: Retain keeps the resource when its stack is deleted."""
+    template = """
+        Resources:
+          Kept:
+            Type: AWS::S3::Bucket
+            DeletionPolicy: Retain
+            Properties: {BucketName: kept-bucket}
+          Gone:
+            Type: AWS::S3::Bucket
+            Properties: {BucketName: gone-bucket}
+    """
+    create_stack(aws, "retain", template)
+    aws.client("cloudformation", "us-east-1").delete_stack(StackName="retain")
+    names = [b["Name"] for b in aws.client("s3", "us-east-1").list_buckets()["Buckets"]]
+    assert names == ["kept-bucket"]
+
+
+@pytest.mark.slow
+def test_resource_that_cannot_be_deleted_fails_the_deletion(aws: AwsClients) -> None:
+    """A bucket that still holds objects cannot go: the stack ends DELETE_FAILED and stays."""
+    template = """
+        Resources:
+          Full:
+            Type: AWS::S3::Bucket
+            Properties: {BucketName: full-bucket}
+    """
+    create_stack(aws, "full", template)
+    aws.client("s3", "us-east-1").put_object(Bucket="full-bucket", Key="k", Body=b"x")
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    cloudformation.delete_stack(StackName="full")
+    stack = cloudformation.describe_stacks(StackName="full")["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert ("Full", "DELETE_FAILED") in [(lid, s) for lid, s, _ in resource_events(aws, "full")]
