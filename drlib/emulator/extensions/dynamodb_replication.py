@@ -279,7 +279,14 @@ def deliver(writes: list[PendingWrite]) -> None:
     latencies: dict[_Latency, list[float]] = {}
     for write in writes:
         change: _ItemChange = write.payload
-        if _apply(change, write.destination_region):
+        try:
+            applied = _apply(change, write.destination_region)
+        except Exception:
+            # A write the receiving replica refuses fails alone; the rest of the batch goes on.
+            log.exception("dynamodb %s: replicating %s to %s failed", change.table_name,
+                          change.key_id, write.destination_region)
+            continue
+        if applied:
             applied_at = time.time()
             key = (change.account_id, change.origin_region, change.table_name,
                    write.destination_region)

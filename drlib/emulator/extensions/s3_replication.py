@@ -167,6 +167,9 @@ _lock = threading.RLock()
 _pending: dict[_MetricKey, list[int]] = {}  # -> [operations, bytes]
 _dirty: dict[_MetricKey, float] = {}  # -> when its gauges were last published (0: never)
 _local = threading.local()  # .replicating: bool, .depth: int, .created: list
+# Held while the worker writes a replica and while a request lists a bucket: moto has no
+# locking, and iterating a bucket's keys while another thread adds one raises.
+_data_lock = threading.RLock()
 
 
 def _metric_key(r: _Replication) -> _MetricKey:
@@ -244,18 +247,33 @@ def deliver(writes: list[PendingWrite]) -> None:
     for write in writes:
         replication: _Replication = write.payload
         _count_pending(replication, -1)
-        ok = _apply(replication)
-        if replication.rule.metrics:
-            key = _metric_key(replication)
-            if ok:
-                latencies.setdefault(key, []).append(time.time() - write.acknowledged_at)
-            else:
-                failures[key] = failures.get(key, 0) + 1
+        outcome = _apply_guarded(replication)
+        if outcome is None or not replication.rule.metrics:
+            continue
+        key = _metric_key(replication)
+        if outcome:
+            latencies.setdefault(key, []).append(time.time() - write.acknowledged_at)
+        else:
+            failures[key] = failures.get(key, 0) + 1
     _publish_delivered(latencies, failures)
 
 
-def _apply(replication: _Replication) -> bool:
+def _apply_guarded(replication: _Replication) -> bool | None:
+    """Apply one version: True if copied, False if it failed, None if its source is gone."""
+    try:
+        return _apply(replication)
+    except Exception:
+        # A version that cannot be read or written fails alone; the rest of the batch goes on.
+        log.exception("s3 %s/%s: replication to %s failed", replication.source_bucket,
+                      replication.key_name, replication.rule.destination_bucket)
+        _settle(replication.version, ok=False)
+        return False
+
+
+def _apply(replication: _Replication) -> bool | None:
     backend = _backend(replication.account_id)
+    if backend.buckets.get(replication.source_bucket) is None:
+        return None  # the source bucket was deleted (or the emulator reset): nothing to send
     destination = backend.buckets.get(replication.rule.destination_bucket)
     if destination is None:
         log.info("s3 %s/%s: destination bucket %s is missing; replication FAILED",
@@ -263,14 +281,15 @@ def _apply(replication: _Replication) -> bool:
                  replication.rule.destination_bucket)
         _settle(replication.version, ok=False)
         return False
-    _local.replicating = True
-    try:
-        if replication.delete_marker:
-            _copy_delete_marker(destination, replication.version)
-        else:
-            _copy_object(backend, destination, replication)
-    finally:
-        _local.replicating = False
+    with _data_lock:
+        _local.replicating = True
+        try:
+            if replication.delete_marker:
+                _copy_delete_marker(destination, replication.version)
+            else:
+                _copy_object(backend, destination, replication)
+        finally:
+            _local.replicating = False
     _settle(replication.version, ok=True)
     return True
 
@@ -377,6 +396,13 @@ def _wrap(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[.
     wrapped = functools.wraps(original)(make(original))
     wrapped._drlib_replication = True  # type: ignore[attr-defined]
     setattr(owner, name, wrapped)
+
+
+def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _data_lock:
+            return original(*args, **kwargs)
+    return call
 
 
 def _put_object(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -495,6 +521,8 @@ def install() -> None:
     replication_queue.queue.register(STORE, deliver, publish_pending_gauges)
     _wrap(S3Backend, "put_object", _put_object)
     _wrap(S3Backend, "delete_object", _delete_object)
+    for name in ("list_objects", "list_objects_v2", "list_object_versions"):
+        _wrap(S3Backend, name, _locked)
     for name in ("key_response", "bucket_response"):
         _wrap(S3Response, name, _request)
     _wrap(S3Response, "get_bucket_replication", _get_bucket_replication)
