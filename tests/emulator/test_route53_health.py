@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -25,7 +24,6 @@ from drlib.emulator.extensions.route53_health import (
     region_in_hostname,
     set_health_check_time_scale,
 )
-from drlib.emulator.extensions.route53_health_checks import page_of_health_checks
 from drlib.emulator.server import Emulator
 from drlib.waiting import wait_until
 
@@ -114,18 +112,6 @@ def test_fault_segments_replay_the_log(events: list[dict[str, Any]],
     segments = fault_segments(events, "hc-1", "us-east-1", configs)
     assert [(round(s.start), s.failing, s.disabled) for s in segments] == \
         [(s.start, s.failing, s.disabled) for s in expected]
-
-
-@pytest.mark.parametrize(("marker", "max_items", "page", "following"), [
-    (None, 100, ["a", "b", "c"], None),
-    (None, 2, ["a", "b"], "c"),
-    ("c", 2, ["c"], None),
-    ("b", 1, ["b"], "c"),
-])
-def test_page_of_health_checks(marker: str | None, max_items: int, page: list[str],
-                               following: str | None) -> None:
-    """A page starts at the marker, holds at most MaxItems ids and names the next one."""
-    assert page_of_health_checks(["a", "b", "c"], marker, max_items) == (page, following)
 
 
 def test_time_scale_is_validated() -> None:
@@ -293,49 +279,3 @@ def test_time_scale_control_route(clean_emulator: Emulator) -> None:
     assert "from 0 to 10" in bad.json()["error"]
     clean_emulator.reset()
     assert health_check_time_scale() == 1.0
-
-
-def test_count_and_list_health_checks(aws: AwsClients) -> None:
-    """get_health_check_count and list_health_checks reflect creations and deletions."""
-    r53 = aws.client("route53", "us-east-1")
-    assert r53.get_health_check_count()["HealthCheckCount"] == 0
-    first, second = _http_check(aws), _http_check(aws, Inverted=True)
-    assert r53.get_health_check_count()["HealthCheckCount"] == 2
-    listed = {hc["Id"]: hc for hc in r53.list_health_checks()["HealthChecks"]}
-    assert set(listed) == {first, second}
-    assert listed[second]["HealthCheckConfig"]["Inverted"] is True
-    r53.delete_health_check(HealthCheckId=first)
-    assert r53.get_health_check_count()["HealthCheckCount"] == 1
-
-
-def test_template_health_check_keeps_inversion_and_regions(instant: AwsClients) -> None:
-    """A health check created by CloudFormation keeps Inverted and Regions (moto dropped them)."""
-    config = {"Type": "HTTPS", "FullyQualifiedDomainName": "x.us-east-1.example.com",
-              "Port": "443", "RequestInterval": "10", "FailureThreshold": "3",
-              "Inverted": "true", "Regions": ["us-east-1", "eu-west-1", "ap-southeast-1"]}
-    template = {"Resources": {"Check": {"Type": "AWS::Route53::HealthCheck",
-                                        "Properties": {"HealthCheckConfig": config}}}}
-    cfn = instant.client("cloudformation", "us-east-1")
-    cfn.create_stack(StackName="checks", TemplateBody=json.dumps(template))
-    resources = cfn.describe_stack_resources(StackName="checks")["StackResources"]
-    hc = resources[0]["PhysicalResourceId"]
-    stored = instant.client("route53", "us-east-1").get_health_check(
-        HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
-    assert (stored["Inverted"], stored["RequestInterval"], stored["Regions"]) == (
-        True, 10, ["us-east-1", "eu-west-1", "ap-southeast-1"])
-    assert _status(instant, hc).startswith("Failure: the health check is inverted")
-
-
-def test_list_health_checks_pages(aws: AwsClients) -> None:
-    """MaxItems and Marker page the list with IsTruncated and NextMarker, as AWS does."""
-    r53 = aws.client("route53", "us-east-1")
-    ids = [_http_check(aws) for _ in range(3)]
-    first = r53.list_health_checks(MaxItems="2")
-    assert [hc["Id"] for hc in first["HealthChecks"]] == ids[:2]
-    assert (first["IsTruncated"], first["NextMarker"], first["MaxItems"]) == (True, ids[2], "2")
-    second = r53.list_health_checks(MaxItems="2", Marker=first["NextMarker"])
-    assert [hc["Id"] for hc in second["HealthChecks"]] == ids[2:]
-    assert second["IsTruncated"] is False
-    assert "NextMarker" not in second
-    pages = r53.get_paginator("list_health_checks").paginate(PaginationConfig={"PageSize": 1})
-    assert [hc["Id"] for page in pages for hc in page["HealthChecks"]] == ids
