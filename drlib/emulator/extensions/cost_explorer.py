@@ -371,6 +371,8 @@ def cost_and_usage(request: Mapping[str, Any], account_id: str) -> dict[str, Any
     groups = list(request.get("GroupBy") or [])
     if len(groups) > 2:
         raise _validation("GroupBy accepts at most two groups")
+    for group in groups:  # validate even when nothing is deployed
+        _group_key(Accrual("", "", "", "", 0.0, dt.datetime.now(dt.UTC), {}), group)
     now = _now()
     charged = [a for a in accruals(account_id) if _matches(a, request.get("Filter"))]
     results = []
