@@ -37,9 +37,20 @@ class RunReport:
     charts: tuple[Path, ...]
 
 
+def outputs_path(outputs_dir: Path | str) -> Path:
+    """The outputs folder; a relative path missing from the current directory is taken from the
+    repository root (JupyterLab runs notebooks in notebooks/, papermill in the root)."""
+    path = Path(outputs_dir)
+    if path.is_absolute() or path.exists():
+        return path
+    from drlib.notebook_params import NOTEBOOK_DIR
+
+    return NOTEBOOK_DIR.parent / path
+
+
 def pick_run(outputs_dir: Path | str, run_dir: Path | str = "") -> Path:
     """``run_dir`` when given, else the latest run folder in ``outputs_dir``."""
-    outputs = Path(outputs_dir)
+    outputs = outputs_path(outputs_dir)
     if str(run_dir):
         return resolve_run(outputs, run_dir)
     runs = run_dirs(outputs)
@@ -124,7 +135,7 @@ def integrity_text(run_dir: Path) -> str:
 def history(outputs_dir: Path | str) -> pd.DataFrame:
     """One row per run in ``outputs_dir``: what ran, its outcome, RTO and RPO, sign-off."""
     rows = []
-    for summary in list_runs(Path(outputs_dir)):
+    for summary in list_runs(outputs_path(outputs_dir)):
         metrics = summary.metrics
         rpo = (metrics.get("measured") or {}).get("rpo") or {}
         stores = [v for v in rpo.values() if isinstance(v, dict)]
@@ -195,4 +206,4 @@ def rto_history_chart(frame: pd.DataFrame) -> Figure:
 
 def chain_report(outputs_dir: Path | str) -> VerifyReport:
     """Verification of every run and the whole chain in ``outputs_dir``."""
-    return verify(Path(outputs_dir))
+    return verify(outputs_path(outputs_dir))
