@@ -338,6 +338,25 @@ class PgServer:
         return ((self.data_dir / "standby.signal").exists()
                 and self.get_setting("primary_conninfo") is None)
 
+    def disconnect_upstream(self, timeout: float = 10.0) -> None:
+        """Stop receiving WAL: clear ``primary_conninfo`` and wait for the receiver to exit.
+
+        Replay must still be running for the startup process to notice the change, so pause
+        replay only after this returns.
+        """
+        self.set_setting("primary_conninfo", None)
+        self.execute("SELECT pg_reload_conf()")
+        if self.replay_paused():
+            self.resume_replay()
+        wait_until(lambda: not self.execute("SELECT 1 FROM pg_stat_wal_receiver"),
+                   description=f"the WAL receiver of {self.name} to stop", timeout=timeout,
+                   interval=0.01, backoff=1.3, max_interval=0.2)
+
+    def connect_upstream(self, primary: PgServer) -> None:
+        """Stream from ``primary`` again (``primary_conninfo`` set and reloaded)."""
+        self.set_setting("primary_conninfo", f"'{primary.replication_conninfo()}'")
+        self.execute("SELECT pg_reload_conf()")
+
     def pause_replay(self) -> None:
         """Stop applying WAL (it is still received): ``pg_wal_replay_pause()``."""
         self.execute("SELECT pg_wal_replay_pause()")

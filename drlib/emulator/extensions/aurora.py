@@ -376,8 +376,7 @@ def apply_replication_faults(backing: Backing) -> None:
 
 def pause_standby(backing: Backing) -> None:
     """Cut the standby off from its upstream and pause replay: nothing more arrives."""
-    backing.server.set_setting("primary_conninfo", None)
-    backing.server.execute("SELECT pg_reload_conf()")
+    backing.server.disconnect_upstream()
     backing.server.pause_replay()
 
 
@@ -386,8 +385,7 @@ def resume_standby(backing: Backing) -> None:
     writer = writer_of(backing.global_id) if backing.global_id else None
     if writer is None:
         return
-    backing.server.set_setting("primary_conninfo", f"'{writer.server.replication_conninfo()}'")
-    backing.server.execute("SELECT pg_reload_conf()")
+    backing.server.connect_upstream(writer.server)
     backing.server.resume_replay()
 
 
