@@ -245,6 +245,46 @@ def _define_models() -> None:
                         gc.members.remove(self.cluster)
             backend.delete_db_cluster(self.physical_resource_id)
 
+    class DBClusterParameterGroupResource(CloudFormationModel):
+        """``AWS::RDS::DBClusterParameterGroup`` through ``create_db_cluster_parameter_group``
+        and ``modify_db_cluster_parameter_group``; Ref is the group name."""
+
+        def __init__(self, group: Any) -> None:
+            self.group = group
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::RDS::DBClusterParameterGroup"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "DBClusterParameterGroupName"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.group.name)
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+                cls, resource_name: str, cloudformation_json: Any, account_id: str,
+                region_name: str, **kwargs: Any) -> DBClusterParameterGroupResource:
+            p = cloudformation_json.get("Properties") or {}
+            backend = rds_backends[account_id][region_name]
+            name = str(p.get("DBClusterParameterGroupName") or resource_name).lower()
+            group = backend.create_db_cluster_parameter_group(
+                db_cluster_parameter_group_name=name, db_parameter_group_family=p["Family"],
+                description=p["Description"], tags=_tags(p))
+            parameters = [{"ParameterName": k, "ParameterValue": str(v),
+                           "ApplyMethod": "pending-reboot"}
+                          for k, v in (p.get("Parameters") or {}).items()]
+            if parameters:
+                backend.modify_db_cluster_parameter_group(name, parameters)
+            return cls(group)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            rds_backends[account_id][region_name].delete_db_cluster_parameter_group(
+                self.group.name)
+
     def create_db_instance_from_cloudformation_json(
             cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
             region_name: str, **kwargs: Any) -> Any:
@@ -264,7 +304,7 @@ def _define_models() -> None:
     DBInstance.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
         create_db_instance_from_cloudformation_json)
     DBInstance.delete = delete_db_instance  # type: ignore[method-assign]
-    refresh_model_map(GlobalClusterResource, DBClusterResource)
+    refresh_model_map(GlobalClusterResource, DBClusterResource, DBClusterParameterGroupResource)
 
 
 def install() -> None:
