@@ -20,6 +20,10 @@ def add_evidence_commands(subparsers: Any) -> None:
     verify.add_argument("run", nargs="?", default=None,
                         help="a run id or run folder (default: every run and the whole chain)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--bucket", default=None,
+                        help="also compare RUN with its archived copy in this Object Lock bucket")
+    verify.add_argument("--region", default="us-east-1", help="the bucket's region")
+    verify.add_argument("--profile", default=None, help="named AWS profile (default: boto3's)")
     verify.set_defaults(func=_verify)
 
     listing = actions.add_parser("list", help="a table of every run")
@@ -52,9 +56,26 @@ def add_evidence_commands(subparsers: Any) -> None:
 def _verify(args: argparse.Namespace) -> int:
     from drlib.evidence.verify import verify
 
-    report = verify(args.outputs, run=args.run)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
-    return 0 if report.ok else 1
+    reports = [verify(args.outputs, run=args.run)]
+    if args.bucket:
+        reports.append(_verify_archive(args))
+    for report in reports:
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    return 0 if all(report.ok for report in reports) else 1
+
+
+def _verify_archive(args: argparse.Namespace) -> Any:
+    from drlib.aws import AwsClients
+    from drlib.errors import ConfigError
+    from drlib.evidence.archive import verify_archive
+    from drlib.evidence.chain import resolve_run
+
+    if args.run is None:
+        raise ConfigError("--bucket needs a RUN to compare with its archived copy",
+                          expected="drlib evidence verify RUN --bucket B", found="no RUN",
+                          fix="name the run")
+    clients = AwsClients(profiles={args.region: args.profile} if args.profile else {})
+    return verify_archive(clients, resolve_run(args.outputs, args.run), args.bucket, args.region)
 
 
 def _list(args: argparse.Namespace) -> int:

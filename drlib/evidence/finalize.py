@@ -161,7 +161,10 @@ def _read_metrics(run_dir: Path) -> dict[str, Any]:
 def _as_mapping(value: Mapping[str, Any] | Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    return dict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ConfigError("regions must be a mapping or a RegionPair",
+                      expected="{'primary': ..., 'secondary': ...}", found=repr(value))
 
 
 def _iso(value: Timestamp) -> str | None:

@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "signoff-wrong-manifest": "a sign-off signs a manifest other than the run's current one",
     "signoff-removed": "sign-off numbering has a gap",
     "unsafe-file": "a symbolic link in the run folder",
+    "archive-unlocked": "an archived object is not under a COMPLIANCE Object Lock",
 }
 
 

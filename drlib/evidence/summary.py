@@ -80,7 +80,8 @@ def summarize_run(run_dir: Path) -> RunSummary:
             manifest = read_manifest(run_dir)
         except EvidenceError:
             manifest = None
-    measured = metrics.get("measured") if isinstance(metrics.get("measured"), dict) else {}
+    raw_measured = metrics.get("measured")
+    measured: dict[str, Any] = raw_measured if isinstance(raw_measured, dict) else {}
     verdict = (manifest.verdict if manifest else None) or metrics.get("verdict")
     verdict_text = None
     if isinstance(verdict, dict) and "passed" in verdict:

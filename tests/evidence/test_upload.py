@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,51 @@ def test_compliance_retention_cannot_be_shortened(aws: AwsClients, chain: Path) 
     with pytest.raises(ClientError):
         s3.put_object_retention(Bucket=BUCKET, Key=key, VersionId=version, Retention={
             "Mode": "COMPLIANCE", "RetainUntilDate": datetime(2020, 1, 1, tzinfo=UTC)})
+
+
+def test_archive_catches_a_reforged_newest_manifest(aws: AwsClients, chain: Path) -> None:
+    """A newest manifest rewritten with fresh digests passes local checks but not the archive."""
+    from drlib.evidence import verify
+    from drlib.evidence.archive import verify_archive
+    from drlib.evidence.manifest import canonical_json, content_digest
+
+    newest = RUN_IDS[2]
+    _bucket(aws)
+    upload_run(aws, chain / newest, BUCKET, REGION)
+    assert verify_archive(aws, chain / newest, BUCKET, REGION).ok
+    path = chain / newest / "manifest.json"
+    document = json.loads(path.read_text())
+    document["status"] = "passed"
+    document["content_sha256"] = content_digest(document)
+    path.write_bytes(canonical_json(document))
+    assert verify(chain).ok  # nothing later chains to the newest manifest
+    [problem] = verify_archive(aws, chain / newest, BUCKET, REGION).problems
+    assert (problem.kind, problem.path) == ("modified", "manifest.json")
+
+
+def test_archive_catches_a_deleted_newest_sign_off(aws: AwsClients, chain: Path) -> None:
+    """Deleting the last sign-off is invisible locally but reported against the archive."""
+    from drlib.evidence import verify
+    from drlib.evidence.archive import verify_archive
+
+    _bucket(aws)
+    sign_off(chain / RUN, "Jane Auditor", "reviewed")
+    upload_run(aws, chain / RUN, BUCKET, REGION)
+    (chain / RUN / "signoffs" / "0001.json").unlink()
+    assert verify(chain).ok
+    [problem] = verify_archive(aws, chain / RUN, BUCKET, REGION).problems
+    assert (problem.kind, problem.path) == ("removed", "signoffs/0001.json")
+
+
+def test_verify_command_with_bucket(aws: AwsClients, chain: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`drlib evidence verify RUN --bucket B` checks local and archive, exit 1 on a difference."""
+    from drlib.cli import main
+
+    _bucket(aws)
+    upload_run(aws, chain / RUN, BUCKET, REGION)
+    assert main(["evidence", "verify", RUN, "--bucket", BUCKET, "--outputs", str(chain)]) == 0
+    (chain / RUN / "extra.txt").write_text("x")
+    assert main(["evidence", "verify", RUN, "--bucket", BUCKET, "--outputs", str(chain)]) == 1
+    out = capsys.readouterr().out
+    assert "not in the archive" in out
