@@ -5,6 +5,7 @@ chains to the previous run; :func:`verify` says exactly what changed; :func:`sig
 reviewer's chained sign-off; :func:`upload_run` archives a bundle under S3 Object Lock.
 """
 
+from drlib.evidence.archive import verify_archive
 from drlib.evidence.finalize import finalize_run
 from drlib.evidence.manifest import FileEntry, Manifest, read_manifest
 from drlib.evidence.problems import Problem
@@ -30,4 +31,5 @@ __all__ = [
     "sign_off",
     "upload_run",
     "verify",
+    "verify_archive",
 ]

@@ -64,3 +64,20 @@ def test_resolve_run_accepts_id_or_path_and_explains_a_miss(outputs: Path) -> No
     assert resolve_run(Path("elsewhere"), outputs / RUN_IDS[0]) == (outputs / RUN_IDS[0]).resolve()
     with pytest.raises(EvidenceError, match="drlib evidence list"):
         resolve_run(outputs, "20990101T000000Z_dev_nothing")
+
+
+def test_runs_finishing_at_once_still_form_one_line(outputs: Path) -> None:
+    """Runs sealed concurrently each chain to a different predecessor: no fork."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from drlib.evidence import verify
+
+    names = [f"20261128T17{minute:02d}00Z_dev_planned-switchover" for minute in range(4)]
+    run_dirs_ = [build_run(outputs, name) for name in names]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(seal, run_dirs_))
+    previous = [read_manifest(d).chain.previous_run for d in run_dirs_]
+    assert previous.count(None) == 1
+    assert len(set(previous)) == 4
+    report = verify(outputs)
+    assert report.ok, report.table()
