@@ -109,6 +109,19 @@ def test_register_global_table_creates_missing_replicas(
     assert _arrives(west, "via-cfn") == _key("via-cfn")
 
 
+def test_create_table_with_a_source_arn_joins_the_global_table(
+        aws: AwsClients, regions: RegionPair) -> None:
+    """CreateTable with GlobalTableSourceArn creates a replica of that table in its region."""
+    east = aws.client("dynamodb", regions.primary)
+    west = aws.client("dynamodb", regions.secondary)
+    _create_table(east)
+    source_arn = east.describe_table(TableName=TABLE)["Table"]["TableArn"]
+    answer = west.create_table(TableName=TABLE, GlobalTableSourceArn=source_arn)
+    assert answer["TableDescription"]["Replicas"][0]["RegionName"] == regions.primary
+    west.put_item(TableName=TABLE, Item=_key("from-west"))
+    assert _arrives(east, "from-west") == _key("from-west")
+
+
 def test_register_global_table_needs_the_table_somewhere(clean_emulator: object) -> None:
     """Registering a table that exists in no region is refused, naming the table."""
     with pytest.raises(ValueError, match="'ghost' exists in none of"):

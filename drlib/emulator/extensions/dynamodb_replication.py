@@ -3,8 +3,9 @@
 moto 5.2.5 keeps no replica set and never replicates. This extension adds:
 
 * **The replica set**, one registry per account: ``UpdateTable`` with ``ReplicaUpdates``
-  (``Create``/``Delete``) as on AWS, or :func:`register_global_table` for the CloudFormation model
-  of ``AWS::DynamoDB::GlobalTable``. A new replica gets the source's key schema, attributes,
+  (``Create``/``Delete``) as on AWS, ``CreateTable`` with ``GlobalTableSourceArn`` (same account
+  only), or :func:`register_global_table` for the CloudFormation model of
+  ``AWS::DynamoDB::GlobalTable``. A new replica gets the source's key schema, attributes,
   indexes and billing mode, DynamoDB Streams with ``NEW_AND_OLD_IMAGES`` and a copy of the
   existing items; it is ``ACTIVE`` at once. ``DescribeTable`` in every replica region shows
   ``GlobalTableVersion`` and ``Replicas`` (the *other* replica regions, ``ReplicaStatus`` ACTIVE).
@@ -418,6 +419,28 @@ def _update_table(original: Callable[..., Any]) -> Callable[..., Any]:
     return update_table
 
 
+def _create_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_table(self: Any) -> Any:
+        source_arn = self.body.get("GlobalTableSourceArn")
+        if not source_arn:
+            return original(self)
+        from moto.dynamodb.exceptions import MockValidationException
+        from moto.dynamodb.responses import DynamoResult
+
+        backend = self.dynamodb_backend
+        parts = str(source_arn).split(":", 5)
+        if len(parts) != 6 or not parts[5].startswith("table/"):
+            raise MockValidationException(f"Invalid GlobalTableSourceArn: {source_arn}")
+        source_region, source_account, source_table = parts[3], parts[4], parts[5][6:]
+        if source_account != backend.account_id or source_table != self.body["TableName"]:
+            raise MockValidationException(
+                "The emulator joins a global table only from a table of the same name in the "
+                f"same account; got {source_arn} for {self.body['TableName']}")
+        add_replica(backend.account_id, source_table, source_region, backend.region_name)
+        return DynamoResult(backend.get_table(source_table).describe())
+    return create_table
+
+
 def reset() -> None:
     """Forget every global table and item version (emulator reset)."""
     with _registry_lock:
@@ -443,4 +466,5 @@ def install() -> None:
     for name in ("scan", "query", "all_items", "__len__"):
         _wrap(Table, name, _locked)
     _wrap(DynamoHandler, "update_table", _update_table)
+    _wrap(DynamoHandler, "create_table", _create_table)
     control.on_reset(reset)
