@@ -167,6 +167,7 @@ def test_writes_replicate_both_ways_without_echo(aws: AwsClients, regions: Regio
         # One local INSERT and one replicated INSERT in each stream, nothing more.
         assert sorted(r["dynamodb"]["Keys"]["pk"]["S"] for r in records) == [
             "from-east", "from-west"]
+        assert {r["awsRegion"] for r in records} == {region}
 
 
 def test_a_failed_transaction_is_not_replicated(pair: tuple[Any, Any]) -> None:

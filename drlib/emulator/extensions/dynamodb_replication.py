@@ -362,6 +362,9 @@ def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
 def _stream_add(original: Callable[..., Any]) -> Callable[..., Any]:
     def add(self: Any, old: Any, new: Any) -> None:
         original(self, old, new)
+        if self.items:
+            # moto writes "us-east-1" into every record; a replica's stream names its region.
+            self.items[-1].record["awsRegion"] = self.table.region_name
         _on_stream_record(self.table, old, new)
     return add
 
