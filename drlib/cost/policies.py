@@ -125,7 +125,13 @@ def check_project(project: ResolvedProject, policy: CostPolicy,
                   price_table: PriceTable | None = None) -> list[Violation]:
     """Violations of ``policy`` by a resolved project (including its estimated cost)."""
     violations = [v for res in project.resources() for v in _template_violations(policy, res)]
-    total = price_project(project, price_table or load_price_table()).total_usd
+    try:
+        total = price_project(project, price_table or load_price_table()).total_usd
+    except ConfigError as exc:  # e.g. an unpriced class: the budget cannot be verified
+        violations.append(Violation(policy.environment, f"environment {policy.environment}",
+                                    "monthly_budget_usd", "an estimate within the budget",
+                                    f"no estimate ({exc.message})"))
+        return violations
     if total > policy.monthly_budget_usd:
         violations.append(Violation(policy.environment, f"environment {policy.environment}",
                                     "monthly_budget_usd",

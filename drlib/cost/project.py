@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from drlib.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -168,11 +170,9 @@ def load_project(environment: str, sceptre_dir: Path) -> ResolvedProject:
 def resolve_stack(name: str, region: str, template: Path,
                   parameters: Mapping[str, Any]) -> ResolvedStack:
     """Evaluate ``template`` for ``parameters`` in ``region``: the resources it would create."""
-    from cfnlint.decode.cfn_yaml import loads
-
     try:
-        body = loads(template.read_text(), str(template))
-    except Exception as exc:  # cfn-lint raises its own parse errors
+        body = load_template(template.read_text())
+    except yaml.YAMLError as exc:
         raise ConfigError(f"Cannot parse template {template}", found=str(exc)) from exc
     evaluator = TemplateEvaluator(body, parameters, region)
     resources = tuple(
@@ -184,6 +184,38 @@ def resolve_stack(name: str, region: str, template: Path,
 
 
 # --- evaluating a template ---------------------------------------------------------------------
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (``!Ref``, ``!If``, ``!GetAtt a.b``...)."""
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        resource, _, attribute = value.partition(".")  # only the first dot separates
+        value = [resource, attribute]
+    return {f"Fn::{suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _short_form)
+
+
+def load_template(text: str) -> dict[str, Any]:
+    """A CloudFormation template (YAML or JSON) as plain data with long-form intrinsics."""
+    return yaml.load(text, Loader=_TemplateLoader) or {}  # a SafeLoader: builds no objects
+
+
+
 
 
 _AZ_COUNT = 3  # Fn::GetAZs answers three zones in both regions of the pair

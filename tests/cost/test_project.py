@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from drlib.cost.project import UNKNOWN, TemplateEvaluator, load_project
+from drlib.cost.project import UNKNOWN, TemplateEvaluator, load_project, load_template
 
 BODY: dict[str, Any] = {
     "Parameters": {"Env": {"Type": "String"}, "Count": {"Type": "Number", "Default": 2},
@@ -74,3 +74,16 @@ def test_stack_output_resolvers_stay_unknown(fixture_project: Path) -> None:
     project = load_project("dev", fixture_project)
     secondary = next(s for s in project.stacks if s.name == "secondary/app")
     assert secondary.parameters["PrimaryBucketArn"] is UNKNOWN
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("A: !Ref X", {"A": {"Ref": "X"}}),
+    ("A: !GetAtt DB.Endpoint.Address", {"A": {"Fn::GetAtt": ["DB", "Endpoint.Address"]}}),
+    ("A: !Sub ['${X}', {X: !Ref Y}]", {"A": {"Fn::Sub": ["${X}", {"X": {"Ref": "Y"}}]}}),
+    ("A: !If [C, !Ref AWS::NoValue, 1]", {"A": {"Fn::If": ["C", {"Ref": "AWS::NoValue"}, 1]}}),
+    ("A: !Equals [!Condition C, true]", {"A": {"Fn::Equals": [{"Condition": "C"}, True]}}),
+    ('{"A": {"Fn::GetAZs": ""}}', {"A": {"Fn::GetAZs": ""}}),
+])
+def test_load_template_expands_short_forms(text: str, expected: dict[str, Any]) -> None:
+    """Short-form tags become long-form intrinsics; a dotted GetAtt splits at the first dot."""
+    assert load_template(text) == expected
