@@ -279,3 +279,32 @@ def test_time_scale_control_route(clean_emulator: Emulator) -> None:
     assert "from 0 to 10" in bad.json()["error"]
     clean_emulator.reset()
     assert health_check_time_scale() == 1.0
+
+
+def test_region_found_through_hosted_zone_records(instant: AwsClients) -> None:
+    """A check on a zone record follows its alias to a load balancer, or its CNAME, to a region."""
+    ec2 = instant.client("ec2", "us-west-2")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.2.{i}.0/24",
+                                 AvailabilityZone=f"us-west-2{z}")["Subnet"]["SubnetId"]
+               for i, z in ((1, "a"), (2, "b"))]
+    lb = instant.client("elbv2", "us-west-2").create_load_balancer(
+        Name="standby", Subnets=subnets)["LoadBalancers"][0]
+    r53 = instant.client("route53", "us-east-1")
+    zone = r53.create_hosted_zone(Name="drill.example.com", CallerReference="z")["HostedZone"]["Id"]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": "standby.drill.example.com", "Type": "A", "AliasTarget": {
+                "HostedZoneId": lb["CanonicalHostedZoneId"], "DNSName": lb["DNSName"],
+                "EvaluateTargetHealth": False}}},
+        {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": "api.drill.example.com", "Type": "CNAME", "TTL": 60,
+            "ResourceRecords": [{"Value": "api.eu-west-1.example.net"}]}},
+    ]})
+    standby = _http_check(instant, FullyQualifiedDomainName="standby.drill.example.com")
+    api = _http_check(instant, FullyQualifiedDomainName="api.drill.example.com")
+    faults.take_region_down("us-west-2")
+    assert "region us-west-2 data plane down" in _status(instant, standby)
+    assert _status(instant, api).startswith("Success:")
+    faults.take_region_down("eu-west-1")
+    assert "region eu-west-1 data plane down" in _status(instant, api)

@@ -18,12 +18,17 @@ unhealthy by these rules, evaluated at the moment of the request:
    :func:`set_health_check_time_scale` or ``POST /_drlib/route53/health-check-time-scale
    {"scale": 0.05}``.
 
-The region of an endpoint (:func:`endpoint_region`): the region of the emulator's ELBv2 or classic
-load balancer whose DNS name equals the check's ``FullyQualifiedDomainName`` (a ``dualstack.``
-prefix and a trailing dot ignored); otherwise a region name that appears as a label of the host
-name (``app.us-west-2.example.com``, ``x.eu-west-1.elb.amazonaws.com``); otherwise the region of an
-EC2 instance whose public or private IP equals ``IPAddress``; otherwise none, and region faults do
-not affect the check.
+The region of an endpoint (:func:`endpoint_region`), first rule that gives one:
+
+1. the region of the emulator's ELBv2 or classic load balancer whose DNS name equals the check's
+   ``FullyQualifiedDomainName`` (case, a ``dualstack.`` prefix and a trailing dot ignored);
+2. the name is a record of one of the emulator's hosted zones: the region of what the record points
+   at (alias target, ``CNAME`` or ``A`` values), by these same rules, up to 5 hops;
+3. a region name that appears as a label, or dash-separated part of a label, of the host name
+   (``app.us-west-2.example.com``, ``x.eu-west-1.elb.amazonaws.com``, ``db-us-east-1.example.com``);
+4. the region of an EC2 instance whose public or private IP equals ``IPAddress`` (or a value the
+   name resolves to in rule 2);
+5. none: region faults do not affect the check (injected failures still do).
 
 Each observation (one per checker region: the check's ``Regions`` or AWS's default eight) reports
 the status as ``Success: ...``/``Failure: ...`` followed by the emulator's figures in brackets.
@@ -250,19 +255,48 @@ def _forget_history() -> None:
 
 # --- endpoint regions ------------------------------------------------------------------------
 
-def endpoint_region(account_id: str, fqdn: str | None, ip_address: str | None) -> str | None:
+def endpoint_region(account_id: str, fqdn: str | None, ip_address: str | None,
+                    _hops: int = 0) -> str | None:
     """The region of a health check's endpoint, by the rules in this module's docstring."""
     if fqdn:
         wanted = normalise_dns_name(fqdn)
         for region, dns_name in _load_balancer_names(account_id):
             if normalise_dns_name(dns_name) == wanted:
                 return region
+        if _hops < 5:
+            for target in _record_targets(account_id, wanted):
+                found = (endpoint_region(account_id, None, target) if _is_ipv4(target)
+                         else endpoint_region(account_id, target, None, _hops + 1))
+                if found:
+                    return found
         named = region_in_hostname(wanted)
         if named:
             return named
     if ip_address:
         return _instance_region(account_id, ip_address)
     return None
+
+
+def _is_ipv4(value: str) -> bool:
+    parts = value.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+def _record_targets(account_id: str, name: str) -> list[str]:
+    """What the record sets named ``name`` in the emulator's hosted zones point at."""
+    from moto.route53.models import route53_backends
+
+    targets: list[str] = []
+    for _, backend in _created_regions(route53_backends, account_id):
+        for zone in list(backend.zones.values()):
+            for record in list(zone.rrsets):
+                if normalise_dns_name(record.name) != name or record.type not in ("A", "CNAME"):
+                    continue
+                if record.alias_target:
+                    targets.append(str(record.alias_target["DNSName"]))
+                else:
+                    targets += [str(v) for v in record.records or []]
+    return targets
 
 
 def _created_regions(backend_dict: Any, account_id: str) -> list[tuple[str, Any]]:
