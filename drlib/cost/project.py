@@ -215,9 +215,6 @@ def load_template(text: str) -> dict[str, Any]:
     return yaml.load(text, Loader=_TemplateLoader) or {}  # a SafeLoader: builds no objects
 
 
-
-
-
 _AZ_COUNT = 3  # Fn::GetAZs answers three zones in both regions of the pair
 
 
