@@ -14,6 +14,7 @@ notebook uses the same emulator. Actions::
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,16 @@ from drlib.errors import EmulatorError
 
 FAULTS_ROUTE = "/_drlib/faults"
 TIME_SCALE_ROUTE = "/_drlib/route53/health-check-time-scale"
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+")
+
+
+def region_name(value: str) -> str:
+    """An AWS region name such as us-east-1; argparse reports anything else."""
+    if not _REGION.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an AWS region name (expected e.g. us-east-1, us-west-2)")
+    return value
+
 
 _ACTIONS: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "pause-replication": ("stop applying replicated writes of STORE (they queue)",
@@ -34,8 +45,8 @@ _ACTIONS: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {
     "set-delay": ("make replicated writes of STORE wait SECONDS",
                   [("store", {"choices": STORES}), ("seconds", {"type": float})]),
     "region-down": ("take REGION's data plane down (its stores refuse clients)",
-                    [("region", {})]),
-    "region-up": ("bring REGION's data plane back", [("region", {})]),
+                    [("region", {"type": region_name})]),
+    "region-up": ("bring REGION's data plane back", [("region", {"type": region_name})]),
     "fail-health-check": ("make Route 53 health check ID report failure",
                           [("health_check_id", {"metavar": "ID"})]),
     "restore-health-check": ("remove the injected failure from health check ID",

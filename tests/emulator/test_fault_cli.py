@@ -36,10 +36,11 @@ def test_actions_become_fault_requests(argv: list[str], body: dict[str, object])
                                      "'s3')"),
     (["set-delay", "s3", "soon"], "invalid float value: 'soon'"),
     (["region-down"], "the following arguments are required: region"),
+    (["region-up", "useast1"], "'useast1' is not an AWS region name (expected e.g. us-east-1"),
 ])
 def test_bad_actions_and_stores_name_the_valid_ones(argv: list[str], message: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown action or store exits 2 listing the valid choices."""
+    """An unknown action, store or malformed region exits 2 saying what is valid."""
     with pytest.raises(SystemExit) as exit_info:
         main(["emulator", "fault", *argv])
     assert exit_info.value.code == 2
