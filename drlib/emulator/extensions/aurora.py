@@ -294,6 +294,8 @@ def attach_matching_secrets(cluster: Any, username: str, password: str) -> list[
     sm = cluster.backend.secretsmanager
     attached: list[str] = []
     for secret in list(sm.secrets.values()):
+        if str(secret.name).startswith("rds!"):
+            continue  # RDS-managed secrets hold only username and password, as on AWS
         try:
             if secret.is_deleted():
                 continue

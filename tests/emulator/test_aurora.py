@@ -1,0 +1,393 @@
+"""The Aurora stand-in through the RDS API: real PostgreSQL behind clusters, credentials, faults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+
+from drlib.aws import AwsClients
+from drlib.emulator import faults
+from drlib.emulator.extensions import aurora
+from drlib.waiting import wait_until
+
+PASSWORD = "aurora-test-password"
+GLOBAL_ID = "drill-gdb"
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+def connect(cluster: dict[str, Any], password: str = PASSWORD, user: str = "master",
+            dbname: str = "app", reader: bool = False) -> psycopg.Connection:
+    """Connect as an application would: endpoint, port and master credentials from RDS."""
+    host = cluster["ReaderEndpoint"] if reader else cluster["Endpoint"]
+    return psycopg.connect(host=host, port=cluster["Port"], user=user, password=password,
+                           dbname=dbname, autocommit=True, connect_timeout=5)
+
+
+def describe(aws: AwsClients, region: str, identifier: str) -> dict[str, Any]:
+    """describe_db_clusters for one cluster."""
+    clusters = aws.client("rds", region).describe_db_clusters(DBClusterIdentifier=identifier)
+    return clusters["DBClusters"][0]
+
+
+def make_global_database(aws: AwsClients) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A global database: writer cluster in us-east-1, secondary in us-west-2."""
+    east, west = aws.client("rds", EAST), aws.client("rds", WEST)
+    east.create_global_cluster(GlobalClusterIdentifier=GLOBAL_ID, Engine="aurora-postgresql")
+    primary = east.create_db_cluster(
+        DBClusterIdentifier="app-east", Engine="aurora-postgresql",
+        GlobalClusterIdentifier=GLOBAL_ID, MasterUsername="master",
+        MasterUserPassword=PASSWORD, DatabaseName="app")["DBCluster"]
+    secondary = west.create_db_cluster(
+        DBClusterIdentifier="app-west", Engine="aurora-postgresql",
+        GlobalClusterIdentifier=GLOBAL_ID)["DBCluster"]
+    return primary, secondary
+
+
+def global_cluster(aws: AwsClients) -> dict[str, Any]:
+    """The global cluster as DescribeGlobalClusters returns it."""
+    answer = aws.client("rds", EAST).describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)
+    return answer["GlobalClusters"][0]
+
+
+def wait_available(aws: AwsClients, timeout: float = 60) -> dict[str, Any]:
+    """Poll the global cluster, as a drill does, until its operation has finished."""
+    return wait_until(lambda: (gc if (gc := global_cluster(aws))["Status"] == "available"
+                               else None),
+                      description="the global cluster to be available", timeout=timeout,
+                      interval=0.05)
+
+
+def writer_arn(gc: dict[str, Any]) -> str:
+    """The ARN of the member that is the writer."""
+    return next(m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"])
+
+
+def rows(cluster: dict[str, Any], reader: bool = False) -> list[int]:
+    """The ids in the canary table, read through the cluster's endpoint."""
+    with connect(cluster, reader=reader) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM canary ORDER BY id").fetchall()]
+
+
+def wait_rows(cluster: dict[str, Any], expected: list[int], timeout: float = 10) -> None:
+    """Wait until the cluster's reader endpoint shows exactly ``expected``."""
+    def shows() -> bool:
+        try:
+            return rows(cluster, reader=True) == expected
+        except psycopg.errors.UndefinedTable:  # the table itself has not arrived yet
+            return False
+
+    wait_until(shows,
+               description=f"rows {expected} on {cluster['DBClusterIdentifier']}",
+               timeout=timeout, interval=0.01)
+
+
+def write(cluster: dict[str, Any], *ids: int) -> None:
+    """Insert canary rows through the cluster's writer endpoint."""
+    with connect(cluster) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS canary (id int PRIMARY KEY)")
+        for i in ids:
+            conn.execute("INSERT INTO canary VALUES (%s)", [i])
+
+
+@pytest.fixture
+def gdb(aws: AwsClients) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """A two-region global database; faults cleared afterwards."""
+    yield make_global_database(aws)
+    faults.reset()
+
+
+@pytest.mark.slow
+def test_standalone_cluster_has_reachable_endpoint_and_master_user(aws: AwsClients) -> None:
+    """A standalone cluster's endpoint reaches PostgreSQL; the master user owns DatabaseName."""
+    rds = aws.client("rds", EAST)
+    rds.create_db_cluster(DBClusterIdentifier="solo", Engine="aurora-postgresql",
+                          MasterUsername="master", MasterUserPassword=PASSWORD,
+                          DatabaseName="app")
+    cluster = describe(aws, EAST, "solo")
+    assert cluster["Endpoint"] == cluster["ReaderEndpoint"] == "127.0.0.1"
+    with connect(cluster) as conn:
+        assert conn.execute("SELECT current_database(), current_user").fetchone() == (
+            "app", "master")
+        conn.execute("CREATE TABLE t (id int)")
+    with pytest.raises(psycopg.OperationalError):
+        connect(cluster, password="not-the-password")
+
+
+@pytest.mark.slow
+def test_template_style_secret_gets_connection_fields(aws: AwsClients) -> None:
+    """A secret holding the cluster's username/password gains host, port, dbname and engine."""
+    sm = aws.client("secretsmanager", EAST)
+    arn = sm.create_secret(Name="app/db", SecretString=json.dumps(
+        {"username": "master", "password": PASSWORD}))["ARN"]
+    sm.create_secret(Name="other", SecretString=json.dumps(
+        {"username": "master", "password": "another-password"}))
+    aws.client("rds", EAST).create_db_cluster(
+        DBClusterIdentifier="solo", Engine="aurora-postgresql", MasterUsername="master",
+        MasterUserPassword=PASSWORD, DatabaseName="app")
+    secret = json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])
+    cluster = describe(aws, EAST, "solo")
+    assert secret == {"username": "master", "password": PASSWORD, "engine": "postgres",
+                      "host": "127.0.0.1", "port": cluster["Port"], "dbname": "app",
+                      "dbClusterIdentifier": "solo"}
+    other = json.loads(sm.get_secret_value(SecretId="other")["SecretString"])
+    assert "host" not in other
+    with psycopg.connect(host=secret["host"], port=secret["port"], user=secret["username"],
+                         password=secret["password"], dbname=secret["dbname"],
+                         connect_timeout=5) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_managed_master_password_lives_in_the_rds_secret(aws: AwsClients) -> None:
+    """With ManageMasterUserPassword the MasterUserSecret holds a working username/password."""
+    rds = aws.client("rds", EAST)
+    created = rds.create_db_cluster(
+        DBClusterIdentifier="managed", Engine="aurora-postgresql", MasterUsername="boss",
+        ManageMasterUserPassword=True, DatabaseName="app")["DBCluster"]
+    secret_arn = created["MasterUserSecret"]["SecretArn"]
+    value = aws.client("secretsmanager", EAST).get_secret_value(SecretId=secret_arn)
+    secret = json.loads(value["SecretString"])
+    assert set(secret) == {"username", "password"}
+    assert secret["username"] == "boss"
+    cluster = describe(aws, EAST, "managed")
+    with connect(cluster, password=secret["password"], user="boss") as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("boss",)
+
+
+@pytest.mark.slow
+def test_row_written_to_writer_is_visible_on_secondary_reader(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """A commit on the writer endpoint shows on the secondary's reader endpoint; it is read-only."""
+    primary, secondary = gdb
+    assert secondary["Port"] != primary["Port"]
+    write(primary, 1, 2)
+    wait_rows(secondary, [1, 2], timeout=5)
+    with connect(secondary) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO canary VALUES (3)")
+    members = {m["DBClusterArn"]: m for m in global_cluster(aws)["GlobalClusterMembers"]}
+    assert members[primary["DBClusterArn"]]["IsWriter"] is True
+    assert members[secondary["DBClusterArn"]]["SynchronizationStatus"] == "connected"
+
+
+@pytest.mark.slow
+def test_switchover_and_failback_lose_nothing(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Switchover moves the writer west with RPO 0; switching back restores roles and rows."""
+    primary, secondary = gdb
+    write(primary, 1, 2, 3)
+    east = aws.client("rds", EAST)
+    started = east.switchover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID,
+        TargetDbClusterIdentifier=secondary["DBClusterArn"])["GlobalCluster"]
+    assert started["Status"] == "switching-over"
+    assert started["FailoverState"]["ToDbClusterArn"] == secondary["DBClusterArn"]
+    assert started["FailoverState"]["IsDataLossAllowed"] is False
+    done = wait_available(aws)
+    assert writer_arn(done) == secondary["DBClusterArn"]
+    assert "FailoverState" not in done
+    assert rows(secondary) == [1, 2, 3]
+    write(secondary, 4)
+    wait_rows(primary, [1, 2, 3, 4])
+    with connect(primary) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO canary VALUES (5)")
+
+    aws.client("rds", WEST).switchover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=primary["DBClusterArn"])
+    assert writer_arn(wait_available(aws)) == primary["DBClusterArn"]
+    write(primary, 5)
+    wait_rows(secondary, [1, 2, 3, 4, 5])
+
+
+@pytest.mark.slow
+def test_failover_with_data_loss_loses_exactly_the_paused_rows_and_fences(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Rows written while replication is paused are lost; the old primary refuses writes."""
+    primary, secondary = gdb
+    write(primary, 1, 2)
+    wait_rows(secondary, [1, 2])
+    faults.pause_replication("aurora")
+    write(primary, 3, 4)
+    started = aws.client("rds", WEST).failover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=secondary["DBClusterArn"],
+        AllowDataLoss=True)["GlobalCluster"]
+    assert started["Status"] == "failing-over"
+    assert started["FailoverState"]["IsDataLossAllowed"] is True
+    done = wait_available(aws)
+    members = {m["DBClusterArn"]: m for m in done["GlobalClusterMembers"]}
+    assert members[secondary["DBClusterArn"]]["IsWriter"] is True
+    assert members[primary["DBClusterArn"]]["IsWriter"] is False
+    assert members[primary["DBClusterArn"]]["SynchronizationStatus"] == "pending-resync"
+    assert rows(secondary) == [1, 2]
+    write(secondary, 5)
+    assert rows(primary) == [1, 2, 3, 4]  # the old primary still shows what was lost
+    with connect(primary) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO canary VALUES (6)")
+
+
+@pytest.mark.slow
+def test_old_primary_is_resynced_after_failover_and_failback_works(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failover the old primary is rebuilt as a secondary; a switchover then fails back."""
+    monkeypatch.setattr(aurora, "RESYNC_DELAY", 0.5)
+    primary, secondary = gdb
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    aws.client("rds", WEST).failover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=secondary["DBClusterArn"],
+        AllowDataLoss=True)
+    wait_available(aws)
+    write(secondary, 2)
+
+    def resynced() -> bool:
+        members = global_cluster(aws)["GlobalClusterMembers"]
+        old = next(m for m in members if m["DBClusterArn"] == primary["DBClusterArn"])
+        return old.get("SynchronizationStatus") == "connected"
+
+    wait_until(resynced, description="the old primary to be resynchronised", timeout=30,
+               interval=0.2)
+    wait_rows(primary, [1, 2])
+    aws.client("rds", EAST).switchover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=primary["DBClusterArn"])
+    assert writer_arn(wait_available(aws)) == primary["DBClusterArn"]
+    write(primary, 3)
+    wait_rows(secondary, [1, 2, 3])
+
+
+@pytest.mark.slow
+def test_region_down_stops_the_primary_and_up_starts_it(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Losing the writer's region refuses connections; bringing it back serves the data again."""
+    primary, _ = gdb
+    write(primary, 1)
+    faults.take_region_down(EAST)
+    with pytest.raises(psycopg.OperationalError, match="refused"):
+        connect(primary)
+    faults.bring_region_up(EAST)
+    assert rows(primary) == [1]
+    write(primary, 2)
+
+
+@pytest.mark.slow
+def test_failover_while_region_down_fences_old_primary_when_it_returns(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """An unplanned failover during a region outage leaves the old primary read-only on return."""
+    primary, secondary = gdb
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    faults.take_region_down(EAST)
+    aws.client("rds", WEST).failover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=secondary["DBClusterArn"],
+        AllowDataLoss=True)
+    wait_available(aws)
+    write(secondary, 2)
+    faults.bring_region_up(EAST)
+    assert rows(primary) == [1]
+    with connect(primary) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO canary VALUES (3)")
+
+
+@pytest.mark.slow
+def test_lag_metric_is_published_for_the_secondary(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """AuroraGlobalDBReplicationLag (AWS/RDS, Milliseconds) appears for the secondary's region."""
+    monkeypatch.setattr(aurora, "PUBLISH_INTERVAL", 1.0)
+    _, secondary = gdb
+    cloudwatch = aws.client("cloudwatch", WEST)
+    dimensions = [{"Name": "DBClusterIdentifier", "Value": secondary["DBClusterIdentifier"]}]
+
+    def datapoints() -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        return cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS", MetricName="AuroraGlobalDBReplicationLag",
+            Dimensions=dimensions, StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1), Period=60,
+            Statistics=["Maximum", "SampleCount"])["Datapoints"]
+
+    points = wait_until(datapoints, description="lag datapoints", timeout=20, interval=0.5)
+    assert points[0]["Unit"] == "Milliseconds"
+    assert 0 <= points[0]["Maximum"] < 1000
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(
+        Namespace="AWS/RDS", Dimensions=dimensions)["Metrics"]}
+    assert names == {"AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag"}
+    assert aws.client("cloudwatch", EAST).list_metrics(Namespace="AWS/RDS")["Metrics"] == []
+
+
+@pytest.mark.slow
+def test_remove_from_global_cluster_makes_secondary_standalone_writer(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """A detached secondary leaves the members and becomes writable with the replicated rows."""
+    primary, secondary = gdb
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    answer = aws.client("rds", WEST).remove_from_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, DbClusterIdentifier=secondary["DBClusterArn"])
+    arns = [m["DBClusterArn"] for m in answer["GlobalCluster"]["GlobalClusterMembers"]]
+    assert arns == [primary["DBClusterArn"]]
+    wait_until(lambda: describe(aws, WEST, "app-west")["Status"] == "available",
+               description="the detached cluster to be available", timeout=30, interval=0.1)
+    write(secondary, 2)
+    assert rows(secondary) == [1, 2]
+    assert rows(primary) == [1]
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"GlobalClusterIdentifier": "nope", "AllowDataLoss": True}, "GlobalClusterNotFoundFault"),
+    ({"GlobalClusterIdentifier": GLOBAL_ID, "AllowDataLoss": True, "Switchover": True},
+     "InvalidParameterCombination"),
+])
+@pytest.mark.slow
+def test_failover_rejects_bad_requests(aws: AwsClients,
+                                       gdb: tuple[dict[str, Any], dict[str, Any]],
+                                       kwargs: dict[str, Any], code: str) -> None:
+    """FailoverGlobalCluster answers unknown clusters and conflicting flags with AWS's errors."""
+    _, secondary = gdb
+    with pytest.raises(ClientError) as caught:
+        aws.client("rds", WEST).failover_global_cluster(
+            TargetDbClusterIdentifier=secondary["DBClusterArn"], **kwargs)
+    assert caught.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.slow
+def test_failover_without_data_loss_is_a_switchover(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Without AllowDataLoss, FailoverGlobalCluster is a switchover: no data is lost."""
+    primary, secondary = gdb
+    write(primary, 1)
+    started = aws.client("rds", WEST).failover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID,
+        TargetDbClusterIdentifier=secondary["DBClusterArn"])["GlobalCluster"]
+    assert started["Status"] == "switching-over"
+    assert writer_arn(wait_available(aws)) == secondary["DBClusterArn"]
+    assert rows(secondary) == [1]
+
+
+@pytest.mark.slow
+def test_delete_refuses_a_writer_with_secondaries_then_cleans_up(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Deleting the writer first is refused; deleting in order stops every server."""
+    east, west = aws.client("rds", EAST), aws.client("rds", WEST)
+    with pytest.raises(ClientError, match="InvalidDBClusterStateFault"):
+        east.delete_db_cluster(DBClusterIdentifier="app-east")
+    west.delete_db_cluster(DBClusterIdentifier="app-west")
+    east.delete_db_cluster(DBClusterIdentifier="app-east")
+    east.delete_global_cluster(GlobalClusterIdentifier=GLOBAL_ID)
+    assert list(aurora.iter_backings()) == []
+    assert aurora.running_servers() == []
+
+
+@pytest.mark.slow
+def test_reset_leaves_no_postgres_running(aws: AwsClients, clean_emulator: Any) -> None:
+    """An emulator reset stops every PostgreSQL server it started (CI shares the machine)."""
+    make_global_database(aws)
+    assert len(aurora.running_servers()) == 2
+    clean_emulator.reset()
+    assert aurora.running_servers() == []
+    assert list(aurora.iter_backings()) == []
