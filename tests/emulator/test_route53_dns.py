@@ -205,3 +205,11 @@ def test_unknown_zone_is_no_such_hosted_zone(r53: Any) -> None:
     with pytest.raises(ClientError) as error:
         _answer(r53, "Z0000000000000", "www.example.com")
     assert error.value.response["Error"]["Code"] == "NoSuchHostedZone"
+
+
+def test_answers_come_from_the_queried_zone_only(r53: Any, zone: str) -> None:
+    """A record of another hosted zone with the same name is not answered by this zone."""
+    other = r53.create_hosted_zone(Name=ZONE, CallerReference="other")["HostedZone"]["Id"]
+    _create(r53, other, _a(f"only-other.{ZONE}", "192.0.2.99"))
+    assert _answer(r53, zone, f"only-other.{ZONE}")["ResponseCode"] == "NXDOMAIN"
+    assert _answer(r53, other, f"only-other.{ZONE}")["RecordData"] == ["192.0.2.99"]

@@ -15,12 +15,14 @@ servers would:
   primary again when both are unhealthy (Route 53's documented rules); weighted, latency, geo and
   CIDR routing are not emulated and give ``InvalidInput``;
 - a record set is healthy when its ``HealthCheckId`` (if any) is healthy (see
-  :mod:`route53_health`) and, for an alias with ``EvaluateTargetHealth``, its target is healthy:
-  a load balancer is healthy unless its region's data plane is down; another record of an emulated
-  hosted zone is healthy when one of its record sets of that type is;
-- an alias answers like its target: the target's own answer when the target is a record in an
-  emulated hosted zone, else the target's DNS name (load balancers on the emulator have no IP
-  addresses; the name tells which region answers).
+  :mod:`route53_health`, with its FailureThreshold x RequestInterval timing) and, for an alias with
+  ``EvaluateTargetHealth``, its target is healthy: a load balancer (or any name whose region
+  ``route53_health.endpoint_region`` finds) is unhealthy at once while its region's data plane is
+  down; another record of the same hosted zone is healthy when one of its record sets of that type
+  is;
+- an alias answers like its target: the target record's own answer when the target is a record of
+  the same hosted zone, else the target's DNS name without the trailing dot (load balancers on the
+  emulator have no IP addresses; the name tells which region answers).
 """
 
 from __future__ import annotations
@@ -65,16 +67,16 @@ def choose_failover(primary: Any | None, secondary: Any | None,
 
 
 class _Resolver:
-    """Answers names from every hosted zone of one Route 53 backend, at one moment."""
+    """Answers names from one hosted zone, at one moment (alias targets live in the same zone)."""
 
-    def __init__(self, backend: Any, now: float) -> None:
+    def __init__(self, backend: Any, zone: Any, now: float) -> None:
         self.backend = backend
+        self.zone = zone
         self.now = now
 
     def records(self, name: str) -> list[Any]:
         wanted = _norm(name)
-        return [r for zone in list(self.backend.zones.values()) for r in list(zone.rrsets)
-                if _norm(r.name) == wanted]
+        return [r for r in list(self.zone.rrsets) if _norm(r.name) == wanted]
 
     def record_healthy(self, record: Any, depth: int) -> bool:
         if record.health_check_id and not route53_health.evaluate(
@@ -140,10 +142,11 @@ class _Resolver:
                 return resolved
         return [_norm(target)]
 
-    def name_exists(self, zone: Any, name: str) -> bool:
+    def name_exists(self, name: str) -> bool:
         wanted = _norm(name)
-        return wanted == _norm(zone.name) or any(
-            _norm(r.name) == wanted or _norm(r.name).endswith("." + wanted) for r in zone.rrsets)
+        return wanted == _norm(self.zone.name) or any(
+            _norm(r.name) == wanted or _norm(r.name).endswith("." + wanted)
+            for r in self.zone.rrsets)
 
 
 def _true(value: Any) -> bool:
@@ -156,11 +159,11 @@ def _test_dns_answer(self: Any) -> Any:
     zone = self.backend.get_hosted_zone(self._get_param("HostedZoneId"))
     name = self._get_param("RecordName")
     record_type = self._get_param("RecordType")
-    resolver = _Resolver(self.backend, time.time())
+    resolver = _Resolver(self.backend, zone, time.time())
     in_zone = _norm(name) == _norm(zone.name) or _norm(name).endswith("." + _norm(zone.name))
     data = resolver.answer(name, record_type) if in_zone else None
     if data is None:
-        code = "NOERROR" if in_zone and resolver.name_exists(zone, name) else "NXDOMAIN"
+        code = "NOERROR" if in_zone and resolver.name_exists(name) else "NXDOMAIN"
         data = []
     else:
         code = "NOERROR"
