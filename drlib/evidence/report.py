@@ -35,6 +35,7 @@ class RunReport:
     signoffs: pd.DataFrame
     integrity: str
     charts: tuple[Path, ...]
+    notebooks: pd.DataFrame
 
 
 def outputs_path(outputs_dir: Path | str) -> Path:
@@ -78,7 +79,43 @@ def run_report(outputs_dir: Path | str, run_dir: Path | str = "") -> RunReport:
                               columns=["reviewer", "signed_at", "comment"]),
         integrity=integrity_text(folder),
         charts=tuple(sorted(p for p in folder.rglob("*.png") if p.is_file())),
+        notebooks=notebook_outcomes(folder),
     )
+
+
+def notebook_outcomes(run_dir: Path) -> pd.DataFrame:
+    """Each executed notebook of the run: outcome, start, duration and the error that stopped it.
+
+    Read from the metadata papermill writes into every executed notebook, so it is available
+    while the run is still going (the report runs before the runner writes its own summary).
+    """
+    import nbformat
+
+    rows = []
+    for path in sorted(run_dir.glob("*.ipynb")):
+        try:
+            node = nbformat.read(path, as_version=4)
+        except Exception as exc:  # a truncated notebook is itself a finding
+            rows.append([path.stem, "unreadable", None, None, f"{type(exc).__name__}: {exc}"])
+            continue
+        meta = node.metadata.get("papermill", {})
+        if meta.get("exception"):
+            outcome = "failed"
+        elif meta.get("end_time"):
+            outcome = "ok"
+        else:
+            outcome = "running" if meta else "not run by papermill"
+        rows.append([path.stem, outcome, meta.get("start_time"), meta.get("duration"),
+                     _first_error(node)])
+    return pd.DataFrame(rows, columns=["notebook", "outcome", "started_at", "seconds", "error"])
+
+
+def _first_error(node: Any) -> str | None:
+    for cell in node.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"{output.get('ename')}: {str(output.get('evalue')).splitlines()[0]}"
+    return None
 
 
 def _summary_table(summary: RunSummary) -> pd.DataFrame:

@@ -83,3 +83,35 @@ def test_rto_history_chart_draws_one_point_per_measured_run(chain: Path) -> None
     assert points == 2  # the aborted run has no RTO
     assert ax.get_ylabel() == "RTO, seconds"
     assert any(line.get_label() == "RTO target" for line in ax.get_lines())
+
+
+def _papermill_notebook(path: Path, exception: bool | None, end_time: str | None,
+                        error: tuple[str, str] | None = None) -> None:
+    import nbformat
+
+    node = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check()")
+    if error:
+        cell.outputs = [nbformat.v4.new_output("error", ename=error[0], evalue=error[1],
+                                               traceback=[])]
+    node.cells = [cell]
+    node.metadata["papermill"] = {"exception": exception, "end_time": end_time,
+                                  "start_time": "2026-11-28T17:08:18+00:00", "duration": 3.5}
+    nbformat.write(node, path)
+
+
+def test_notebook_outcomes_from_papermill_metadata(tmp_path: Path) -> None:
+    """Each notebook's outcome, duration and first error come from papermill's metadata."""
+    from drlib.evidence.report import notebook_outcomes
+
+    _papermill_notebook(tmp_path / "00_deploy.ipynb", None, "2026-11-28T17:08:21+00:00")
+    _papermill_notebook(tmp_path / "10_readiness.ipynb", True, "2026-11-28T17:08:21+00:00",
+                        ("StackError", "no outputs\n  fix: launch"))
+    _papermill_notebook(tmp_path / "90_report.ipynb", None, None)
+    (tmp_path / "20_failover_drill.ipynb").write_text('{"cells": [')
+    frame = notebook_outcomes(tmp_path).set_index("notebook")
+    assert frame["outcome"].to_dict() == {"00_deploy": "ok", "10_readiness": "failed",
+                                          "20_failover_drill": "unreadable",
+                                          "90_report": "running"}
+    assert frame.loc["10_readiness", "error"] == "StackError: no outputs"
+    assert frame.loc["00_deploy", "seconds"] == 3.5
