@@ -65,6 +65,9 @@ def rows_from_response(response: dict[str, Any], metric: str) -> list[dict[str, 
         if not definitions:
             value = result.get("Total", {}).get(metric, {"Amount": "0", "Unit": "USD"})
             rows.append({**base, "amount": float(value["Amount"]), "unit": value["Unit"]})
+        if definitions and not groups:  # a period without spend still appears, at zero
+            rows.append({**base, **{_column(d): None for d in definitions}, "amount": 0.0,
+                         "unit": "USD"})
         for group in groups:
             value = group["Metrics"][metric]
             keys = {_column(d): k.split("$", 1)[1] if d["Type"] == "TAG" else k
@@ -102,6 +105,16 @@ def actual_spend(clients: AwsClients, start: dt.date, end: dt.date,
     columns = ["start", "end", *[_column(d) for d in definitions], "amount", "unit",
                "estimated", "source"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def actual_spend_last_days(clients: AwsClients, period_days: int,
+                           group_by: Sequence[str] = ("SERVICE", "REGION"),
+                           today: dt.date | None = None) -> pd.DataFrame:
+    """Daily spend over the last ``period_days`` days, today included (UTC)."""
+    if period_days < 1:
+        raise ConfigError("period_days must be at least 1", found=str(period_days))
+    end = (today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1)
+    return actual_spend(clients, end - dt.timedelta(days=period_days), end, group_by)
 
 
 def daily_totals(spend: pd.DataFrame) -> pd.DataFrame:

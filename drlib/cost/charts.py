@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # charts are written to files and notebooks, never to a window
@@ -16,13 +18,23 @@ from drlib.cost.estimate import CostEstimate
 HOURS_PER_DAY = 24.0
 
 
+def save_chart(fig: Figure, folder: Path, name: str) -> Path:
+    """Write ``fig`` as ``<folder>/<name>.png`` (evidence) and return the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    return path
+
+
 def estimate_by_component_chart(estimate: CostEstimate) -> Figure:
     """Stacked bars: one bar per region, one segment per component (USD/month)."""
     table = estimate.by_component().T  # rows: regions, columns: components
     fig, ax = plt.subplots(figsize=(8, 5))
     bottom = pd.Series(0.0, index=table.index)
-    for component in table.columns:
-        ax.bar(table.index, table[component], bottom=bottom, label=component)
+    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: no component shares one
+    for i, component in enumerate(table.columns):
+        ax.bar(table.index, table[component], bottom=bottom, label=component,
+               color=colours[i % len(colours)])
         bottom = bottom + table[component]
     ax.set_title(f"Estimated monthly cost by component ({estimate.environment}, "
                  f"prices of {estimate.price_table_date})")

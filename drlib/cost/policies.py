@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from botocore.exceptions import ClientError
 
@@ -145,6 +146,13 @@ def check_policies(environment: str, sceptre_dir: Path, policies_path: Path | No
     """Violations of the environment's cost policy by its templates and var file."""
     return check_project(load_project(environment, Path(sceptre_dir)),
                          load_policy(environment, policies_path), price_table)
+
+
+def violations_frame(violations: Sequence[Violation]) -> pd.DataFrame:
+    """The violations as a table (resource, region, rule, expected, found)."""
+    return pd.DataFrame([{"resource": v.resource, "region": v.region, "rule": v.rule,
+                          "expected": v.expected, "found": v.found} for v in violations],
+                        columns=["resource", "region", "rule", "expected", "found"])
 
 
 def enforce(violations: Sequence[Violation]) -> None:

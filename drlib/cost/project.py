@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class ResolvedStack:
     template: Path
     parameters: Mapping[str, Any]
     resources: tuple[ResolvedResource, ...]
+    stack_name: str = ""  # the CloudFormation name Sceptre gives it
 
     @property
     def role(self) -> str:
@@ -100,6 +101,10 @@ class ResolvedProject:
     def resources(self, type_: str | None = None) -> list[ResolvedResource]:
         """Every resource (of ``type_``), in stack order."""
         return [r for s in self.stacks for r in s.resources if type_ in (None, r.type)]
+
+    def stack_names(self) -> list[str]:
+        """The CloudFormation names of the project's stacks."""
+        return [s.stack_name for s in self.stacks if s.stack_name]
 
     def region_roles(self) -> dict[str, str]:
         """Region -> ``primary`` / ``standby``."""
@@ -162,7 +167,8 @@ def load_project(environment: str, sceptre_dir: Path) -> ResolvedProject:
     for stack in sorted(all_stacks, key=lambda s: s.name):
         template = _template_path(stack, sceptre_dir)
         parameters = _unresolve(dict(_raw(stack, "parameters") or {}))
-        stacks.append(resolve_stack(stack.name, stack.region, template, parameters))
+        resolved = resolve_stack(stack.name, stack.region, template, parameters)
+        stacks.append(replace(resolved, stack_name=str(stack.external_name)))
     return ResolvedProject(environment=environment, sceptre_dir=sceptre_dir,
                            variables=project.variables, stacks=tuple(stacks))
 
