@@ -16,9 +16,10 @@ from matplotlib.figure import Figure
 from drlib.errors import EvidenceError
 from drlib.evidence.chain import resolve_run, run_dirs
 from drlib.evidence.manifest import MANIFEST_NAME
-from drlib.evidence.summary import RunSummary, list_runs, summarize_run
+from drlib.evidence.summary import RunSummary, list_runs, parse_run_id, summarize_run
 from drlib.evidence.verify import VerifyReport, verify
 
+NOT_RECORDED = "not recorded"
 STATUS_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "aborted": "#ef6c00",
                   "not finalized": "#9e9e9e"}
 
@@ -122,15 +123,19 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
     metrics, manifest = summary.metrics, summary.manifest
     identity = manifest.identity if manifest else metrics.get("identity") or {}
     aws = identity.get("aws", identity) if isinstance(identity, dict) else {}
+    regions = metrics.get("regions") or (manifest.regions if manifest else {})
+    status = summary.status
+    if manifest is None:
+        status = "in progress or not sealed (the runner seals a run after this report)"
     rows: list[tuple[str, Any]] = [
         ("run", summary.run_id),
-        ("status", summary.status),
+        ("status", status),
         ("scenario", summary.scenario),
         ("environment", summary.environment),
-        ("target", manifest.target if manifest else metrics.get("target")),
-        ("regions", " / ".join(f"{k} {v}" for k, v in sorted(
-            (metrics.get("regions") or (manifest.regions if manifest else {})).items()))),
-        ("started", metrics.get("started_at") or (manifest.started_at if manifest else None)),
+        ("target", metrics.get("target") or (manifest.target if manifest else None)),
+        ("regions", " / ".join(f"{k} {v}" for k, v in sorted(regions.items())) or None),
+        ("started", metrics.get("started_at") or (manifest.started_at if manifest else None)
+         or parse_run_id(summary.run_id).get("started_at")),
         ("ended", metrics.get("ended_at") or (manifest.ended_at if manifest else None)),
         ("ran as", (aws or {}).get("Arn")),
         ("verdict", summary.verdict),
@@ -140,6 +145,7 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
                  ("uncommitted changes", manifest.git.get("dirty")),
                  ("emulator", manifest.emulator_version),
                  ("chained to", manifest.chain.previous_run or "genesis")]
+    rows = [(name, NOT_RECORDED if value is None else value) for name, value in rows]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,23 @@ def rpo_text(measured: dict[str, Any]) -> str | None:
     return f"{lost} lost / {span:.1f} s"
 
 
+_RUN_ID = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<env>[a-z0-9]+)_(?P<scenario>[a-z0-9-]+?)"
+                     r"(?:-\d+)?$")
+
+
+def parse_run_id(run_id: str) -> dict[str, str]:
+    """Start stamp, environment and scenario from a ``<UTC stamp>_<env>_<scenario>`` run id.
+
+    Used only when a run recorded nothing else (it aborted before the drill wrote metrics).
+    """
+    match = _RUN_ID.match(run_id)
+    if not match:
+        return {}
+    started = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return {"started_at": started.isoformat(), "environment": match["env"],
+            "scenario": match["scenario"]}
+
+
 def summarize_run(run_dir: Path) -> RunSummary:
     """The summary of one run folder, finalized or not."""
     metrics = read_metrics(run_dir)
@@ -87,10 +106,13 @@ def summarize_run(run_dir: Path) -> RunSummary:
     if isinstance(verdict, dict) and "passed" in verdict:
         verdict_text = "pass" if verdict["passed"] else "fail"
     status = manifest.status if manifest else "not finalized"
+    from_id = parse_run_id(run_dir.name)
     return RunSummary(
         run_id=run_dir.name,
-        environment=(manifest.environment if manifest else None) or metrics.get("environment"),
-        scenario=(manifest.scenario if manifest else None) or metrics.get("scenario"),
+        environment=(manifest.environment if manifest else None) or metrics.get("environment")
+        or from_id.get("environment"),
+        scenario=(manifest.scenario if manifest else None) or metrics.get("scenario")
+        or from_id.get("scenario"),
         status=status,
         rto_seconds=measured.get("rto_seconds"),
         rpo=rpo_text(measured),

@@ -29,3 +29,22 @@ def test_format_table_aligns_columns_and_shows_none_as_dash() -> None:
 def test_rpo_text(measured: dict[str, Any], expected: str | None) -> None:
     """RPO sums lost records over stores and takes the longest span."""
     assert rpo_text(measured) == expected
+
+
+@pytest.mark.parametrize(
+    ("run_id", "expected"),
+    [
+        ("20261128T170102Z_dev_planned-switchover",
+         {"started_at": "2026-11-28T17:01:02+00:00", "environment": "dev",
+          "scenario": "planned-switchover"}),
+        ("20261128T170102Z_prod_unplanned-failover-2",
+         {"started_at": "2026-11-28T17:01:02+00:00", "environment": "prod",
+          "scenario": "unplanned-failover"}),
+        ("my-run", {}),
+    ],
+)
+def test_parse_run_id(run_id: str, expected: dict[str, str]) -> None:
+    """Run ids name the UTC start, environment and scenario (a -N suffix is a same-second run)."""
+    from drlib.evidence.summary import parse_run_id
+
+    assert parse_run_id(run_id) == expected
