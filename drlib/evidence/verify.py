@@ -88,13 +88,9 @@ def verify(outputs_dir: Path, run: str | Path | None = None) -> VerifyReport:
     for run_dir in selected:
         _verify_run(run_dir, manifests, report)
     names = {p.name for p in selected}
-    report.problems.extend(p for p in _chain_problems(outputs_dir, manifests)
-                           if run is None or p.run in names or _names_any(p, names))
+    report.problems.extend(problem for problem, involved in _chain_problems(manifests)
+                           if run is None or involved & names)
     return report
-
-
-def _names_any(problem: Problem, names: set[str]) -> bool:
-    return any(name in problem.detail for name in names)
 
 
 @dataclass(frozen=True)
@@ -176,9 +172,10 @@ def _check_file(run_dir: Path, path: str, entry: FileEntry | None,
     return []
 
 
-def _chain_problems(outputs_dir: Path, manifests: dict[str, _Loaded | None]) -> list[Problem]:
-    """Broken, dangling and forked links between the manifests of an outputs folder."""
-    problems = []
+def _chain_problems(manifests: dict[str, _Loaded | None]) -> list[tuple[Problem, set[str]]]:
+    """Broken, dangling and forked links between the manifests of an outputs folder, each with
+    the runs it involves."""
+    problems: list[tuple[Problem, set[str]]] = []
     successors: dict[str, list[str]] = defaultdict(list)
     for name, loaded in sorted(manifests.items()):
         if loaded is None:
@@ -190,24 +187,24 @@ def _chain_problems(outputs_dir: Path, manifests: dict[str, _Loaded | None]) -> 
         previous = link.previous_run or ""
         target = manifests.get(previous, "absent")
         if target == "absent":
-            problems.append(Problem(
+            problems.append((Problem(
                 "chain-missing-run", previous, None,
                 f"run {name} chains to run {previous}, whose folder is gone",
-                expected=link.previous_manifest_sha256))
+                expected=link.previous_manifest_sha256), {name, previous}))
         elif target is None:
-            problems.append(Problem(
+            problems.append((Problem(
                 "chain-missing-run", previous, MANIFEST_NAME,
                 f"run {name} chains to run {previous}, whose manifest is missing or unreadable",
-                expected=link.previous_manifest_sha256))
+                expected=link.previous_manifest_sha256), {name, previous}))
         elif isinstance(target, _Loaded) and target.sha256 != link.previous_manifest_sha256:
-            problems.append(Problem(
+            problems.append((Problem(
                 "chain-broken", previous, MANIFEST_NAME,
                 f"the manifest of run {previous} changed after run {name} chained to it",
-                expected=link.previous_manifest_sha256, actual=target.sha256))
+                expected=link.previous_manifest_sha256, actual=target.sha256), {name, previous}))
     for previous, names in sorted(successors.items()):
         if len(names) > 1:
-            problems.append(Problem(
+            problems.append((Problem(
                 "chain-forked", names[-1], MANIFEST_NAME,
                 f"runs {', '.join(names)} all chain to {previous}; "
-                "one of them was added outside the chain"))
+                "one of them was added outside the chain"), set(names)))
     return problems
