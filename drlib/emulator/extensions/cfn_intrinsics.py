@@ -5,6 +5,8 @@
 - ``Fn::GetAtt`` with dotted attributes (``Cluster.Endpoint.Address``): the short form is split
   on the first dot only, as CloudFormation does, and a long-form or ``${A.B.C}`` list of more
   than two parts is rejoined;
+- ``Ref: AWS::NoValue`` inside a list removes the element (moto left ``None`` there, which
+  ``Fn::Join`` turned into the text "None");
 - dynamic references ``{{resolve:ssm:...}}``, ``{{resolve:ssm-secure:...}}`` and
   ``{{resolve:secretsmanager:...}}``, resolved from the stack region's SSM and Secrets Manager
   when the resource that holds them is created (after its dependencies, so a secret made earlier
@@ -116,11 +118,22 @@ def _zones(account_id: str, region: str) -> list[str]:
                   == "availability-zone")
 
 
+def _account_and_region(resources_map: Any) -> tuple[str, str]:
+    """moto passes its ResourceMap, or (for Conditions) the plain dict of parsed values."""
+    if isinstance(resources_map, dict):
+        return str(resources_map.get("AWS::AccountId")), str(resources_map.get("AWS::Region"))
+    return resources_map._account_id, resources_map._region_name
+
+
 def clean_json(resource_json: Any, resources_map: Any) -> Any:
     """moto's ``clean_json`` plus the intrinsics above (installed in its place)."""
     from moto.cloudformation.exceptions import ValidationError
 
-    account_id, region = resources_map._account_id, resources_map._region_name
+    account_id, region = _account_and_region(resources_map)
+    if isinstance(resource_json, list):
+        # Ref AWS::NoValue (usually from Fn::If) removes a list element, as it removes a key.
+        cleaned = [clean_json(item, resources_map) for item in resource_json]
+        return [item for item in cleaned if item is not None]
     if isinstance(resource_json, dict):
         if "Fn::Cidr" in resource_json:
             args = clean_json(resource_json["Fn::Cidr"], resources_map)

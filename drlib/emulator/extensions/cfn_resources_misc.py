@@ -320,6 +320,8 @@ def _prepare_key(p: dict[str, Any], account_id: str) -> dict[str, Any]:
     p["KeyPolicy"] = policy_text(p["KeyPolicy"]) if p.get("KeyPolicy") else \
         default_key_policy(account_id)
     p["EnableKeyRotation"] = bool(as_bool(p.get("EnableKeyRotation")))
+    # CloudFormation tags are Key/Value; the KMS API (and moto's create_key) uses TagKey/TagValue.
+    p["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in p.get("Tags") or []]
     return p
 
 

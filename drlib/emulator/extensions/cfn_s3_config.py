@@ -262,9 +262,90 @@ def delete_bucket(bucket: Any, account_id: str, region: str) -> None:
     backend.delete_bucket(bucket.name)
 
 
+REQUEST_CONTEXT = {"aws:securetransport": "true"}
+"""Condition keys known for every request: clients reach AWS over TLS, so the emulator's
+loopback HTTP endpoint stands in for a secure transport."""
+
+
+def condition_holds(condition: dict[str, Any]) -> bool:
+    """Whether an IAM ``Condition`` block holds for :data:`REQUEST_CONTEXT`.
+
+    Keys the emulator does not know make a condition fail (the statement does not apply),
+    except under ``Null`` and ``...IfExists`` operators, which are true for absent keys.
+    """
+    from fnmatch import fnmatchcase
+
+    for operator, checks in condition.items():
+        base = operator.removesuffix("IfExists")
+        for key, expected in checks.items():
+            wanted = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+            actual = REQUEST_CONTEXT.get(key.lower())
+            if base == "Null":
+                holds = (actual is None) == (wanted[0].lower() == "true")
+            elif actual is None:
+                holds = operator.endswith("IfExists")
+            elif base == "Bool":
+                holds = actual in [w.lower() for w in wanted]
+            elif base == "StringEquals":
+                holds = actual in wanted
+            elif base == "StringNotEquals":
+                holds = actual not in wanted
+            elif base == "StringLike":
+                holds = any(fnmatchcase(actual, w) for w in wanted)
+            else:
+                holds = False
+            if not holds:
+                return False
+    return True
+
+
+def bucket_permission(policy_text: str, action: str, resource: str) -> Any:
+    """A bucket policy's verdict on ``action`` on ``resource``, conditions read as IAM does.
+
+    moto turns any statement whose Condition does not hold into an explicit deny (and cannot
+    evaluate most conditions), so a bucket policy with the usual ``Deny ... aws:SecureTransport
+    false`` statement refuses every request. In IAM a statement whose condition does not hold
+    does not apply: here it is skipped, and conditions are read by :func:`condition_holds`.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    document = json.loads(policy_text)
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    verdict = PermissionResult.NEUTRAL
+    for statement in statements:
+        if statement.get("Condition") and not condition_holds(statement["Condition"]):
+            continue
+        unconditional = {k: v for k, v in statement.items() if k != "Condition"}
+        result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            return result
+        if result == PermissionResult.PERMITTED:
+            verdict = result
+    return verdict
+
+
+def _patch_bucket_permission() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if "permission" in _patched:
+        return
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        return bucket_permission(self.policy.decode(), action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    _patched.add("permission")
+
+
 def _patch() -> None:
     from drlib.emulator.extensions.cfn_deletion import register_deleter
 
+    _patch_bucket_permission()
     register_deleter("AWS::S3::Bucket", delete_bucket)
     _patch_bucket_model()
     _patch_intelligent_tiering_api()
