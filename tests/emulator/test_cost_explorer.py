@@ -160,13 +160,14 @@ def test_filters(aws: AwsClients, instance: dt.datetime, filter_: dict[str, Any]
 
 def test_route53_and_monthly_fees_accrue(aws: AwsClients,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A hosted zone, an HTTPS fast health check, a key, a secret and an alarm accrue per hour."""
+    """A zone, an HTTPS fast health check, a key, a secret, an alarm and an EIP accrue hourly."""
     created = dt.datetime.now(dt.UTC)
     r53 = aws.client("route53", "us-east-1")
     r53.create_hosted_zone(Name="example.com", CallerReference="z")
     r53.create_health_check(CallerReference="h", HealthCheckConfig={
         "Type": "HTTPS", "FullyQualifiedDomainName": "a.example.com", "RequestInterval": 10})
     aws.client("kms", "us-east-1").create_key()
+    aws.client("ec2", "us-east-1").allocate_address(Domain="vpc")
     aws.client("secretsmanager", "us-east-1").create_secret(Name="s", SecretString="x")
     aws.client("cloudwatch", "us-east-1").put_metric_alarm(
         AlarmName="a", MetricName="m", Namespace="n", Statistic="Average", Period=60,
@@ -189,6 +190,7 @@ def test_route53_and_monthly_fees_accrue(aws: AwsClients,
     assert totals["AWS Key Management Service"] == pytest.approx(1.0 * hours, rel=1e-3)
     assert totals["AWS Secrets Manager"] == pytest.approx(0.40 * hours, rel=1e-3)
     assert totals["AmazonCloudWatch"] == pytest.approx(0.10 * hours, rel=1e-3)
+    assert totals["Amazon Virtual Private Cloud"] == pytest.approx(0.005 * 72, rel=1e-3)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -1,11 +1,12 @@
 """Cost Explorer on the emulator: costs derived from what is deployed, marked as emulated.
 
-moto's ``get_cost_and_usage`` answers nothing unless results are seeded. Here it answers from the
-resources in the emulator's backends (RDS instances, EC2 instances, NAT gateways, load balancers,
-S3 bytes stored, Route 53 zones and health checks, KMS keys, secrets, CloudWatch alarms), priced
-with drlib's price table: each resource accrues its hourly rate (monthly fees / 730) from its
-creation time, prorated for partial days. Request- and transfer-based charges are not derived
-(nothing meters them); DynamoDB on-demand tables therefore cost nothing here.
+moto's ``get_cost_and_usage`` answers nothing unless results are seeded. Here it answers from
+the resources in the emulator's backends (RDS instances, EC2 instances, NAT gateways, public IPv4
+addresses, load balancers, S3 bytes stored, Route 53 zones and health checks, KMS keys, secrets,
+CloudWatch alarms), priced with drlib's price table: each resource accrues its hourly rate
+(monthly fees / 730) from its creation time, prorated for partial days. Request- and
+transfer-based charges are not derived (nothing meters them); DynamoDB on-demand tables therefore
+cost nothing here.
 
 Every answer says it is emulated: each resource carries the tag ``drlib:emulated=true`` (group by
 that tag to see it), every period is ``Estimated``, and ``DimensionValueAttributes`` holds an entry
@@ -163,6 +164,14 @@ def _accruals_ec2(account_id: str) -> Iterator[Accrual]:
                                   f"BoxUsage:{inst.instance_type}", rate,
                                   _created(inst, f"ec2:{inst.id}", "launch_time"),
                                   {**backend.tags.get(inst.id, {}), EMULATED_TAG: "true"})
+        for address in list(backend.addresses):
+            rate = _rate("vpc.public_ipv4", region)
+            if rate is not None:  # AWS charges every public IPv4 address, in use or idle
+                key = f"eip:{address.allocation_id}"
+                yield Accrual("Amazon Virtual Private Cloud", region, address.allocation_id,
+                              "PublicIPv4:InUseAddress", rate, _created(address, key),
+                              {**backend.tags.get(address.allocation_id, {}),
+                               EMULATED_TAG: "true"})
         for nat in list(backend.nat_gateways.values()):
             rate = _rate("nat.hour", region)
             if rate is not None and getattr(nat, "state", "available") != "deleted":
@@ -438,10 +447,13 @@ def install() -> None:
 
     CostExplorerBackend.get_cost_and_usage = get_cost_and_usage  # type: ignore[method-assign]
     from moto.cloudwatch.models import CloudWatchBackend
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
     from moto.route53.models import Route53Backend
 
     _record_creation(Route53Backend, "create_hosted_zone", lambda z: f"zone:{z.id}")
     _record_creation(Route53Backend, "create_health_check", lambda c: f"hc:{c.id}")
     _record_creation(CloudWatchBackend, "put_metric_alarm", lambda a: f"alarm:{a.alarm_arn}")
+    _record_creation(ElasticAddressBackend, "allocate_address",
+                     lambda a: f"eip:{a.allocation_id}")
     control.on_reset(_first_seen.clear)
     _installed = True
