@@ -112,15 +112,44 @@ plane = Plane()
 
 # --- where files live ------------------------------------------------------------------------
 
+ROOT_PARENT = Path(tempfile.gettempdir()) / "drlib-aurora-root"
+
+
 def data_root() -> Path:
     """The directory that holds every server's data directory."""
     link = state.state_dir() / "aurora"
     if os.geteuid() != 0:
         return link
     # PostgreSQL cannot run as root; its account must reach the data, and pytest's and most
-    # state directories are private to root: keep the data in a short /tmp path, linked.
+    # state directories are private to root: keep the data in a short /tmp path, one per
+    # emulator process (two emulators on one state directory must not share servers), linked.
     digest = hashlib.sha1(str(state.state_dir()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "drlib-aurora-root" / digest
+    return ROOT_PARENT / f"{digest}-{os.getpid()}"
+
+
+def sweep_dead_roots() -> None:
+    """Stop the servers and delete the data of emulator processes that died without cleaning."""
+    if not ROOT_PARENT.is_dir():
+        return
+    for root in ROOT_PARENT.iterdir():
+        pid = root.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        rt = PgRuntime(root=root, socket_dir=root / ".s")
+        swept = stop_stale_servers(root, rt)
+        shutil.rmtree(root, ignore_errors=True)
+        log.warning("removed the aurora data of dead emulator process %s (%d servers stopped)",
+                    pid, swept)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def runtime() -> PgRuntime:
@@ -131,14 +160,18 @@ def runtime() -> PgRuntime:
             socket_dir = root / ".s"
             if len(str(socket_dir)) > 80:  # unix socket paths are limited to ~107 bytes
                 socket_dir = Path(tempfile.mkdtemp(prefix="drlib-pgs-"))
+            if root.parent == ROOT_PARENT:
+                ROOT_PARENT.mkdir(parents=True, exist_ok=True)
+                os.chmod(ROOT_PARENT, 0o711)
+                sweep_dead_roots()
             rt = PgRuntime(root=root, socket_dir=socket_dir)
-            if root.parent.name == "drlib-aurora-root":
-                root.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(root.parent, 0o711)
             rt.prepare()
             link = state.state_dir() / "aurora"
-            if link != root and not link.exists():
-                link.symlink_to(root, target_is_directory=True)
+            if link != root:
+                if link.is_symlink():
+                    link.unlink()
+                if not link.exists():
+                    link.symlink_to(root, target_is_directory=True)
             swept = stop_stale_servers(root, rt)
             if swept:
                 log.warning("stopped %d PostgreSQL servers left running in %s", swept, root)
