@@ -20,10 +20,8 @@ def replica_regions(properties: dict[str, Any], stack_region: str) -> list[str]:
     """The replica regions, the stack's own first (CloudFormation requires it among them)."""
     regions = [str(r["Region"]) for r in properties.get("Replicas") or []]
     if stack_region not in regions:
-        from moto.cloudformation.exceptions import ValidationError
-
-        raise ValidationError(message=f"Replicas of a global table must include the stack's "
-                                      f"region {stack_region}; found {regions}")
+        raise ValueError(f"Replicas of a global table must include the stack's region "
+                         f"{stack_region}; found {regions}")
     return [stack_region] + [r for r in regions if r != stack_region]
 
 
