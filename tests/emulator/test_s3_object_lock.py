@@ -91,7 +91,7 @@ def test_timestamps_are_stored_in_utc_z_form(text: str, stored: str) -> None:
     assert format_timestamp(parse_timestamp(text)) == stored
 
 
-# --- on the emulator -------------------------------------------------------------------------------
+# --- on the emulator ---------------------------------------------------------------------------
 
 def _lock_bucket(aws: AwsClients, mode: str | None = None, days: int = 1,
                  years: int | None = None) -> Any:

@@ -145,9 +145,6 @@ def test_archived_copy_that_differs_is_reported_not_overwritten(aws: AwsClients,
 
 
 @pytest.mark.slow  # botocore retries the unparseable answer before giving up
-@pytest.mark.xfail(strict=True, raises=ClientError,
-                   reason="emulator gap: moto 5.2.5 has no GetObjectRetention (answers with the "
-                          "object itself, which botocore cannot parse)")
 def test_get_object_retention_reports_the_lock(aws: AwsClients, chain: Path) -> None:
     """GetObjectRetention returns the COMPLIANCE mode and date of an archived object."""
     s3 = _bucket(aws)
@@ -156,9 +153,6 @@ def test_get_object_retention_reports_the_lock(aws: AwsClients, chain: Path) -> 
     assert retention["Mode"] == "COMPLIANCE"
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="emulator gap: moto 5.2.5 lets PutObjectRetention shorten or downgrade "
-                          "a COMPLIANCE retention (AWS answers AccessDenied)")
 def test_compliance_retention_cannot_be_shortened(aws: AwsClients, chain: Path) -> None:
     """Shortening a COMPLIANCE retention is refused, so the version stays undeletable."""
     s3 = _bucket(aws)
