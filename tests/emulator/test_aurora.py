@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from drlib.aws import AwsClients
@@ -158,6 +159,41 @@ def test_managed_master_password_lives_in_the_rds_secret(aws: AwsClients) -> Non
     cluster = describe(aws, EAST, "managed")
     with connect(cluster, password=secret["password"], user="boss") as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("boss",)
+
+
+@pytest.mark.slow
+def test_modify_master_password_changes_the_postgres_password(aws: AwsClients) -> None:
+    """ModifyDBCluster with a new MasterUserPassword changes what PostgreSQL accepts."""
+    rds = aws.client("rds", EAST)
+    rds.create_db_cluster(DBClusterIdentifier="solo", Engine="aurora-postgresql",
+                          MasterUsername="master", MasterUserPassword=PASSWORD,
+                          DatabaseName="app")
+    rds.modify_db_cluster(DBClusterIdentifier="solo", MasterUserPassword="a-new-password",
+                          ApplyImmediately=True)
+    cluster = describe(aws, EAST, "solo")
+    with pytest.raises(psycopg.OperationalError):
+        connect(cluster)
+    with connect(cluster, password="a-new-password") as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.slow
+def test_instances_and_control_route_point_at_the_cluster_server(
+        aws: AwsClients, clean_emulator: Any) -> None:
+    """A cluster's DB instance endpoint is its server; /_drlib/aurora lists the server."""
+    rds = aws.client("rds", EAST)
+    rds.create_db_cluster(DBClusterIdentifier="solo", Engine="aurora-postgresql",
+                          MasterUsername="master", MasterUserPassword=PASSWORD,
+                          DatabaseName="app")
+    rds.create_db_instance(DBInstanceIdentifier="solo-1", DBClusterIdentifier="solo",
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    cluster = describe(aws, EAST, "solo")
+    instance = rds.describe_db_instances(DBInstanceIdentifier="solo-1")["DBInstances"][0]
+    assert instance["Endpoint"]["Address"] == "127.0.0.1"
+    assert instance["Endpoint"]["Port"] == cluster["Port"]
+    servers = requests.get(f"{clean_emulator.endpoint_url}/_drlib/aurora", timeout=10).json()
+    assert [(s["cluster"], s["role"], s["port"], s["running"]) for s in servers["servers"]] == [
+        ("solo", "standalone", cluster["Port"], True)]
 
 
 @pytest.mark.slow

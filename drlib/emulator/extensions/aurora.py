@@ -30,7 +30,8 @@ get a server:
   secondary) into CloudWatch of the secondary's region; it also rebuilds a fenced old primary as
   a secondary ``RESYNC_DELAY`` seconds after a failover (once its region is up), as Aurora does.
 
-The drill APIs (switchover, failover, remove) are in :mod:`.rds_global`.
+``GET /_drlib/aurora`` lists the servers (cluster, role, port, data directory, log). The drill
+APIs (switchover, failover, remove) are in :mod:`.rds_global`.
 """
 
 from __future__ import annotations
@@ -351,6 +352,25 @@ def attach_matching_secrets(cluster: Any, username: str, password: str) -> list[
     return attached
 
 
+def on_cluster_modified(cluster: Any, old_arn: str, password: str | None,
+                        new_managed_password: bool) -> None:
+    """Keep the server in step with ModifyDBCluster: identifier and master password changes."""
+    with plane.lock:
+        backing = plane.backings.pop(old_arn, None)
+        if backing is None:
+            return
+        backing.arn, backing.identifier = cluster.db_cluster_arn, cluster.db_cluster_identifier
+        plane.backings[backing.arn] = backing
+        if backing.role not in (WRITER, STANDALONE) or not cluster.master_username:
+            return  # secondaries take the writer's roles through replication
+        if new_managed_password and cluster.manage_master_user_password:
+            password = _managed_password(cluster, cluster.master_username)
+        if password:
+            backing.server.create_master_user(cluster.master_username, password, None)
+            attach_matching_secrets(cluster, cluster.master_username, password)
+            log.info("aurora cluster %s: master password changed", cluster.db_cluster_identifier)
+
+
 def check_deletable(cluster: Any) -> None:
     """Refuse to delete the writer of a global database that still has secondaries (as AWS)."""
     gid = global_id_of(cluster.global_cluster_identifier)
@@ -606,6 +626,15 @@ def running_servers() -> list[int]:
     return postgres_processes(root)
 
 
+def describe_servers() -> list[dict[str, Any]]:
+    """Every backing server as JSON: what ``GET /_drlib/aurora`` answers."""
+    return [{"cluster": b.identifier, "arn": b.arn, "region": b.region,
+             "global_cluster": b.global_id, "role": b.role, "port": b.server.port,
+             "running": b.server.is_running(), "region_down": b.down,
+             "data_dir": str(b.server.data_dir), "log": str(b.server.log_file)}
+            for b in iter_backings()]
+
+
 def iter_backings() -> Iterator[Backing]:
     """A snapshot of every backing (for the control API and tests)."""
     with plane.lock:
@@ -622,9 +651,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from moto.rds.models import DBCluster, RDSBackend
+    from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend
 
     original_create = RDSBackend.create_db_cluster
+    original_modify = RDSBackend.modify_db_cluster
     original_delete = RDSBackend.delete_db_cluster
     original_delete_global = RDSBackend.delete_global_cluster
 
@@ -641,6 +671,19 @@ def install() -> None:
                         gc.members.remove(cluster)
             raise
         return cluster
+
+    def modify_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        cluster_id = kwargs["db_cluster_identifier"]
+        old = self.clusters.get(cluster_id)
+        old_arn = old.db_cluster_arn if old is not None else ""
+        password = kwargs.get("master_user_password")
+        new_managed = bool(kwargs.get("manage_master_user_password")
+                           or kwargs.get("rotate_master_user_password"))
+        answer = original_modify(self, kwargs)
+        cluster = self.clusters.get(kwargs.get("new_db_cluster_identifier") or cluster_id)
+        if cluster is not None:
+            on_cluster_modified(cluster, old_arn, password, new_managed)
+        return answer
 
     def delete_db_cluster(self: Any, cluster_identifier: str,
                           snapshot_name: str | None = None) -> Any:
@@ -661,13 +704,33 @@ def install() -> None:
             return HOST if self.db_cluster_arn in plane.backings else original.fget(self)
         return property(get)
 
+    def instance_address(original: Any) -> property:
+        def get(self: Any) -> str:
+            backed = self.cluster.db_cluster_arn in plane.backings
+            return HOST if backed else original.fget(self)
+        return property(get)
+
+    def instance_endpoint(original: Any) -> property:
+        def get(self: Any) -> dict[str, Any]:
+            value: dict[str, Any] = original.fget(self)
+            if self.cluster.db_cluster_arn in plane.backings:
+                value = {**value, "Address": HOST, "Port": self.cluster.port}
+            return value
+        return property(get)
+
     RDSBackend.create_db_cluster = create_db_cluster  # type: ignore[method-assign]
+    RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
+    DBInstanceClustered.address = instance_address(  # type: ignore[method-assign,assignment]
+        DBInstanceClustered.address)
+    DBInstanceClustered.endpoint = instance_endpoint(  # type: ignore[method-assign,assignment]
+        DBInstanceClustered.endpoint)
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
     RDSBackend.delete_global_cluster = delete_global_cluster  # type: ignore[method-assign]
     DBCluster.endpoint = endpoint(DBCluster.endpoint)  # type: ignore[method-assign,assignment]
     DBCluster.reader_endpoint = endpoint(  # type: ignore[method-assign,assignment]
         DBCluster.reader_endpoint)
     faults.add_listener(on_fault)
+    control.route("GET", "/_drlib/aurora")(lambda body, query: {"servers": describe_servers()})
     control.on_reset(stop_all)
     control.on_shutdown(lambda: stop_all(remove_runtime=True))
     _installed = True
