@@ -130,9 +130,11 @@ def apply_bucket_configuration(backend: Any, bucket: Any, properties: dict[str, 
         backend.put_bucket_versioning(name, versioning)
     if lock_enabled:
         retention = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+        # As the S3 API parses it: an absent Days or Years is 0, not None.
         backend.put_object_lock_configuration(
             name, lock_enabled=True, mode=retention.get("Mode"),
-            days=as_int(retention.get("Days")), years=as_int(retention.get("Years")))
+            days=as_int(retention.get("Days")) or 0 if retention else None,
+            years=as_int(retention.get("Years")) or 0 if retention else None)
     if properties.get("LifecycleConfiguration"):
         backend.put_bucket_lifecycle_configuration(
             name, lifecycle_rules(properties["LifecycleConfiguration"]))
