@@ -184,5 +184,5 @@ def test_secure_transport_policy_lets_requests_through(aws: AwsClients) -> None:
             "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
             "Resource": "arn:aws:s3:::cfn-replica/*"}]}))
     s3.put_object(Bucket="cfn-replica", Key="k", Body=b"x")
-    with pytest.raises(ClientError, match="403|AccessDenied"):
+    with pytest.raises(ClientError, match=r"403|AccessDenied"):
         s3.get_object(Bucket="cfn-replica", Key="k")
