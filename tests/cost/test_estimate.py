@@ -113,3 +113,26 @@ def test_drill_cost_grows_with_duration(fixture_project: Path) -> None:
     two = drill_cost("dev", fixture_project, PRICES, DrillProfile(duration_hours=2))
     four = drill_cost("dev", fixture_project, PRICES, DrillProfile(duration_hours=4))
     assert four["drill_usd"].sum() == pytest.approx(2 * two["drill_usd"].sum())
+
+
+REAL_PROJECT = Path(__file__).resolve().parents[2] / "sceptre"
+REAL_ENVIRONMENTS = sorted(p.stem for p in (REAL_PROJECT / "vars").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("environment", REAL_ENVIRONMENTS)
+def test_real_project_is_fully_priced(environment: str) -> None:
+    """Every environment of the repository's project prices its NAT gateways, load balancers,
+    Aurora instances, keys, secrets and alarms, in both regions."""
+    estimate = estimate_monthly_cost(environment, REAL_PROJECT, PRICES)
+    project = estimate.project
+    for type_, items in [("AWS::EC2::NatGateway", ["nat.hour"]),
+                         ("AWS::ElasticLoadBalancingV2::LoadBalancer", ["alb.hour"]),
+                         ("AWS::RDS::DBInstance", ["aurora.instance", "aurora.serverless_v2"]),
+                         ("AWS::KMS::Key", ["kms.key"]),
+                         ("AWS::CloudWatch::Alarm",
+                          ["cloudwatch.alarm", "cloudwatch.alarm_high_resolution"])]:
+        declared = len(project.resources(type_))
+        assert declared > 0, type_
+        assert estimate.lines["item"].isin(items).sum() == declared, type_
+    assert set(estimate.by_region()["role"]) == {"primary", "standby"}
+    assert 0 < estimate.standby_share().set_index("role").loc["standby", "share"] < 1
