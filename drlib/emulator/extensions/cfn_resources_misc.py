@@ -5,6 +5,9 @@
 - ``AWS::CloudWatch::Alarm`` through ``CloudWatchBackend.put_metric_alarm``;
 - ``AWS::KMS::Key`` with ``KeyPolicy`` given as an object (moto needs a JSON string);
 - ``AWS::SSM::Document`` with ``Content`` given as a map (moto needs a string);
+- ``AWS::IAM::Role`` ``ManagedPolicyArns`` are attached (moto ignores them), AWS-managed
+  policies included (moto only knows those when told to load them all), and detached again
+  when the role is deleted;
 - ``AWS::EC2::SecurityGroup`` rules keep their ``Description`` and ``SecurityGroupEgress``
   replaces the default egress rule; ``AWS::EC2::SecurityGroupIngress``/``Egress`` resources.
 """
@@ -343,9 +346,70 @@ def _patch_existing_models() -> None:
     from moto.kms.models import Key
     from moto.ssm.models import Document
 
+    from drlib.emulator.extensions.cfn_deletion import register_deleter
+
     _wrap_create(Key, "kms-key", _prepare_key)
     _wrap_create(Document, "ssm-document", _prepare_document)
     _patch_security_group(SecurityGroup)
+    _patch_role()
+    register_deleter("AWS::IAM::Role", delete_role)
+
+
+_aws_managed_policies: dict[str, Any] = {}
+
+
+def ensure_aws_managed_policy(backend: Any, arn: str) -> None:
+    """Make an AWS-managed policy known to the IAM backend (as on AWS, where they all exist)."""
+    import json as json_module
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
+        return
+    if not _aws_managed_policies:
+        _aws_managed_policies.update(json_module.loads(aws_managed_policies_data))
+    name = arn.rsplit("/", 1)[1]
+    data = _aws_managed_policies.get(name)
+    if data is None:
+        return  # unknown to AWS too: attaching fails with NoSuchEntity, as it should
+    policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+    backend.managed_policies[policy.arn] = policy
+
+
+def _patch_role() -> None:
+    from moto.iam.models import Role, iam_backends
+    from moto.utilities.utils import get_partition
+
+    if "role" in _wrapped:
+        return
+    original = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(klass: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        role = original(klass, resource_name, cloudformation_json, account_id, region_name,
+                        **kwargs)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []:
+            ensure_aws_managed_policy(backend, arn)
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    Role.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    _wrapped.add("role")
+
+
+def delete_role(role: Any, account_id: str, region: str) -> None:
+    """Detach the role's managed policies, then delete it as moto's model does."""
+    from moto.iam.models import Role, iam_backends
+    from moto.utilities.utils import get_partition
+
+    backend = iam_backends[account_id][get_partition(region)]
+    if role.id not in backend.roles:
+        return
+    for arn in list(role.managed_policies):
+        backend.detach_role_policy(arn, role.name)
+    Role.delete_from_cloudformation_json(role.name, {}, account_id, region)
 
 
 def _patch_security_group(cls: Any) -> None:
