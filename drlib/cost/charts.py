@@ -31,7 +31,8 @@ def estimate_by_component_chart(estimate: CostEstimate) -> Figure:
     table = estimate.by_component().T  # rows: regions, columns: components
     fig, ax = plt.subplots(figsize=(8, 5))
     bottom = pd.Series(0.0, index=table.index)
-    colours = plt.get_cmap("tab20").colors  # 20 distinct colours: no component shares one
+    palette = plt.get_cmap("tab20")  # 20 distinct colours: no component shares one
+    colours = [palette(i) for i in range(20)]
     for i, component in enumerate(table.columns):
         ax.bar(table.index, table[component], bottom=bottom, label=component,
                color=colours[i % len(colours)])

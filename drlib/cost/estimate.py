@@ -233,8 +233,8 @@ def _dynamodb_table(ctx: _Context, res: ResolvedResource) -> list[Line]:
 def _dynamodb_global_table(ctx: _Context, res: ResolvedResource) -> list[Line]:
     a = ctx.assume
     replicas = res.prop("Replicas") or []
-    regions = [r.get("Region") for r in replicas if isinstance(r, dict)]
-    regions = [str(r) for r in regions if r not in (None, UNKNOWN)] or [res.region]
+    declared = [r.get("Region") for r in replicas if isinstance(r, dict)]
+    regions = [str(r) for r in declared if r not in (None, UNKNOWN)] or [res.region]
     writer = next((r for r in regions if ctx.role(r) == "primary"), regions[0])
     lines = _dynamodb_requests(ctx, res, writer)
     gb = a.dynamodb_wru_millions * 1e6 * a.dynamodb_item_kb / 1024 / 1024

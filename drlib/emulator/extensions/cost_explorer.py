@@ -324,11 +324,11 @@ def _matches(accrual: Accrual, expression: Mapping[str, Any] | None) -> bool:
         return value in dim.get("Values", [])
     if "Tags" in expression:
         tag = expression["Tags"]
-        value = accrual.tags.get(tag.get("Key", ""))
+        tag_value = accrual.tags.get(tag.get("Key", ""))
         values = tag.get("Values") or []
         if not values:
-            return value is not None
-        return (value or "") in values
+            return tag_value is not None
+        return (tag_value or "") in values
     raise _validation(f"Unsupported filter expression in the emulator: {sorted(expression)}")
 
 
