@@ -474,8 +474,15 @@ def price_project(project: ResolvedProject, prices: PriceTable,
 def estimate_monthly_cost(environment: str, sceptre_dir: Path,
                           price_table: PriceTable | None = None,
                           assumptions: CostAssumptions | None = None) -> CostEstimate:
-    """The monthly cost of ``environment`` as its Sceptre project would deploy it."""
+    """The monthly cost of ``environment`` as its Sceptre project would deploy it.
+
+    Without ``assumptions``, the defaults apply, overridden by the var file's optional
+    ``cost_assumptions`` mapping (for example ``{aurora_storage_gb: 500}`` for prod).
+    """
     project = load_project(environment, Path(sceptre_dir))
+    if assumptions is None:
+        overrides = project.variables.get("cost_assumptions") or {}
+        assumptions = CostAssumptions().with_overrides(dict(overrides))
     return price_project(project, price_table or load_price_table(), assumptions)
 
 

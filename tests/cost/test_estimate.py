@@ -136,3 +136,11 @@ def test_real_project_is_fully_priced(environment: str) -> None:
         assert estimate.lines["item"].isin(items).sum() == declared, type_
     assert set(estimate.by_region()["role"]) == {"primary", "standby"}
     assert 0 < estimate.standby_share().set_index("role").loc["standby", "share"] < 1
+
+
+def test_var_file_can_override_assumptions(fixture_project: Path) -> None:
+    """prod's var file sets aurora_storage_gb: 500, which its storage lines use."""
+    estimate = estimate_monthly_cost("prod", fixture_project, PRICES)
+    assert estimate.assumptions.aurora_storage_gb == 500
+    storage = estimate.lines[estimate.lines["item"] == "aurora.storage"]
+    assert list(storage["quantity"]) == [500, 500]
