@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 from drlib.aws import AwsClients
 from drlib.emulator import faults
 from drlib.emulator.extensions import aurora
+from drlib.errors import WaitTimeout
 from drlib.waiting import wait_until
 
 PASSWORD = "aurora-test-password"
@@ -294,6 +296,31 @@ def test_old_primary_is_resynced_after_failover_and_failback_works(
     assert writer_arn(wait_available(aws)) == primary["DBClusterArn"]
     write(primary, 3)
     wait_rows(secondary, [1, 2, 3])
+
+
+@pytest.mark.slow
+def test_paused_replication_delivers_on_resume_and_delay_holds_rows_back(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Rows wait while aurora replication is paused and arrive on resume; a delay delays them."""
+    primary, secondary = gdb
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    faults.pause_replication("aurora")
+    write(primary, 2)
+    with pytest.raises(WaitTimeout):
+        wait_rows(secondary, [1, 2], timeout=1)
+    faults.resume_replication("aurora")
+    wait_rows(secondary, [1, 2])
+    faults.set_replication_delay("aurora", 1.0)
+    began = time.monotonic()
+    write(primary, 3)
+    wait_rows(secondary, [1, 2, 3])
+    assert time.monotonic() - began >= 0.9
+    faults.clear()
+    began = time.monotonic()
+    write(primary, 4)
+    wait_rows(secondary, [1, 2, 3, 4])
+    assert time.monotonic() - began < 0.9
 
 
 @pytest.mark.slow

@@ -22,7 +22,8 @@ get a server:
   ``dbClusterIdentifier`` added, as ``AWS::SecretsManager::SecretTargetAttachment`` does;
 - faults: region-down stops every server of the region (connections refused), region-up starts
   them again as they were; pausing ``aurora`` replication disconnects each standby from its
-  upstream and pauses replay (so a failover then loses what was written meanwhile); a delay sets
+  upstream (``primary_conninfo`` cleared) and pauses replay (``pg_wal_replay_pause``), so a
+  failover then loses what was written meanwhile; resuming reconnects and resumes; a delay sets
   ``recovery_min_apply_delay``;
 - a worker thread writes a heartbeat on each writer every second, measures commit-to-visible
   lag on each standby, and every 5 s puts ``AuroraGlobalDBReplicationLag`` and
@@ -63,6 +64,7 @@ from drlib.emulator.pgpair import (
 )
 from drlib.emulator.pgpair import start_primary as pg_start_primary
 from drlib.emulator.pgpair import start_standby as pg_start_standby
+from drlib.errors import EmulatorError
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,10 @@ def on_cluster_created(cluster: Any, password: str | None = None) -> None:
         if any(b.server.data_dir == data_dir for b in plane.backings.values()):
             raise _rds_error("InvalidParameterCombination",
                              f"Global cluster {group} already has a cluster in {region}")
+        if upstream is not None and (upstream.down or not upstream.server.is_running()):
+            raise _rds_error("InvalidDBClusterStateFault",
+                             f"The primary cluster {upstream.identifier} of global cluster "
+                             f"{gid} is unavailable; a secondary cannot be added now")
         server = PgServer(runtime(), f"{group}-{region}", data_dir)
         began = time.monotonic()
         if upstream is None:
@@ -419,29 +425,29 @@ def _rds_error(code: str, message: str) -> Exception:
 # --- faults ----------------------------------------------------------------------------------
 
 def apply_replication_faults(backing: Backing) -> None:
-    """Bring a (re)started standby in line with the injected aurora faults."""
-    if backing.role != REPLICA or not backing.server.is_running():
+    """Bring a running standby in line with the injected aurora faults (idempotent).
+
+    Paused: no upstream and replay paused. Not paused: streaming from the writer, replaying.
+    The delay is ``recovery_min_apply_delay``.
+    """
+    if backing.role != REPLICA or backing.down or not backing.server.is_running():
         return
+    server = backing.server
     delay = faults.replication_delay("aurora")
-    if delay > 0:
-        backing.server.set_apply_delay(delay)
+    if delay > 0 or server.get_setting("recovery_min_apply_delay") is not None:
+        server.set_apply_delay(delay)
+    connected = server.get_setting("primary_conninfo") is not None
     if faults.replication_paused("aurora"):
-        pause_standby(backing)
-
-
-def pause_standby(backing: Backing) -> None:
-    """Cut the standby off from its upstream and pause replay: nothing more arrives."""
-    backing.server.disconnect_upstream()
-    backing.server.pause_replay()
-
-
-def resume_standby(backing: Backing) -> None:
-    """Reconnect the standby to the writer and resume replay."""
-    writer = writer_of(backing.global_id) if backing.global_id else None
-    if writer is None:
-        return
-    backing.server.connect_upstream(writer.server)
-    backing.server.resume_replay()
+        if connected:
+            server.disconnect_upstream()
+        if not server.replay_paused():
+            server.pause_replay()
+    elif not connected or server.replay_paused():
+        writer = writer_of(backing.global_id) if backing.global_id else None
+        if writer is not None and not connected:
+            server.connect_upstream(writer.server)
+        if server.replay_paused():
+            server.resume_replay()
 
 
 def on_fault(event: FaultEvent) -> None:
@@ -453,13 +459,15 @@ def on_fault(event: FaultEvent) -> None:
         log.exception("aurora: could not apply fault %s %s", event.action, event.target)
 
 
+REPLICATION_ACTIONS = ("pause-replication", "resume-replication", "set-delay")
+
+
 def _apply_fault(event: FaultEvent) -> None:
     action, target = event.action, event.target
-    if action in ("pause-replication", "resume-replication", "set-delay") and target != "aurora":
+    if action in REPLICATION_ACTIONS and target != "aurora":
         return
     for backing in list(plane.backings.values()):
-        running = backing.server.is_running()
-        if action == "region-down" and backing.region == target and running:
+        if action == "region-down" and backing.region == target and not backing.down:
             backing.server.stop(mode="immediate")
             backing.down = True
             log.info("aurora: region %s down, postgres of %s stopped", target, backing.identifier)
@@ -468,22 +476,12 @@ def _apply_fault(event: FaultEvent) -> None:
             backing.server.start()
             backing.down = False
             if backing.role == FENCED:
-                backing.fenced_at = time.monotonic()
-            apply_replication_faults(backing)
+                backing.fenced_at = time.monotonic()  # the resync clock starts on return
             log.info("aurora: region %s up, postgres of %s started", backing.region,
                      backing.identifier)
-        elif backing.role != REPLICA or not running:
-            continue
-        elif action == "pause-replication":
-            pause_standby(backing)
-        elif action in ("resume-replication", "clear"):
-            if action == "clear":
-                backing.server.set_apply_delay(0)
-            if backing.server.replay_paused() or backing.server.get_setting(
-                    "primary_conninfo") is None:
-                resume_standby(backing)
-        elif action == "set-delay":
-            backing.server.set_apply_delay(float(event.detail.get("seconds", 0)))
+    if action in (*REPLICATION_ACTIONS, "region-up", "clear"):
+        for backing in list(plane.backings.values()):
+            apply_replication_faults(backing)
 
 
 # --- the worker: heartbeat, lag metrics, resync --------------------------------------------
@@ -661,7 +659,10 @@ def install() -> None:
     def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
         cluster = original_create(self, kwargs)
         try:
-            on_cluster_created(cluster, kwargs.get("master_user_password"))
+            try:
+                on_cluster_created(cluster, kwargs.get("master_user_password"))
+            except EmulatorError as exc:  # tell the RDS client what went wrong and the fix
+                raise _rds_error("InternalFailure", exc.render()) from exc
         except Exception:
             # Leave no half-made cluster behind: RDS would not have created it.
             self.clusters.pop(cluster.db_cluster_identifier, None)

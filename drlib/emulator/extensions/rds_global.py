@@ -130,30 +130,32 @@ def switchover(account_id: str, global_id: str, target_id: str) -> Any:
 def _run_switchover(gc: Any, old: Any, new: Any) -> None:
     began = time.monotonic()
     with aurora.plane.lock:
-        old_b, new_b = _backing(old), _backing(new)
         try:
-            _refuse_writes(old_b, True)
-            wait_caught_up(new_b.server, old_b.server, timeout=CATCH_UP_TIMEOUT)
-        except Exception as exc:
-            log.warning("switchover of %s cancelled: %s", gc.global_cluster_identifier, exc)
-            _refuse_writes(old_b, False)
-            _finish(gc)
-            return
-        try:
-            old_b.server.stop(mode="fast")
-            new_b.server.promote()
-            new_b.role, new_b.probe, new_b.samples = WRITER, None, []
-            _flip(old, new)
-            _reseed_other_replicas(new_b, exclude=old_b)
-            rejoin_as_standby(old_b.server, new_b.server)
-            old_b.role, old_b.probe = REPLICA, None
-            aurora.apply_replication_faults(old_b)
+            _switch(gc, _backing(old), _backing(new), old, new)
         except Exception:
             log.exception("switchover of %s failed part-way", gc.global_cluster_identifier)
         finally:
             _finish(gc)
-    log.info("switchover of %s to %s done in %.2f s", gc.global_cluster_identifier,
+    log.info("switchover of %s to %s finished in %.2f s", gc.global_cluster_identifier,
              new.db_cluster_identifier, time.monotonic() - began)
+
+
+def _switch(gc: Any, old_b: Backing, new_b: Backing, old: Any, new: Any) -> None:
+    try:
+        _refuse_writes(old_b, True)
+        wait_caught_up(new_b.server, old_b.server, timeout=CATCH_UP_TIMEOUT)
+    except Exception as exc:
+        log.warning("switchover of %s cancelled: %s", gc.global_cluster_identifier, exc)
+        _refuse_writes(old_b, False)
+        return
+    old_b.server.stop(mode="fast")
+    new_b.server.promote()
+    new_b.role, new_b.probe, new_b.samples = WRITER, None, []
+    _flip(old, new)
+    _reseed_other_replicas(new_b, exclude=old_b)
+    rejoin_as_standby(old_b.server, new_b.server)
+    old_b.role, old_b.probe = REPLICA, None
+    aurora.apply_replication_faults(old_b)
 
 
 def _refuse_writes(backing: Backing, refuse: bool) -> None:
