@@ -110,3 +110,20 @@ def refresh_model_map(*models: type) -> None:
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+
+
+def supported_resource_types() -> set[str]:
+    """Every resource type the emulator's CloudFormation creates (loads the engine if needed).
+
+    A type outside this set is skipped by moto with only a warning, leaving the stack without
+    that resource. ``Custom::`` types are handled separately by moto and are not listed.
+    """
+    from drlib.emulator.extensions import install_all
+
+    install_all()
+    from moto.cloudformation import (
+        models,  # noqa: F401 - loading it runs the cfn_* patches
+        parsing,
+    )
+
+    return set(parsing.get_model_map()) | set(parsing.NULL_MODELS)
