@@ -156,6 +156,8 @@ def test_global_database_across_two_regions(aws: AwsClients) -> None:
     assert writer["AvailabilityZone"] == "us-east-1b"
     assert writer["MonitoringInterval"] == 60
     assert writer["MonitoringRoleArn"] == "arn:aws:iam::123456789012:role/monitoring"
+    assert writer["PerformanceInsightsEnabled"] is True
+    assert writer["PerformanceInsightsRetentionPeriod"] == 7
 
     west = aws.client("rds", "us-west-2")
     replica = west.describe_db_clusters(DBClusterIdentifier="dr-secondary")["DBClusters"][0]

@@ -65,7 +65,7 @@ def test_whole_project_deploys_every_resource_and_deletes_cleanly(
     infos = project.launch("")
     plan = project.plan("")
     plan.resolve(command="describe")
-    templates = {stack.name: Path(stack.template_path).name for stack in plan}
+    templates = {stack.name: Path(stack.template_handler_config["path"]).name for stack in plan}
     retained: set[str] = set()
     for info in infos:
         resources = _resources(REPO / "sceptre" / "templates" / templates[info.path])

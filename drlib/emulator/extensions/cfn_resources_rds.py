@@ -123,6 +123,17 @@ def instance_kwargs(identifier: str, properties: dict[str, Any]) -> dict[str, An
     return kwargs
 
 
+def keep_performance_insights(database: Any, properties: dict[str, Any]) -> None:
+    """Record Performance Insights settings, which moto's DBInstance drops, under the names
+    its serializer reads for describe_db_instances."""
+    enabled = bool(as_bool(properties.get("EnablePerformanceInsights")))
+    database.performance_insights_enabled = enabled
+    if enabled:
+        database.performance_insights_kms_key_id = properties.get("PerformanceInsightsKMSKeyId")
+        database.performance_insights_retention_period = as_int(
+            properties.get("PerformanceInsightsRetentionPeriod")) or 7
+
+
 def _define_models() -> None:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.core.common_models import CloudFormationModel
@@ -295,8 +306,11 @@ def _define_models() -> None:
         source = p.get("SourceDBInstanceIdentifier")
         if source:
             db_kwargs["source_db_instance_identifier"] = source
-            return backend.create_db_instance_read_replica(db_kwargs)
-        return backend.create_db_instance(db_kwargs)
+            database = backend.create_db_instance_read_replica(db_kwargs)
+        else:
+            database = backend.create_db_instance(db_kwargs)
+        keep_performance_insights(database, p)
+        return database
 
     def delete_db_instance(self: Any, account_id: str, region_name: str) -> None:
         rds_backends[account_id][region_name].delete_db_instance(self.db_instance_identifier)
