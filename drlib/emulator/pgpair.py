@@ -59,6 +59,7 @@ SERVER_SETTINGS = {
     "wal_level": "replica",
     "max_wal_senders": "5",
     "wal_keep_size": "128MB",
+    "min_wal_size": "8MB",
     "hot_standby": "on",
     "hot_standby_feedback": "on",
     "wal_receiver_status_interval": "1s",
@@ -153,7 +154,8 @@ class PgRuntime:
             self.prepare()
             self.run("initdb", ["-D", str(path), "-U", ADMIN_USER, "--auth-local=trust",
                                 "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-                                "--no-sync", "--no-instructions"])
+                                # 1 MB WAL segments: less to copy and stream per server
+                                "--wal-segsize=1", "--no-sync", "--no-instructions"])
             with open(path / "postgresql.conf", "a") as conf:
                 conf.write("\n# drlib emulator\n")
                 conf.writelines(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items())
@@ -161,7 +163,7 @@ class PgRuntime:
             builder = PgServer(self, "template", path, port=_free_port())
             builder.start()
             try:
-                builder.execute(f"CREATE DATABASE {ADMIN_DB}")
+                builder.execute(f"CREATE DATABASE {ADMIN_DB} STRATEGY FILE_COPY")
                 builder.execute("CREATE TABLE heartbeat (id int PRIMARY KEY, seq bigint NOT NULL)",
                                 dbname=ADMIN_DB)
                 builder.execute("INSERT INTO heartbeat VALUES (1, 0)", dbname=ADMIN_DB)
@@ -302,7 +304,8 @@ class PgServer:
             sql.Identifier(username)))
         if database and not self.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                          [database]):
-            self.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            # FILE_COPY: a few WAL records instead of the whole template database in WAL.
+            self.execute(sql.SQL("CREATE DATABASE {} OWNER {} STRATEGY FILE_COPY").format(
                 sql.Identifier(database), sql.Identifier(username)))
 
     # --- replication control ---------------------------------------------------------------
