@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def _debian_dirs(root: Path = DEBIAN_ROOT) -> list[Path]:
     return [p / "bin" for p in majors]
 
 
-def candidate_dirs(environ: dict[str, str] | None = None, debian_root: Path = DEBIAN_ROOT
+def candidate_dirs(environ: Mapping[str, str] | None = None, debian_root: Path = DEBIAN_ROOT
                    ) -> list[Path]:
     """Where to look, in order (the ``DRLIB_PG_BIN`` directory, PATH's pg_ctl, Debian's)."""
     env = os.environ if environ is None else environ
@@ -71,7 +72,7 @@ def candidate_dirs(environ: dict[str, str] | None = None, debian_root: Path = DE
     return found
 
 
-def find_binaries(environ: dict[str, str] | None = None, debian_root: Path = DEBIAN_ROOT
+def find_binaries(environ: Mapping[str, str] | None = None, debian_root: Path = DEBIAN_ROOT
                   ) -> PgBinaries:
     """The first candidate directory that has every required program; raises if none does."""
     env = os.environ if environ is None else environ
@@ -94,7 +95,7 @@ def find_binaries(environ: dict[str, str] | None = None, debian_root: Path = DEB
     )
 
 
-def run_as(environ: dict[str, str] | None = None) -> RunAs:
+def run_as(environ: Mapping[str, str] | None = None) -> RunAs:
     """Who runs the servers: this process, or (as root) an unprivileged account."""
     if os.geteuid() != 0:
         return RunAs()

@@ -275,7 +275,7 @@ def on_cluster_created(cluster: Any, password: str | None = None) -> None:
         plane.backings[backing.arn] = backing
         cluster.port = server.port
         try:
-            if role == REPLICA:
+            if upstream is not None:
                 _inherit_from_writer(cluster, upstream)
                 apply_replication_faults(backing)
             else:
