@@ -43,6 +43,7 @@ handler = _load_handler()
 ACCOUNT = "123456789012"
 PRIMARY_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:acme-dev-primary"
 SECONDARY_ARN = f"arn:aws:rds:us-west-2:{ACCOUNT}:cluster:acme-dev-secondary"
+EXECUTION_ID = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 
 
 def _small_source(root: Path) -> Path:
@@ -252,3 +253,70 @@ def test_notification_subject_fits_sns_and_body_is_json() -> None:
     assert len(subject) == 100
     assert json.loads(body)["decision"] == {"action": "notify", "reason": "because",
                                             "target_cluster_arn": None, "target_region": None}
+
+
+def _stubbed_clients(monkeypatch: pytest.MonkeyPatch, auto: str) -> dict[str, Any]:
+    """boto3.client replaced by stubbed clients, with the function's environment set."""
+    import boto3
+    from botocore.stub import Stubber
+
+    monkeypatch.setenv("TOPIC_ARN", f"arn:aws:sns:us-east-1:{ACCOUNT}:dr")
+    monkeypatch.setenv("GLOBAL_CLUSTER_ID", "acme-dev-global")
+    monkeypatch.setenv("FAILOVER_DOCUMENT_NAME", "acme-dev-aurora-global-failover")
+    monkeypatch.setenv("AUTOMATION_ROLE_NAME_PREFIX", "acme-dev-dr-automation-")
+    monkeypatch.setenv("AUTO_START_FAILOVER", auto)
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="y",
+                            region_name="us-east-1")
+    clients = {"rds": session.client("rds"), "sns": session.client("sns"),
+               "ssm": session.client("ssm", region_name="us-west-2")}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    stubbers["rds"].add_response(
+        "describe_global_clusters",
+        {"GlobalClusters": [{"GlobalClusterIdentifier": "acme-dev-global", "Status": "available",
+                             "GlobalClusterMembers": [
+                                 {"DBClusterArn": PRIMARY_ARN, "IsWriter": True},
+                                 {"DBClusterArn": SECONDARY_ARN, "IsWriter": False}]}]},
+        {"GlobalClusterIdentifier": "acme-dev-global"})
+    regions: list[str | None] = []
+
+    def client(service: str, region_name: str | None = None, **_: Any) -> Any:
+        regions.append(region_name)
+        return clients[service]
+
+    monkeypatch.setattr(boto3, "client", client)
+    for stubber in stubbers.values():
+        stubber.activate()
+    return {"stubbers": stubbers, "regions": regions}
+
+
+def test_handler_starts_failover_runbook_in_secondary_region_and_notifies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With automatic failover on, a writer failure starts the runbook there and publishes."""
+    stubs = _stubbed_clients(monkeypatch, "true")
+    stubs["stubbers"]["ssm"].add_response(
+        "start_automation_execution", {"AutomationExecutionId": EXECUTION_ID},
+        {"DocumentName": "acme-dev-aurora-global-failover",
+         "Parameters": {"GlobalClusterIdentifier": ["acme-dev-global"],
+                        "TargetDbClusterArn": [SECONDARY_ARN], "AllowDataLoss": ["true"],
+                        "AutomationAssumeRole": [
+                            f"arn:aws:iam::{ACCOUNT}:role/acme-dev-dr-automation-us-west-2"]}})
+    stubs["stubbers"]["sns"].add_response("publish", {"MessageId": "m-1"})
+    result = handler.lambda_handler(_event(), None)
+    assert result == {"action": "start_failover",
+                      "reason": "writer cluster failure with automatic failover on",
+                      "automation_execution_id": EXECUTION_ID}
+    assert "us-west-2" in stubs["regions"]
+    for stubber in stubs["stubbers"].values():
+        stubber.assert_no_pending_responses()
+
+
+def test_handler_only_notifies_when_automatic_failover_is_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With automatic failover off the handler publishes and starts nothing."""
+    stubs = _stubbed_clients(monkeypatch, "false")
+    stubs["stubbers"]["sns"].add_response("publish", {"MessageId": "m-1"})
+    result = handler.lambda_handler(_event(), None)
+    assert result["action"] == "notify"
+    assert result["automation_execution_id"] is None
+    for stubber in stubs["stubbers"].values():
+        stubber.assert_no_pending_responses()
