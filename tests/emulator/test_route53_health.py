@@ -18,6 +18,7 @@ from drlib.emulator.extensions.route53_health import (
     Segment,
     decision_window,
     declared_health,
+    default_time_scale,
     fault_segments,
     health_check_time_scale,
     normalise_dns_name,
@@ -112,6 +113,26 @@ def test_fault_segments_replay_the_log(events: list[dict[str, Any]],
     segments = fault_segments(events, "hc-1", "us-east-1", configs)
     assert [(round(s.start), s.failing, s.disabled) for s in segments] == \
         [(s.start, s.failing, s.disabled) for s in expected]
+
+
+@pytest.mark.parametrize(("value", "scale"), [(None, 1.0), ("", 1.0), ("0.05", 0.05), ("0", 0.0)])
+def test_default_time_scale_from_environment(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                                             scale: float) -> None:
+    """DRLIB_HEALTH_CHECK_TIME_SCALE sets the scale a start or reset restores (1.0 unset)."""
+    if value is None:
+        monkeypatch.delenv("DRLIB_HEALTH_CHECK_TIME_SCALE", raising=False)
+    else:
+        monkeypatch.setenv("DRLIB_HEALTH_CHECK_TIME_SCALE", value)
+    assert default_time_scale() == scale
+
+
+@pytest.mark.parametrize("value", ["fast", "-1", "11"])
+def test_bad_time_scale_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                  value: str) -> None:
+    """A malformed DRLIB_HEALTH_CHECK_TIME_SCALE is refused, naming the variable and range."""
+    monkeypatch.setenv("DRLIB_HEALTH_CHECK_TIME_SCALE", value)
+    with pytest.raises(ValueError, match="DRLIB_HEALTH_CHECK_TIME_SCALE must be a number"):
+        default_time_scale()
 
 
 def test_time_scale_is_validated() -> None:

@@ -14,9 +14,11 @@ unhealthy by these rules, evaluated at the moment of the request:
    ``RequestInterval`` seconds disagree with it, in both directions (failing and recovering). The
    emulator replays the fault log and the check's configuration history, and changes the status
    once the disagreement has lasted ``RequestInterval x FailureThreshold x time scale`` seconds.
-   The time scale (default 1.0, i.e. AWS's real 30 s x 3 = 90 s) is set with
-   :func:`set_health_check_time_scale` or ``POST /_drlib/route53/health-check-time-scale
-   {"scale": 0.05}``.
+   The time scale (default 1.0, i.e. AWS's real timing: 30 s x 3 = 90 s for a default check) is
+   set with :func:`set_health_check_time_scale`, ``POST /_drlib/route53/health-check-time-scale
+   {"scale": 0.05}``, ``drlib emulator fault health-check-time-scale 0.05``, or for a whole
+   emulator process the environment variable ``DRLIB_HEALTH_CHECK_TIME_SCALE`` (read at start and
+   at every reset, which restores it).
 
 The region of an endpoint (:func:`endpoint_region`), first rule that gives one:
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -59,6 +62,7 @@ CHECKER_IP = "127.0.0.1"
 """The emulated checkers run inside the emulator, on loopback."""
 
 TIME_SCALE_ROUTE = "/_drlib/route53/health-check-time-scale"
+TIME_SCALE_VARIABLE = "DRLIB_HEALTH_CHECK_TIME_SCALE"
 
 _REGION_LABEL = re.compile(
     r"(?:^|[.-])((?:af|ap|ca|cn|eu|il|me|mx|sa|us|us-gov)-"
@@ -124,6 +128,20 @@ def set_health_check_time_scale(scale: float) -> float:
         _state.time_scale = float(scale)
     log.info("Route 53 health-check time scale set to %s", scale)
     return float(scale)
+
+
+def default_time_scale() -> float:
+    """The scale a start or a reset sets: ``DRLIB_HEALTH_CHECK_TIME_SCALE``, else 1.0."""
+    raw = os.environ.get(TIME_SCALE_VARIABLE, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = -1.0
+    if not 0 <= scale <= 10:
+        raise ValueError(f"{TIME_SCALE_VARIABLE} must be a number from 0 to 10, got {raw!r}")
+    return scale
 
 
 def health_check_time_scale() -> float:
@@ -250,7 +268,7 @@ def _config_history(health_check: Any) -> list[ConfigChange]:
 def _forget_history() -> None:
     with _state.lock:
         _state.history = {}
-        _state.time_scale = 1.0
+    set_health_check_time_scale(default_time_scale())
 
 
 # --- endpoint regions ------------------------------------------------------------------------
@@ -474,4 +492,5 @@ def install() -> None:
             raise control.ControlError(str(exc)) from exc
 
     control.on_reset(_forget_history)
+    set_health_check_time_scale(default_time_scale())
     _installed = True
