@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -180,9 +181,11 @@ def build_package(source_dir: Path = DEFAULT_SOURCE_DIR, build_dir: Path = DEFAU
             requirements = source_dir / REQUIREMENTS_FILE
             if _has_requirements(requirements):
                 install_requirements(requirements, Path(deps))
-            partial = destination.with_suffix(".partial")
+            # Both regions' hooks may build at once (Sceptre launches them in one batch): each
+            # writes its own partial file and renames it atomically; the bytes are the same.
+            partial = destination.with_name(f"{destination.name}.{uuid.uuid4().hex}.partial")
             write_deterministic_zip(collect_files(source_dir, Path(deps)), partial)
-            partial.replace(destination)  # atomic: a concurrent reader never sees half a zip
+            partial.replace(destination)
         log.info("built %s (%d bytes)", destination, destination.stat().st_size)
     return LambdaPackage(name=name, path=destination, sha256=sha256_file(destination),
                          size=destination.stat().st_size)
@@ -207,6 +210,14 @@ def upload_package(package: LambdaPackage, clients: AwsClients, region: str,
                       Metadata={"sha256": package.sha256})
     log.info("uploaded s3://%s/%s (%d bytes, %s)", bucket, key, package.size, region)
     return key
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """Write ``key`` to ``path`` atomically (a stack may be reading it while another writes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    partial.write_text(key)
+    partial.replace(path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -241,8 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.key_file:
-        args.key_file.parent.mkdir(parents=True, exist_ok=True)
-        args.key_file.write_text(key)
+        write_key_file(args.key_file, key)
     print(key)
     return 0
 

@@ -320,3 +320,15 @@ def test_handler_only_notifies_when_automatic_failover_is_off(
     assert result["automation_execution_id"] is None
     for stubber in stubs["stubbers"].values():
         stubber.assert_no_pending_responses()
+
+
+def test_concurrent_builds_of_the_same_sources_agree(tmp_path: Path) -> None:
+    """Builds racing on one cache (both regions' hooks) leave one complete, identical zip."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = _small_source(tmp_path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        packages = list(pool.map(lambda _: build_package(source, tmp_path / "b", use_cache=False),
+                                 range(4)))
+    assert len({p.sha256 for p in packages}) == 1
+    assert [p.name for p in (tmp_path / "b").iterdir()] == [packages[0].path.name]
