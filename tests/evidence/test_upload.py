@@ -144,13 +144,13 @@ def test_archived_copy_that_differs_is_reported_not_overwritten(aws: AwsClients,
     assert [key for key, _ in _versions(s3)] == [f"{RUN}/lag.csv"]
 
 
-@pytest.mark.slow  # botocore retries the unparseable answer before giving up
 def test_get_object_retention_reports_the_lock(aws: AwsClients, chain: Path) -> None:
     """GetObjectRetention returns the COMPLIANCE mode and date of an archived object."""
     s3 = _bucket(aws)
     upload_run(aws, chain / RUN, BUCKET, REGION)
     retention = s3.get_object_retention(Bucket=BUCKET, Key=f"{RUN}/lag.csv")["Retention"]
     assert retention["Mode"] == "COMPLIANCE"
+    assert retention["RetainUntilDate"] > datetime.now(UTC) + timedelta(days=29)
 
 
 def test_compliance_retention_cannot_be_shortened(aws: AwsClients, chain: Path) -> None:
@@ -159,9 +159,12 @@ def test_compliance_retention_cannot_be_shortened(aws: AwsClients, chain: Path) 
     upload_run(aws, chain / RUN, BUCKET, REGION)
     key = f"{RUN}/lag.csv"
     version = s3.head_object(Bucket=BUCKET, Key=key)["VersionId"]
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as caught:
         s3.put_object_retention(Bucket=BUCKET, Key=key, VersionId=version, Retention={
             "Mode": "COMPLIANCE", "RetainUntilDate": datetime(2020, 1, 1, tzinfo=UTC)})
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):
+        s3.delete_object(Bucket=BUCKET, Key=key, VersionId=version)
 
 
 def test_archive_catches_a_reforged_newest_manifest(aws: AwsClients, chain: Path) -> None:
