@@ -3,6 +3,7 @@ delete_stack removing everything a stack made, VPCs included."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,40 @@ def test_resource_that_cannot_be_deleted_fails_the_deletion(aws: AwsClients) -> 
     stack = cloudformation.describe_stacks(StackName="full")["Stacks"][0]
     assert stack["StackStatus"] == "DELETE_FAILED"
     assert ("Full", "DELETE_FAILED") in [(lid, s) for lid, s, _ in resource_events(aws, "full")]
+
+
+@pytest.mark.slow
+def test_failed_update_rolls_back_to_the_previous_template(aws: AwsClients) -> None:
+    """An update whose new resource fails removes what it added, keeps the stack's previous
+    template, and ends UPDATE_ROLLBACK_COMPLETE; a later valid update still works."""
+    before = """
+        Resources:
+          Bucket:
+            Type: AWS::S3::Bucket
+            Properties: {BucketName: update-bucket}
+    """
+    failing = before + """
+          Topic:
+            Type: AWS::SNS::Topic
+            Properties: {TopicName: update-topic}
+          Broken:
+            Type: AWS::RDS::DBCluster
+            DependsOn: Topic
+            Properties: {DBClusterIdentifier: broken, Engine: not-an-engine,
+                         MasterUsername: dbadmin, MasterUserPassword: not-a-real-password}
+    """
+    create_stack(aws, "updated", before)
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    cloudformation.update_stack(StackName="updated", TemplateBody=textwrap.dedent(failing))
+    stack = cloudformation.describe_stacks(StackName="updated")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert aws.client("sns", "us-east-1").list_topics()["Topics"] == []
+    assert physical_ids(aws, "updated") == {"Bucket": "update-bucket"}
+    assert "Broken" not in cloudformation.get_template(StackName="updated")["TemplateBody"]
+    events = resource_events(aws, "updated")
+    assert ("Broken", "CREATE_FAILED") in [(lid, status) for lid, status, _ in events]
+    working = failing.replace("not-an-engine", "aurora-postgresql")
+    cloudformation.update_stack(StackName="updated", TemplateBody=textwrap.dedent(working))
+    assert cloudformation.describe_stacks(
+        StackName="updated")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert set(physical_ids(aws, "updated")) == {"Bucket", "Topic", "Broken"}

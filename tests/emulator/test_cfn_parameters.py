@@ -127,3 +127,21 @@ def test_no_echo_parameters_are_masked(aws: AwsClients) -> None:
     summary = aws.client("cloudformation", "us-east-1").get_template_summary(StackName="params")
     declared = {p["ParameterKey"]: p for p in summary["Parameters"]}
     assert declared["DatabaseMasterPassword"]["NoEcho"] is True
+
+
+@pytest.mark.slow
+def test_change_sets_validate_parameters(aws: AwsClients) -> None:
+    """create_change_set, for a new stack or an update, refuses a parameter outside its
+    constraints with the same message as create_stack."""
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    body = textwrap.dedent(TEMPLATE)
+    message = _error(lambda: cloudformation.create_change_set(
+        StackName="params-cs", ChangeSetName="create", ChangeSetType="CREATE", TemplateBody=body,
+        Parameters=[{"ParameterKey": "DatabaseMasterPassword", "ParameterValue": "short"}]))
+    assert message == "Parameter 'DatabaseMasterPassword' must contain at least 12 characters"
+    create_stack(aws, "params", TEMPLATE, parameters={"DatabaseMasterPassword": "long-enough-pw"})
+    message = _error(lambda: cloudformation.create_change_set(
+        StackName="params", ChangeSetName="update", ChangeSetType="UPDATE", TemplateBody=body,
+        Parameters=[{"ParameterKey": "DatabaseMasterPassword", "UsePreviousValue": True},
+                    {"ParameterKey": "Environment", "ParameterValue": "qa"}]))
+    assert message == "Parameter 'Environment' must be one of AllowedValues"

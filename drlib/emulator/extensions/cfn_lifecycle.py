@@ -8,6 +8,10 @@ can survive ``delete_stack`` with a ``DependencyViolation``. Here:
   the reason) events, and the order resources were created in is recorded;
 - a failed creation rolls the stack back: what was created is deleted in reverse order and the
   stack ends ``ROLLBACK_COMPLETE``; ``create_stack`` itself still succeeds, as on AWS;
+- a failed update (a new resource fails to create) rolls back: the resources it added are
+  deleted, the stack keeps its previous template and parameters, and ends
+  ``UPDATE_ROLLBACK_COMPLETE``. moto applies removals and modifications before additions and
+  they are not undone (CloudFormation would restore them);
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
   ``DeletionPolicy: Retain``, and ends ``DELETE_COMPLETE`` or, if something cannot go,
   ``DELETE_FAILED`` with the stack kept.
@@ -189,12 +193,74 @@ def create_stack(self: Any, name: str, template: str, parameters: dict[str, Any]
     return stack
 
 
+def guarded_update(stack: Any, apply: Any) -> bool:
+    """Run ``apply`` (an update of ``stack``); on a resource failure roll the update back.
+
+    Returns True when the update went through, False when it was rolled back.
+    """
+    resource_map = stack.resource_map
+    saved = (stack.template, stack.template_dict, stack.parameters, resource_map._template,
+             resource_map._resource_json_map, resource_map.input_parameters,
+             dict(resource_map.resolved_parameters))
+    mark = len(created_order(resource_map))
+    try:
+        apply()
+    except ResourceCreationFailed as failure:
+        reason = (f"The following resource(s) failed to create: [{failure.logical_id}]. "
+                  "Update rollback requested.")
+        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+        added = created_order(resource_map)[mark:]
+        del created_order(resource_map)[mark:]
+        _delete_added(resource_map, stack, added)
+        (stack.template, stack.template_dict, stack.parameters, resource_map._template,
+         resource_map._resource_json_map, resource_map.input_parameters, resolved) = saved
+        resource_map.resolved_parameters.clear()
+        resource_map.resolved_parameters.update(resolved)
+        stack.output_map = stack._create_output_map()
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+        log.info("stack %s: update rolled back: %s", stack.name, failure)
+        return False
+    return True
+
+
+def _delete_added(resource_map: Any, stack: Any, added: list[str]) -> None:
+    json_map = resource_map._resource_json_map
+    for lid in reversed(added):
+        resource = resource_map._parsed_resources.pop(lid, None)
+        if resource is None:
+            continue
+        resource_type = json_map.get(lid, {}).get("Type", "")
+        physical_id = getattr(resource, "physical_resource_id", None)
+        try:
+            resource_map._delete_resource(resource, json_map[lid])
+        except Exception as exc:
+            add_resource_event(stack, lid, resource_type, physical_id, "DELETE_FAILED",
+                               failure_reason(exc))
+            continue
+        add_resource_event(stack, lid, resource_type, physical_id, "DELETE_COMPLETE")
+
+
+def stack_update(self: Any, template: str, role_arn: str | None = None,
+                 parameters: dict[str, Any] | None = None,
+                 tags: dict[str, str] | None = None) -> None:
+    """``Stack.update`` that rolls back a failed update instead of answering HTTP 500."""
+    original = _originals["stack_update"]
+    guarded_update(self, lambda: original(self, template, role_arn, parameters, tags))
+
+
 def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-    """moto's ``execute_change_set``; a failed CREATE change set rolls its stack back."""
+    """moto's ``execute_change_set``; a failed change set rolls its stack back."""
     change_set = self.change_sets.get(change_set_name) or next(
         (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
-    if change_set is None or change_set.change_set_type != "CREATE":
+    if change_set is None:
         return _originals["execute_change_set"](self, change_set_name, stack_name)
+    if change_set.change_set_type != "CREATE":
+        stack = self.stacks[change_set.stack_id]
+        original = _originals["execute_change_set"]
+        if not guarded_update(stack, lambda: original(self, change_set_name, stack_name)):
+            change_set.execution_status = "EXECUTE_FAILED"
+        return None
     stack = self.stacks[change_set.stack_id]
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
     stack.status = "CREATE_IN_PROGRESS"
@@ -266,6 +332,8 @@ def _patch() -> None:
         return
     _originals["parse_and_create_resource"] = parsing.parse_and_create_resource
     _originals["execute_change_set"] = models.CloudFormationBackend.execute_change_set
+    _originals["stack_update"] = models.Stack.update
+    models.Stack.update = stack_update  # type: ignore[method-assign]
     parsing.parse_and_create_resource = parse_and_create_resource
     models.CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
     models.CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]

@@ -18,6 +18,8 @@ from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
 MASK = "****"
 
 _original_load_parameters: Any = None
+_original_update_stack: Any = None
+_original_create_change_set: Any = None
 
 
 def _number(text: str) -> float | None:
@@ -78,17 +80,47 @@ def is_no_echo(declaration: dict[str, Any]) -> bool:
     return str(declaration.get("NoEcho", False)).lower() == "true"
 
 
-def load_parameters(self: Any) -> None:
-    """moto's ``ResourceMap.load_parameters``, then the constraints of every parameter."""
+def validate_parameters(template: dict[str, Any], values: dict[str, Any]) -> None:
+    """Raise CloudFormation's ValidationError for the first parameter that breaks a constraint."""
     from moto.cloudformation.exceptions import ValidationError
 
-    declarations = self._template.get("Parameters") or {}
+    declarations = (template or {}).get("Parameters") or {}
     for name, declaration in declarations.items():
-        raw = self.input_parameters.get(name, declaration.get("Default"))
-        problem = constraint_violation(name, declaration, raw)
+        problem = constraint_violation(name, declaration, values.get(name, declaration.get(
+            "Default")))
         if problem:
             raise ValidationError(message=problem)
+
+
+def _template_dict(template: Any) -> dict[str, Any]:
+    from moto.cloudformation.models import Stack
+
+    if isinstance(template, dict):
+        return template
+    return Stack.parse_template(template) if template else {}
+
+
+def load_parameters(self: Any) -> None:
+    """moto's ``ResourceMap.load_parameters``, then the constraints of every parameter."""
+    validate_parameters(self._template, self.input_parameters)
     _original_load_parameters(self)
+
+
+def update_stack(self: Any, name: str, template: str, role_arn: str | None,
+                 parameters: list[dict[str, Any]], tags: dict[str, str] | None) -> Any:
+    """moto's ``update_stack``, refusing invalid parameters before anything changes."""
+    stack = self.get_stack(name)
+    resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
+    validate_parameters(_template_dict(template), resolved)
+    return _original_update_stack(self, name, template, role_arn, parameters, tags)
+
+
+def create_change_set(self: Any, stack_name: str, change_set_name: str, template: str,
+                      parameters: dict[str, str], *args: Any, **kwargs: Any) -> Any:
+    """moto's ``create_change_set``, refusing invalid parameters as CloudFormation does."""
+    validate_parameters(_template_dict(template), parameters)
+    return _original_create_change_set(self, stack_name, change_set_name, template, parameters,
+                                       *args, **kwargs)
 
 
 def parameter_list(self: Any) -> list[dict[str, Any]]:
@@ -105,13 +137,17 @@ def parameter_list(self: Any) -> list[dict[str, Any]]:
 
 
 def _patch() -> None:
-    global _original_load_parameters
-    from moto.cloudformation.models import Stack
+    global _original_load_parameters, _original_update_stack, _original_create_change_set
+    from moto.cloudformation.models import CloudFormationBackend, Stack
     from moto.cloudformation.parsing import ResourceMap
 
     if _original_load_parameters is None:
         _original_load_parameters = ResourceMap.load_parameters
+        _original_update_stack = CloudFormationBackend.update_stack
+        _original_create_change_set = CloudFormationBackend.create_change_set
         ResourceMap.load_parameters = load_parameters  # type: ignore[method-assign]
+        CloudFormationBackend.update_stack = update_stack  # type: ignore[method-assign]
+        CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
         Stack.parameter_list = property(parameter_list)  # type: ignore[assignment,method-assign]
 
 
