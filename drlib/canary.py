@@ -28,6 +28,7 @@ from drlib.waiting import wait_until
 log = logging.getLogger(__name__)
 
 CANARY_PREFIX = "drlib-canary"
+CANARY_DATABASE = "drlib_canary"
 
 
 class StoreCanary(Protocol):
@@ -69,18 +70,20 @@ class AuroraCanary:
         self._connections: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
-    def _connection(self, role: str, region: str) -> Any:
+    def _connect(self, ep: PgEndpoint, dbname: str) -> Any:
         import psycopg
 
+        return psycopg.connect(host=ep.host, port=ep.port, user=ep.user, password=ep.password,
+                               dbname=dbname, connect_timeout=self._timeout, autocommit=True)
+
+    def _connection(self, role: str, region: str) -> Any:
         key = (role, region)
         with self._lock:
             conn = self._connections.get(key)
             if conn is not None and not conn.closed:
                 return conn
             ep = (self._writer if role == "writer" else self._reader)(region)
-            conn = psycopg.connect(host=ep.host, port=ep.port, user=ep.user, password=ep.password,
-                                   dbname=ep.dbname, connect_timeout=self._timeout,
-                                   autocommit=True)
+            conn = self._connect(ep, CANARY_DATABASE)
             self._connections[key] = conn
             return conn
 
@@ -94,7 +97,18 @@ class AuroraCanary:
                 log.debug("closing a broken %s connection in %s failed", role, region)
 
     def prepare(self, region: str) -> None:
-        """Create the canary table on the writer of ``region`` (replicates to the secondary)."""
+        """Create the canary database and table on the writer of ``region``.
+
+        A database of its own: the master user owns it (it has CREATEDB on RDS), so the table
+        can be created whatever the privileges on the application's schemas. Physical
+        replication carries both to the secondary.
+        """
+        ep = self._writer(region)
+        with self._connect(ep, ep.dbname) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                   (CANARY_DATABASE,)).fetchone()
+            if not exists:
+                admin.execute(f"CREATE DATABASE {CANARY_DATABASE}")
         self._execute("writer", region,
                       "CREATE TABLE IF NOT EXISTS drlib_canary (run_id text NOT NULL, "
                       "seq integer NOT NULL, written_at timestamptz NOT NULL, "

@@ -157,6 +157,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
     started = datetime.now(UTC)
     result = RunResult(run_dir=run_dir, status="aborted")
     emulator_version = None
+    identity: dict[str, Any] | None = None
+    secrets: list[str] = []
     progress(f"drill {request.scenario} on {request.environment} ({request.target}) -> {run_dir}")
     try:
         with _sigterm_unwinds(), _local_emulator(request) as emulator:
@@ -165,15 +167,42 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
 
                 emulator_version = version_of()
                 progress(f"  started the embedded emulator on {emulator.endpoint_url}")
-            _execute_chain(request, parameters, run_dir, result, progress)
+            try:
+                _execute_chain(request, parameters, run_dir, result, progress)
+            finally:
+                identity, secrets = _provenance(request)
     except (KeyboardInterrupt, _Interrupted):
         progress("  interrupted: sealing the evidence as aborted")
         result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, "interrupted"))
     finally:
         result.metrics = _read_json(run_dir / "metrics.json")
         result.status = _run_status(result)
-        _seal(request, run_dir, parameters, result, started, emulator_version, progress)
+        _seal(request, run_dir, parameters, result, started, emulator_version, identity,
+              secrets, progress)
     return result
+
+
+def _provenance(request: DrillRequest) -> tuple[dict[str, Any] | None, list[str]]:
+    """Who ran the drill (STS) and the secret values the run may have touched (to scan for).
+
+    Read while the target is still up; either may be unavailable (e.g. nothing deployed)."""
+    from drlib.stacks import SceptreProject
+    from drlib.targets import open_target
+    from drlib.workload import project_regions, secret_values, workload_from_outputs
+
+    identity: dict[str, Any] | None = None
+    secrets: list[str] = []
+    try:
+        project = SceptreProject(request.environment)
+        regions = project_regions(project.variables)
+        target = open_target(request.target, regions)
+        answer = target.clients.client("sts", regions.primary).get_caller_identity()
+        identity = {k: answer[k] for k in ("Account", "Arn", "UserId") if k in answer}
+        workload = workload_from_outputs(request.environment, regions, project.outputs(""))
+        secrets = list(secret_values(target.clients, workload))
+    except Exception as exc:  # recorded as unknown; the run's evidence is sealed regardless
+        log.warning("could not read the run's identity or secrets: %s", exc)
+    return identity, secrets
 
 
 def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
@@ -227,6 +256,7 @@ def _run_status(result: RunResult) -> str:
 
 def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
           result: RunResult, started: datetime, emulator_version: str | None,
+          identity: Mapping[str, Any] | None, secrets: list[str],
           progress: Callable[[str], None]) -> None:
     from drlib.evidence.finalize import finalize_run
 
@@ -234,14 +264,12 @@ def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
              "error": nb.error} for nb in result.notebooks]
     (run_dir / "chain.json").write_text(json.dumps({"status": result.status, "notebooks": runs},
                                                    indent=2))
-    secrets = _read_json(run_dir / ".secrets.json").get("values", [])
-    (run_dir / ".secrets.json").unlink(missing_ok=True)
     metrics = result.metrics
     try:
         finalize_run(run_dir, status=result.status, parameters=dict(parameters),
                      target=request.target,
                      regions=metrics.get("regions") or {},
-                     identity=metrics.get("identity"), emulator_version=emulator_version,
+                     identity=identity, emulator_version=emulator_version,
                      secrets=secrets, started_at=started, ended_at=datetime.now(UTC),
                      scenario=request.scenario, environment=request.environment,
                      repo_dir=REPO_DIR)
