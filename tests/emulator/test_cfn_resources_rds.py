@@ -229,3 +229,27 @@ def test_cluster_parameter_group(aws: AwsClients) -> None:
         DBClusterParameterGroupName="dr-params")["Parameters"]
     assert {"rds.force_ssl": "1"}.items() <= {
         p["ParameterName"]: p.get("ParameterValue") for p in parameters}.items()
+
+
+@pytest.mark.slow
+def test_snapshot_deletion_policy_leaves_a_final_snapshot(aws: AwsClients) -> None:
+    """A cluster with DeletionPolicy: Snapshot is deleted with its stack, leaving a manual
+    cluster snapshot of it."""
+    template = """
+        Resources:
+          Cluster:
+            Type: AWS::RDS::DBCluster
+            DeletionPolicy: Snapshot
+            Properties:
+              DBClusterIdentifier: snapped
+              Engine: aurora-postgresql
+              MasterUsername: dbadmin
+              MasterUserPassword: not-a-real-password
+    """
+    create_stack(aws, "snapped", template)
+    aws.client("cloudformation", "us-east-1").delete_stack(StackName="snapped")
+    rds = aws.client("rds", "us-east-1")
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    snapshots = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert [s["DBClusterIdentifier"] for s in snapshots] == ["snapped"]
+    assert snapshots[0]["DBClusterSnapshotIdentifier"].startswith("snapped-final-")

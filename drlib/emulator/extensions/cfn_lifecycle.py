@@ -13,8 +13,8 @@ can survive ``delete_stack`` with a ``DependencyViolation``. Here:
   ``UPDATE_ROLLBACK_COMPLETE``. moto applies removals and modifications before additions and
   they are not undone (CloudFormation would restore them);
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
-  ``DeletionPolicy: Retain``, and ends ``DELETE_COMPLETE`` or, if something cannot go,
-  ``DELETE_FAILED`` with the stack kept.
+  ``DeletionPolicy: Retain`` (``Snapshot`` makes a final snapshot of an Aurora cluster), and
+  ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept.
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ def delete_resources(resources_map: Any, stack: Any) -> list[str]:
             resource = parsed[lid]
             resource_type = json_map.get(lid, {}).get("Type", "")
             physical_id = getattr(resource, "physical_resource_id", None)
+            if (json_map.get(lid) or {}).get("DeletionPolicy") == "Snapshot":
+                resource.drlib_final_snapshot = True  # models that can snapshot read this
             try:
                 resources_map._delete_resource(resource, json_map[lid])
             except Exception as exc:  # a dependency still holds it: retry after the others

@@ -136,6 +136,7 @@ def keep_performance_insights(database: Any, properties: dict[str, Any]) -> None
 
 def _define_models() -> None:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudformation.utils import random_suffix
     from moto.core.common_models import CloudFormationModel
     from moto.rds.models import DBInstance, rds_backends
 
@@ -254,7 +255,10 @@ def _define_models() -> None:
                 for gc in global_backend.global_clusters.values():
                     if self.cluster in gc.members:
                         gc.members.remove(self.cluster)
-            backend.delete_db_cluster(self.physical_resource_id)
+            snapshot = None
+            if getattr(self, "drlib_final_snapshot", False):  # DeletionPolicy: Snapshot
+                snapshot = f"{self.physical_resource_id}-final-{random_suffix().lower()}"
+            backend.delete_db_cluster(self.physical_resource_id, snapshot_name=snapshot)
 
     class DBClusterParameterGroupResource(CloudFormationModel):
         """``AWS::RDS::DBClusterParameterGroup`` through ``create_db_cluster_parameter_group``
