@@ -48,7 +48,8 @@ from drlib.waiting import wait_until
 log = logging.getLogger(__name__)
 
 ADMIN_USER = "rdsadmin"
-ADMIN_DB = "rdsadmin"  # holds the heartbeat table; named after Aurora's internal database
+ADMIN_DB = "postgres"
+HEARTBEAT = "rdsadmin.heartbeat"  # a schema named after Aurora's internal rdsadmin database
 LOOPBACK = "127.0.0.1"
 
 SERVER_SETTINGS = {
@@ -122,7 +123,12 @@ class PgRuntime:
 
     def run(self, program: str, args: Sequence[str], timeout: float = 60.0) -> str:
         """Run a PostgreSQL program as the server account; raise EmulatorError on failure."""
-        argv = [self.binaries.path(program), *args]
+        return self.run_argv([self.binaries.path(program), *args], timeout)
+
+    def run_argv(self, argv: Sequence[str], timeout: float = 60.0) -> str:
+        """Run a command as the server account; raise EmulatorError on failure."""
+        program = Path(argv[0]).name
+        args = list(argv[1:])
         kwargs: dict[str, Any] = {}
         if self.owner.uid is not None:
             kwargs.update(user=self.owner.uid, group=self.owner.gid, extra_groups=[])
@@ -145,7 +151,7 @@ class PgRuntime:
         return done.stdout
 
     def template(self) -> Path:
-        """A ready data directory (initdb'd, configured, with the admin database), made once."""
+        """A ready data directory (initdb'd, configured, with the heartbeat table), made once."""
         path = self.root / ".template"
         with self._template_lock:
             if (path / "PG_VERSION").exists():
@@ -163,10 +169,9 @@ class PgRuntime:
             builder = PgServer(self, "template", path, port=_free_port())
             builder.start()
             try:
-                builder.execute(f"CREATE DATABASE {ADMIN_DB} STRATEGY FILE_COPY")
-                builder.execute("CREATE TABLE heartbeat (id int PRIMARY KEY, seq bigint NOT NULL)",
-                                dbname=ADMIN_DB)
-                builder.execute("INSERT INTO heartbeat VALUES (1, 0)", dbname=ADMIN_DB)
+                builder.execute(f"CREATE SCHEMA {HEARTBEAT.split('.')[0]}")
+                builder.execute(f"CREATE TABLE {HEARTBEAT} (id int PRIMARY KEY, seq bigint)")
+                builder.execute("CHECKPOINT")
             finally:
                 builder.stop()
             return path
@@ -200,11 +205,9 @@ class PgServer:
         self._clear_data_dir()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.runtime.chown(self.data_dir.parent)
-        shutil.copytree(template, self.data_dir, symlinks=True)
-        if self.runtime.owner.uid is not None:
-            for path in [self.data_dir, *self.data_dir.rglob("*")]:
-                os.lchown(path, self.runtime.owner.uid, self.runtime.owner.gid or -1)
-        os.chmod(self.data_dir, 0o700)
+        # cp as the server account: one process, files owned right, no Python per file.
+        self.runtime.run_argv([shutil.which("cp") or "/bin/cp", "-a", str(template),
+                               str(self.data_dir)])
 
     def init_standby(self, primary: PgServer) -> None:
         """Seed this server as a hot standby of ``primary`` (which must be running)."""
@@ -484,10 +487,10 @@ class LagProbe:
         """Commit the next heartbeat on the primary."""
         with primary.connect(ADMIN_DB) as conn:
             if self.seq is None:  # continue after whatever an earlier probe wrote
-                row = conn.execute("SELECT seq FROM heartbeat WHERE id = %s",
+                row = conn.execute(f"SELECT seq FROM {HEARTBEAT} WHERE id = %s",
                                    [self.row_id]).fetchone()
                 self.seq = int(row[0]) if row else 0
-            conn.execute("INSERT INTO heartbeat VALUES (%s, %s) ON CONFLICT (id) "
+            conn.execute(f"INSERT INTO {HEARTBEAT} VALUES (%s, %s) ON CONFLICT (id) "
                          "DO UPDATE SET seq = excluded.seq", [self.row_id, self.seq + 1])
         self.seq += 1
         self.pending.append((self.seq, time.monotonic()))
@@ -498,7 +501,7 @@ class LagProbe:
             return None
         with standby.connect(ADMIN_DB) as conn:
             def visible() -> float | None:
-                row = conn.execute("SELECT seq FROM heartbeat WHERE id = %s",
+                row = conn.execute(f"SELECT seq FROM {HEARTBEAT} WHERE id = %s",
                                    [self.row_id]).fetchone()
                 seen = int(row[0]) if row else 0
                 now = time.monotonic()
