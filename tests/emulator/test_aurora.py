@@ -123,6 +123,23 @@ def test_standalone_cluster_has_reachable_endpoint_and_master_user(aws: AwsClien
 
 
 @pytest.mark.slow
+def test_global_cluster_from_existing_cluster_makes_it_the_writer(aws: AwsClients) -> None:
+    """A global cluster made from an existing cluster: it writes, a new secondary reads."""
+    east = aws.client("rds", EAST)
+    source = east.create_db_cluster(
+        DBClusterIdentifier="solo", Engine="aurora-postgresql", MasterUsername="master",
+        MasterUserPassword=PASSWORD, DatabaseName="app")["DBCluster"]
+    east.create_global_cluster(GlobalClusterIdentifier=GLOBAL_ID,
+                               SourceDBClusterIdentifier=source["DBClusterArn"])
+    assert writer_arn(global_cluster(aws)) == source["DBClusterArn"]
+    aws.client("rds", WEST).create_db_cluster(
+        DBClusterIdentifier="solo-west", Engine="aurora-postgresql",
+        GlobalClusterIdentifier=GLOBAL_ID)
+    write(describe(aws, EAST, "solo"), 1)
+    wait_rows(describe(aws, WEST, "solo-west"), [1])
+
+
+@pytest.mark.slow
 def test_template_style_secret_gets_connection_fields(aws: AwsClients) -> None:
     """A secret holding the cluster's username/password gains host, port, dbname and engine."""
     sm = aws.client("secretsmanager", EAST)

@@ -405,6 +405,16 @@ def on_cluster_deleted(cluster: Any) -> None:
                      cluster.db_cluster_identifier)
 
 
+def on_global_cluster_created(global_cluster: Any) -> None:
+    """A global cluster made from an existing cluster: that cluster becomes its writer."""
+    for cluster in global_cluster.members:
+        cluster.is_writer = True  # moto leaves the source cluster a non-writer member
+        with plane.lock:
+            backing = plane.backings.get(cluster.db_cluster_arn)
+            if backing is not None and backing.role == STANDALONE:
+                backing.global_id, backing.role = global_cluster.global_cluster_identifier, WRITER
+
+
 def on_global_cluster_deleted(global_id: str) -> None:
     """Remove the global database's directory once nothing lives in it."""
     if plane.runtime is not None:
@@ -655,6 +665,7 @@ def install() -> None:
     original_modify = RDSBackend.modify_db_cluster
     original_delete = RDSBackend.delete_db_cluster
     original_delete_global = RDSBackend.delete_global_cluster
+    original_create_global = RDSBackend.create_global_cluster
 
     def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
         cluster = original_create(self, kwargs)
@@ -695,6 +706,11 @@ def install() -> None:
         on_cluster_deleted(deleted)
         return deleted
 
+    def create_global_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+        created = original_create_global(self, *args, **kwargs)
+        on_global_cluster_created(created)
+        return created
+
     def delete_global_cluster(self: Any, global_cluster_identifier: str) -> Any:
         deleted = original_delete_global(self, global_cluster_identifier)
         on_global_cluster_deleted(global_cluster_identifier)
@@ -727,6 +743,7 @@ def install() -> None:
         DBInstanceClustered.endpoint)
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
     RDSBackend.delete_global_cluster = delete_global_cluster  # type: ignore[method-assign]
+    RDSBackend.create_global_cluster = create_global_cluster  # type: ignore[method-assign]
     DBCluster.endpoint = endpoint(DBCluster.endpoint)  # type: ignore[method-assign,assignment]
     DBCluster.reader_endpoint = endpoint(  # type: ignore[method-assign,assignment]
         DBCluster.reader_endpoint)
