@@ -161,6 +161,7 @@ def test_global_database_across_two_regions(aws: AwsClients) -> None:
 
     west = aws.client("rds", "us-west-2")
     replica = west.describe_db_clusters(DBClusterIdentifier="dr-secondary")["DBClusters"][0]
+    assert (cluster["Status"], replica["Status"]) == ("available", "available")
     assert replica["KmsKeyId"] == "arn:aws:kms:us-west-2:123456789012:key/secondary"
     reader = west.describe_db_instances(DBInstanceIdentifier="dr-secondary-a")["DBInstances"][0]
     assert reader["DBClusterIdentifier"] == "dr-secondary"

@@ -244,6 +244,10 @@ def _define_models() -> None:
             identifier = str(p.get("DBClusterIdentifier") or resource_name).lower()
             backend = rds_backends[account_id][region_name]
             cluster = backend.create_db_cluster(cluster_kwargs(identifier, p))
+            if cluster._status == "creating":
+                # CloudFormation reports the cluster created only once it is available; moto
+                # would answer "creating" to the first describe after the stack completed.
+                cluster.status = "available"
             return cls(cluster, account_id, region_name)
 
         def delete(self, account_id: str, region_name: str) -> None:
