@@ -109,10 +109,12 @@ def gdb(aws: AwsClients) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
 def test_standalone_cluster_has_reachable_endpoint_and_master_user(aws: AwsClients) -> None:
     """A standalone cluster's endpoint reaches PostgreSQL; the master user owns DatabaseName."""
     rds = aws.client("rds", EAST)
-    rds.create_db_cluster(DBClusterIdentifier="solo", Engine="aurora-postgresql",
-                          MasterUsername="master", MasterUserPassword=PASSWORD,
-                          DatabaseName="app")
+    created = rds.create_db_cluster(DBClusterIdentifier="solo", Engine="aurora-postgresql",
+                                    MasterUsername="master", MasterUserPassword=PASSWORD,
+                                    DatabaseName="app")["DBCluster"]
+    assert created["Status"] == "creating"
     cluster = describe(aws, EAST, "solo")
+    assert cluster["Status"] == "available"
     assert cluster["Endpoint"] == cluster["ReaderEndpoint"] == "127.0.0.1"
     with connect(cluster) as conn:
         assert conn.execute("SELECT current_database(), current_user").fetchone() == (

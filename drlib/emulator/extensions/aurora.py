@@ -659,7 +659,9 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    from moto.core.responses import ActionResult
     from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend
+    from moto.rds.responses import RDSResponse
 
     original_create = RDSBackend.create_db_cluster
     original_modify = RDSBackend.modify_db_cluster
@@ -682,7 +684,18 @@ def install() -> None:
                     if cluster in gc.members:
                         gc.members.remove(cluster)
             raise
+        if cluster.db_cluster_arn in plane.backings:
+            # The server is up: the cluster is available (moto would answer "creating" to the
+            # first describe, which after a CloudFormation create is never true on AWS).
+            cluster.status = "available"
         return cluster
+
+    def create_db_cluster_action(self: Any) -> Any:
+        cluster = self.backend.create_db_cluster(self.params)
+        # As AWS, the CreateDBCluster answer itself says "creating" (moto's status flips to
+        # "available" once read).
+        cluster.status = "creating"
+        return ActionResult({"DBCluster": cluster})
 
     def modify_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
         cluster_id = kwargs["db_cluster_identifier"]
@@ -737,6 +750,7 @@ def install() -> None:
 
     RDSBackend.create_db_cluster = create_db_cluster  # type: ignore[method-assign]
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
+    RDSResponse.create_db_cluster = create_db_cluster_action  # type: ignore[method-assign]
     DBInstanceClustered.address = instance_address(  # type: ignore[method-assign,assignment]
         DBInstanceClustered.address)
     DBInstanceClustered.endpoint = instance_endpoint(  # type: ignore[method-assign,assignment]
