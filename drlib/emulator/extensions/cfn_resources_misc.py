@@ -1,15 +1,12 @@
-"""CloudFormation resources moto skips or mishandles, outside RDS, DynamoDB, S3 and Backup.
+"""CloudFormation secrets, alarms, KMS keys and SSM documents (moto skips or mishandles them).
 
 - ``AWS::SecretsManager::Secret`` (``SecretString`` or ``GenerateSecretString``, ``KmsKeyId``,
   tags; Ref is the ARN) through ``SecretsManagerBackend.create_secret``;
 - ``AWS::CloudWatch::Alarm`` through ``CloudWatchBackend.put_metric_alarm``;
 - ``AWS::KMS::Key`` with ``KeyPolicy`` given as an object (moto needs a JSON string);
-- ``AWS::SSM::Document`` with ``Content`` given as a map (moto needs a string);
-- ``AWS::IAM::Role`` ``ManagedPolicyArns`` are attached (moto ignores them), AWS-managed
-  policies included (moto only knows those when told to load them all), and detached again
-  when the role is deleted;
-- ``AWS::EC2::SecurityGroup`` rules keep their ``Description`` and ``SecurityGroupEgress``
-  replaces the default egress rule; ``AWS::EC2::SecurityGroupIngress``/``Egress`` resources.
+- ``AWS::SSM::Document`` with ``Content`` given as a map (moto needs a string).
+
+(Security-group rules: :mod:`cfn_resources_ec2`; IAM roles: :mod:`cfn_resources_iam`.)
 """
 
 from __future__ import annotations
@@ -63,38 +60,6 @@ def default_key_policy(account_id: str) -> str:
         "Action": "kms:*", "Resource": "*"}]})
 
 
-def _rule_arguments(rule: dict[str, Any]) -> dict[str, Any]:
-    """One CloudFormation security-group rule as authorize_security_group_* arguments."""
-    description = rule.get("Description")
-    ip_ranges: list[dict[str, Any]] = []
-    for key in ("CidrIp", "CidrIpv6"):
-        if rule.get(key):
-            entry = {key: rule[key]}
-            if description is not None:
-                entry["Description"] = description
-            ip_ranges.append(entry)
-    source: dict[str, Any] = {}
-    for cfn_key, api_key in (("SourceSecurityGroupId", "GroupId"),
-                             ("DestinationSecurityGroupId", "GroupId"),
-                             ("SourceSecurityGroupName", "GroupName"),
-                             ("SourceSecurityGroupOwnerId", "UserId")):
-        if rule.get(cfn_key):
-            source[api_key] = rule[cfn_key]
-    if source and description is not None:
-        source["Description"] = description
-    prefix = rule.get("DestinationPrefixListId") or rule.get("SourcePrefixListId")
-    protocol = str(rule.get("IpProtocol", "-1"))
-    all_ports = protocol == "-1"
-    return {
-        "ip_protocol": protocol,
-        "from_port": None if all_ports else rule.get("FromPort"),
-        "to_port": None if all_ports else rule.get("ToPort"),
-        "ip_ranges": ip_ranges,
-        "source_groups": [source] if source else [],
-        "prefix_list_ids": [{"PrefixListId": prefix, **(
-            {"Description": description} if description is not None else {})}] if prefix else [],
-    }
-
 
 def metric_data_query(query: dict[str, Any]) -> Any:
     """One ``Metrics`` entry of an alarm as moto's ``MetricDataQuery`` (as its API builds it)."""
@@ -118,7 +83,6 @@ def _define_models() -> None:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.common_models import CloudFormationModel
-    from moto.ec2.models import ec2_backends
     from moto.secretsmanager.models import secretsmanager_backends
 
     class SecretResource(CloudFormationModel):
@@ -232,73 +196,9 @@ def _define_models() -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             cloudwatch_backends[account_id][region_name].delete_alarms([self.alarm.name])
 
-    class _SecurityGroupRule:
-        direction = "ingress"
-
-        def __init__(self, group_id: str, arguments: dict[str, Any], rule_id: str) -> None:
-            self.group_id = group_id
-            self.arguments = arguments
-            self.rule_id = rule_id
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.rule_id
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Id"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            if attribute_name == "Id":
-                return self.rule_id
-            raise UnformattedGetAttTemplateException()
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
-                cls, resource_name: str, cloudformation_json: Any, account_id: str,
-                region_name: str, **kwargs: Any) -> _SecurityGroupRule:
-            p = cloudformation_json.get("Properties") or {}
-            backend = ec2_backends[account_id][region_name]
-            group_id = p.get("GroupId") or backend.get_security_group_by_name_or_id(
-                p.get("GroupName")).id
-            arguments = _rule_arguments(p)
-            authorize = getattr(backend, f"authorize_security_group_{cls.direction}")
-            rules, _group = authorize(group_name_or_id=group_id, **arguments)
-            return cls(group_id, arguments, rules[0].id if rules else resource_name)
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            backend = ec2_backends[account_id][region_name]
-            if backend.get_security_group_by_name_or_id(self.group_id) is None:
-                return
-            revoke = getattr(backend, f"revoke_security_group_{self.direction}")
-            arguments = {k: v for k, v in self.arguments.items()}
-            revoke(group_name_or_id=self.group_id, **arguments)
-
-    class SecurityGroupIngressResource(_SecurityGroupRule, CloudFormationModel):
-        """``AWS::EC2::SecurityGroupIngress``, its Description kept."""
-
-        direction = "ingress"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::EC2::SecurityGroupIngress"
-
-    class SecurityGroupEgressResource(_SecurityGroupRule, CloudFormationModel):
-        """``AWS::EC2::SecurityGroupEgress``, which moto lacks."""
-
-        direction = "egress"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::EC2::SecurityGroupEgress"
 
     _patch_existing_models()
-    refresh_model_map(SecretResource, AlarmResource, SecurityGroupIngressResource,
-                      SecurityGroupEgressResource)
+    refresh_model_map(SecretResource, AlarmResource)
 
 
 def _wrap_create(cls: Any, key: str, prepare: Any) -> None:
@@ -342,109 +242,13 @@ def _prepare_document(p: dict[str, Any], account_id: str) -> dict[str, Any]:
 
 
 def _patch_existing_models() -> None:
-    from moto.ec2.models.security_groups import SecurityGroup
     from moto.kms.models import Key
     from moto.ssm.models import Document
 
-    from drlib.emulator.extensions.cfn_deletion import register_deleter
-
     _wrap_create(Key, "kms-key", _prepare_key)
     _wrap_create(Document, "ssm-document", _prepare_document)
-    _patch_security_group(SecurityGroup)
-    _patch_role()
-    register_deleter("AWS::IAM::Role", delete_role)
 
 
-_aws_managed_policies: dict[str, Any] = {}
-
-
-def ensure_aws_managed_policy(backend: Any, arn: str) -> None:
-    """Make an AWS-managed policy known to the IAM backend (as on AWS, where they all exist)."""
-    import json as json_module
-
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-    from moto.iam.models import AWSManagedPolicy
-
-    if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
-        return
-    if not _aws_managed_policies:
-        _aws_managed_policies.update(json_module.loads(aws_managed_policies_data))
-    name = arn.rsplit("/", 1)[1]
-    data = _aws_managed_policies.get(name)
-    if data is None:
-        return  # unknown to AWS too: attaching fails with NoSuchEntity, as it should
-    policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
-    backend.managed_policies[policy.arn] = policy
-
-
-def _patch_role() -> None:
-    from moto.iam.models import Role, iam_backends
-    from moto.utilities.utils import get_partition
-
-    if "role" in _wrapped:
-        return
-    original = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(klass: Any, resource_name: str, cloudformation_json: Any, account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
-        role = original(klass, resource_name, cloudformation_json, account_id, region_name,
-                        **kwargs)
-        backend = iam_backends[account_id][get_partition(region_name)]
-        for arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []:
-            ensure_aws_managed_policy(backend, arn)
-            backend.attach_role_policy(arn, role.name)
-        return role
-
-    Role.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
-    _wrapped.add("role")
-
-
-def delete_role(role: Any, account_id: str, region: str) -> None:
-    """Detach the role's managed policies, then delete it as moto's model does."""
-    from moto.iam.models import Role, iam_backends
-    from moto.utilities.utils import get_partition
-
-    backend = iam_backends[account_id][get_partition(region)]
-    if role.id not in backend.roles:
-        return
-    for arn in list(role.managed_policies):
-        backend.detach_role_policy(arn, role.name)
-    Role.delete_from_cloudformation_json(role.name, {}, account_id, region)
-
-
-def _patch_security_group(cls: Any) -> None:
-    """Create the group without rules, then add each declared rule with its Description."""
-    if "security-group" in _wrapped:
-        return
-    original = cls.create_from_cloudformation_json.__func__
-
-    def create(klass: Any, resource_name: str, cloudformation_json: Any, account_id: str,
-               region_name: str, **kwargs: Any) -> Any:
-        from moto.ec2.models import ec2_backends
-
-        properties = dict(cloudformation_json.get("Properties") or {})
-        ingress = properties.pop("SecurityGroupIngress", None) or []
-        egress = properties.pop("SecurityGroupEgress", None)
-        group = original(klass, resource_name, {**cloudformation_json, "Properties": properties},
-                         account_id, region_name, **kwargs)
-        backend = ec2_backends[account_id][region_name]
-        for rule in ingress:
-            backend.authorize_security_group_ingress(group_name_or_id=group.id,
-                                                     **_rule_arguments(rule))
-        if egress is not None:
-            # Declared egress rules replace the default allow-all rule, as on AWS.
-            for default in list(group.egress_rules):
-                backend.revoke_security_group_egress(
-                    group_name_or_id=group.id, ip_protocol=default.ip_protocol,
-                    from_port=default.from_port, to_port=default.to_port,
-                    ip_ranges=[default.ip_range] if default.ip_range else [])
-            for rule in egress:
-                backend.authorize_security_group_egress(group_name_or_id=group.id,
-                                                        **_rule_arguments(rule))
-        return group
-
-    cls.create_from_cloudformation_json = classmethod(create)
-    _wrapped.add("security-group")
 
 
 def install() -> None:
