@@ -119,9 +119,12 @@ def switchover(account_id: str, global_id: str, target_id: str) -> Any:
                          "switchover needs a healthy primary. Use FailoverGlobalCluster with "
                          "AllowDataLoss.")
         if new_b.role != REPLICA or new_b.down:
+            state = ("its region is down" if new_b.down else
+                     "SynchronizationStatus pending-resync: it is being rebuilt after a "
+                     "failover; wait until its GlobalClusterMembers entry says connected")
             raise _error("InvalidDBClusterStateFault",
                          f"DBCluster {target.db_cluster_identifier} is not a synchronized "
-                         "secondary cluster.")
+                         f"secondary cluster ({state}).")
         _begin(gc, "switching-over", old, target, data_loss=False)
     aurora.run_task("switchover", _run_switchover, gc, old, target)
     return gc
