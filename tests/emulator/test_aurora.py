@@ -263,8 +263,10 @@ def test_switchover_and_failback_lose_nothing(
 
 @pytest.mark.slow
 def test_failover_with_data_loss_loses_exactly_the_paused_rows_and_fences(
-        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows written while replication is paused are lost; the old primary refuses writes."""
+    monkeypatch.setattr(aurora, "RESYNC_DELAY", 120.0)  # keep it fenced while we look
     primary, secondary = gdb
     write(primary, 1, 2)
     wait_rows(secondary, [1, 2])
@@ -358,8 +360,10 @@ def test_region_down_stops_the_primary_and_up_starts_it(
 
 @pytest.mark.slow
 def test_failover_while_region_down_fences_old_primary_when_it_returns(
-        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """An unplanned failover during a region outage leaves the old primary read-only on return."""
+    monkeypatch.setattr(aurora, "RESYNC_DELAY", 120.0)  # keep it fenced while we look
     primary, secondary = gdb
     write(primary, 1)
     wait_rows(secondary, [1])

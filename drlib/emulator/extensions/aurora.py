@@ -72,7 +72,7 @@ ENGINE = "aurora-postgresql"
 HOST = "127.0.0.1"
 HEARTBEAT_INTERVAL = 1.0
 PUBLISH_INTERVAL = 5.0
-RESYNC_DELAY = 10.0
+RESYNC_DELAY = 3.0
 """Seconds after a failover (or after its region comes back) before a fenced old primary is
 rebuilt as a secondary of the new writer. Until then it serves its old data read-only."""
 NAMESPACE = "AWS/RDS"
