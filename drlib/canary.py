@@ -351,8 +351,14 @@ class CanaryFleet:
         run = self.stores[store]
         found = 0
         for region in self.regions:
+            # Replication does not keep order across records: look from the oldest record
+            # still awaited in this region, not from the newest one seen.
+            with run.lock:
+                waiting = [seq for seq, r in run.records.items()
+                           if r.acked_at is not None and region not in r.visible_at]
+            floor = min(waiting) - 1 if waiting else run.seen.get(region, 0)
             try:
-                seqs = run.canary.present(region, self.run_id, run.seen.get(region, 0))
+                seqs = run.canary.present(region, self.run_id, floor)
             except Exception as exc:  # a region that is down is simply not seen
                 log.debug("canary reader %s in %s: %s", store, region, exc)
                 continue

@@ -203,6 +203,16 @@ def writer_region(clients: AwsClients, workload: Workload, region: str) -> str |
     return None
 
 
+def member_synchronized(clients: AwsClients, workload: Workload, region: str) -> bool:
+    """Whether ``region``'s cluster is a global member that is connected (not resyncing)."""
+    cluster = clients.client("rds", workload.regions.secondary).describe_global_clusters(
+        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0]
+    for member in cluster.get("GlobalClusterMembers", []):
+        if member["DBClusterArn"].split(":")[3] == region:
+            return member.get("SynchronizationStatus", "connected") == "connected"
+    return False
+
+
 def _cluster_arn(clients: AwsClients, region: str, cluster_id: str) -> str:
     return str(clients.client("rds", region).describe_db_clusters(
         DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"])
@@ -491,6 +501,12 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             if current == regions.primary:
                 step.skip("the writer is already in the primary region")
             else:
+                # After a failover with data loss the old primary is rebuilt as a secondary;
+                # a switchover needs it synchronized first.
+                wait_until(lambda: member_synchronized(run.clients, w, regions.primary),
+                           description=f"{w.primary.cluster_id} to be a synchronized secondary",
+                           timeout=run.timeout("switch the global database back"),
+                           interval=0.2, max_interval=10)
                 move_writer(run, regions.primary, allow_data_loss=False,
                             step="switch the global database back")
         with run.step("move DNS back to the primary"):

@@ -117,3 +117,16 @@ def test_no_known_region_is_a_failed_write() -> None:
     record = fleet.write_once("dynamodb")
     assert record.acked_at is None
     assert "no known region" in (record.error or "")
+
+
+def test_records_arriving_out_of_order_are_all_seen() -> None:
+    """A record replicated after a later one is still seen (replication keeps no order)."""
+    store, active = TwoRegionStore(), [EAST]
+    fleet = fleet_for(store, active)
+    first, second = fleet.write_once("dynamodb"), fleet.write_once("dynamodb")
+    store.data[WEST].add(second.seq)  # the later record arrives first
+    fleet.read_once("dynamodb")
+    store.data[WEST].add(first.seq)
+    fleet.read_once("dynamodb")
+    assert WEST in first.visible_at
+    assert WEST in second.visible_at
