@@ -50,7 +50,7 @@ emulator: bootstrap
 	$(UV) run drlib emulator serve
 
 bench: bootstrap
-	$(UV) run python bench/emulator_startup.py
+	for b in bench/*.py; do echo "== $$b"; $(UV) run python $$b || exit 1; done
 
 clean:
 	rm -rf .drlib .pytest_cache

@@ -98,7 +98,8 @@ def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
                           record_type=record_type, refresh_s=min(interval_s, 1.0))
     aurora = AuroraCanary(pg_endpoints(clients, workload, reader=False),
                           pg_endpoints(clients, workload, reader=True))
-    aurora.prepare(regions.primary)
+    # The canary database is created on whichever region holds the writer right now.
+    aurora.prepare(writer_region(clients, workload, regions.secondary) or regions.primary)
     dynamodb = DynamoDbCanary(lambda r: clients.client("dynamodb", r),
                               lambda r: workload.table_name, "pk", "sk")
     s3 = S3Canary(lambda r: clients.client("s3", r), lambda r: workload.regional(r).bucket)

@@ -157,6 +157,25 @@ def test_alias_failover_to_load_balancers(aws: AwsClients, r53: Any, zone: str) 
     assert _answer(r53, zone, f"app.{ZONE}")["RecordData"] == [f"dualstack.{east['DNSName']}"]
 
 
+def test_alias_target_health_waits_for_the_target_group_checks(aws: AwsClients, r53: Any,
+                                                              zone: str) -> None:
+    """A load balancer in a downed region is not unhealthy at once: Route 53 learns it from its
+    target groups' checks (interval x unhealthy threshold, 30 s x 2 by default)."""
+    east = _load_balancer(aws, "us-east-1", "lb-east")
+    west = _load_balancer(aws, "us-west-2", "lb-west")
+    _create(r53, zone, *[{"Name": f"lb.{ZONE}", "Type": "A", "SetIdentifier": role,
+                          "Failover": role,
+                          "AliasTarget": {"HostedZoneId": lb["CanonicalHostedZoneId"],
+                                          "DNSName": lb["DNSName"],
+                                          "EvaluateTargetHealth": True}}
+                         for lb, role in ((east, "PRIMARY"), (west, "SECONDARY"))])
+    set_health_check_time_scale(1.0)
+    faults.take_region_down("us-east-1")
+    assert _answer(r53, zone, f"lb.{ZONE}")["RecordData"] == [east["DNSName"]]
+    set_health_check_time_scale(0)
+    assert _answer(r53, zone, f"lb.{ZONE}")["RecordData"] == [west["DNSName"]]
+
+
 def test_alias_to_record_in_zone_answers_its_values(r53: Any, zone: str) -> None:
     """An alias to a record of the zone answers that record's values and follows its health."""
     check = _check(r53, "origin.us-east-1.example.net")

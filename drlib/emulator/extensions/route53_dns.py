@@ -17,9 +17,10 @@ servers would:
 - a record set is healthy when its ``HealthCheckId`` (if any) is healthy (see
   :mod:`route53_health`, with its FailureThreshold x RequestInterval timing) and, for an alias with
   ``EvaluateTargetHealth``, its target is healthy: a load balancer (or any name whose region
-  ``route53_health.endpoint_region`` finds) is unhealthy at once while its region's data plane is
-  down; another record of the same hosted zone is healthy when one of its record sets of that type
-  is;
+  ``route53_health.endpoint_region`` finds) turns unhealthy once its region's data plane has been
+  down for its target groups' HealthCheckIntervalSeconds x UnhealthyThresholdCount (scaled like
+  health checks), as Route 53 learns it from the target groups' health checks; another record
+  of the same hosted zone is healthy when one of its record sets of that type is;
 - an alias answers like its target: the target record's own answer when the target is a record of
   the same hosted zone, else the target's DNS name without the trailing dot (load balancers on the
   emulator have no IP addresses; the name tells which region answers).
@@ -66,6 +67,39 @@ def choose_failover(primary: Any | None, secondary: Any | None,
     return secondary
 
 
+def _down_since(region: str) -> float | None:
+    """When ``region``'s current outage began (epoch seconds), from the fault log."""
+    since = None
+    for event in faults.snapshot()["log"]:
+        if event["action"] == "region-down" and event["target"] == region and since is None:
+            since = route53_health._epoch(event["at"])
+        elif (event["action"] == "region-up" and event["target"] == region) or \
+                event["action"] == "clear":
+            since = None
+    return since
+
+
+def _target_group_detection(account_id: str, region: str, dns_name: str) -> tuple[int, int]:
+    """(interval, unhealthy threshold) of the load balancer's target groups (ELB defaults when
+    it has none: 30 s x 2)."""
+    from moto.elbv2.models import elbv2_backends
+
+    wanted = _norm(dns_name)
+    try:
+        backend = elbv2_backends[account_id][region]
+    except KeyError:
+        return 30, 2
+    for lb in list(backend.load_balancers.values()):
+        if _norm(lb.dns_name) != wanted:
+            continue
+        groups = [g for g in list(backend.target_groups.values())
+                  if lb.arn in getattr(g, "load_balancer_arns", [])]
+        if groups:
+            return max((int(g.health_check_interval_seconds), int(g.unhealthy_threshold_count))
+                       for g in groups)
+    return 30, 2
+
+
 class _Resolver:
     """Answers names from one hosted zone, at one moment (alias targets live in the same zone)."""
 
@@ -94,7 +128,15 @@ class _Resolver:
         if targets:
             return any(self.record_healthy(r, depth) for r in targets)
         region = route53_health.endpoint_region(self.backend.account_id, dns_name, None)
-        return region is None or not faults.region_down(region)
+        if region is None or not faults.region_down(region):
+            return True
+        # Route 53 learns a load balancer's health from its target groups' health checks:
+        # it turns unhealthy only once they have failed UnhealthyThresholdCount times in a row.
+        window = route53_health.decision_window(
+            *_target_group_detection(self.backend.account_id, region, dns_name),
+            route53_health.health_check_time_scale())
+        since = _down_since(region)
+        return since is not None and self.now - since < window
 
     def answer(self, name: str, record_type: str, depth: int = 0) -> list[str] | None:
         """The values for ``name``/``record_type``; None when no record set matches."""
