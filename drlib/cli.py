@@ -73,7 +73,7 @@ def _drill(args: argparse.Namespace) -> int:
         raise DrError(f"Unknown environment {args.env!r}", expected=", ".join(ENVIRONMENTS))
     request = DrillRequest(environment=args.env, scenario=args.scenario, target=args.target,
                            confirm_production=args.yes, dry_run=args.dry_run,
-                           outputs_dir=args.outputs.resolve())
+                           outputs_dir=args.outputs.resolve(), upload=args.upload)
     if args.dry_run:
         from drlib.drill import describe_plan
 
@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     drill.add_argument("--outputs", type=Path, default=Path("outputs"),
                        help="evidence folder (default outputs/)")
+    drill.add_argument("--upload", action="store_true",
+                       help="also store the sealed evidence in the evidence bucket "
+                            "(S3 Object Lock, compliance mode)")
     drill.set_defaults(func=_drill)
 
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (starts the emulator "

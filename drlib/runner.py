@@ -50,6 +50,7 @@ class DrillRequest:
     dry_run: bool = False
     outputs_dir: Path = DEFAULT_OUTPUTS
     chain: tuple[str, ...] = CHAIN
+    upload: bool = False
 
 
 @dataclass
@@ -156,53 +157,132 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
         raise
     started = datetime.now(UTC)
     result = RunResult(run_dir=run_dir, status="aborted")
-    emulator_version = None
-    identity: dict[str, Any] | None = None
-    secrets: list[str] = []
+    closing = _Closing(request, run_dir, parameters, result, started, progress)
     progress(f"drill {request.scenario} on {request.environment} ({request.target}) -> {run_dir}")
     try:
         with _sigterm_unwinds(), _local_emulator(request) as emulator:
             if emulator is not None:
                 from drlib.emulator import emulator_version as version_of
 
-                emulator_version = version_of()
+                closing.emulator_version = version_of()
                 progress(f"  started the embedded emulator on {emulator.endpoint_url}")
             try:
                 _execute_chain(request, parameters, run_dir, result, progress)
+            except (KeyboardInterrupt, _Interrupted):
+                closing.interrupted()
             finally:
-                identity, secrets = _provenance(request)
+                # While the target is still up: who ran it, secrets to scan for, the
+                # notification, the seal and the upload.
+                closing.finish(target_up=True)
     except (KeyboardInterrupt, _Interrupted):
-        progress("  interrupted: sealing the evidence as aborted")
-        result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, "interrupted"))
+        closing.interrupted()
     finally:
-        result.metrics = _read_json(run_dir / "metrics.json")
-        result.status = _run_status(result)
-        _seal(request, run_dir, parameters, result, started, emulator_version, identity,
-              secrets, progress)
+        closing.finish(target_up=False)
     return result
 
 
-def _provenance(request: DrillRequest) -> tuple[dict[str, Any] | None, list[str]]:
-    """Who ran the drill (STS) and the secret values the run may have touched (to scan for).
+@dataclass
+class _Closing:
+    """The end of every run, whatever happened: status, notification, seal, upload (once)."""
 
-    Read while the target is still up; either may be unavailable (e.g. nothing deployed)."""
+    request: DrillRequest
+    run_dir: Path
+    parameters: Mapping[str, Any]
+    result: RunResult
+    started: datetime
+    progress: Callable[[str], None]
+    emulator_version: str | None = None
+    done: bool = False
+
+    def interrupted(self) -> None:
+        self.progress("  interrupted: sealing the evidence as aborted")
+        self.result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, "interrupted"))
+
+    def finish(self, target_up: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        result = self.result
+        result.metrics = _read_json(self.run_dir / "metrics.json")
+        result.status = _run_status(result)
+        context = _target_context(self.request) if target_up else None
+        identity, secrets = (context.identity, context.secrets) if context else (None, [])
+        if context is not None:
+            _notify(context, self.run_dir, result, self.progress)
+        _seal(self.request, self.run_dir, self.parameters, result, self.started,
+              self.emulator_version, identity, secrets, self.progress)
+        if context is not None and self.request.upload:
+            _upload(context, self.run_dir, self.progress)
+
+
+@dataclass
+class _TargetContext:
+    """What the end of a run reads from the target while it is up."""
+
+    target: Any
+    workload: Any
+    identity: dict[str, Any] | None
+    secrets: list[str]
+
+
+def _target_context(request: DrillRequest) -> _TargetContext | None:
+    """Who ran the drill (STS) and the secret values the run may have touched (to scan for);
+    None when the target cannot be read (e.g. nothing deployed)."""
     from drlib.stacks import SceptreProject
     from drlib.targets import open_target
     from drlib.workload import project_regions, secret_values, workload_from_outputs
 
-    identity: dict[str, Any] | None = None
-    secrets: list[str] = []
     try:
         project = SceptreProject(request.environment)
         regions = project_regions(project.variables)
         target = open_target(request.target, regions)
         answer = target.clients.client("sts", regions.primary).get_caller_identity()
         identity = {k: answer[k] for k in ("Account", "Arn", "UserId") if k in answer}
+    except Exception as exc:  # recorded as unknown; the evidence is sealed regardless
+        log.warning("could not read the run's identity: %s", exc)
+        return None
+    try:
         workload = workload_from_outputs(request.environment, regions, project.outputs(""))
-        secrets = list(secret_values(target.clients, workload))
-    except Exception as exc:  # recorded as unknown; the run's evidence is sealed regardless
-        log.warning("could not read the run's identity or secrets: %s", exc)
-    return identity, secrets
+    except Exception as exc:
+        log.warning("could not read the workload: %s", exc)
+        return _TargetContext(target, None, identity, [])
+    return _TargetContext(target, workload, identity,
+                          list(secret_values(target.clients, workload)))
+
+
+def _notify(context: _TargetContext, run_dir: Path, result: RunResult,
+            progress: Callable[[str], None]) -> None:
+    """Publish the closing summary to the DR topic (written to notification.json too)."""
+    from drlib.notify import publish_summary
+
+    if context.workload is None:
+        return
+    try:
+        record = publish_summary(context.target.clients, context.workload, run_dir,
+                                 result.status, result.metrics)
+    except Exception as exc:  # a notification failure must not lose the evidence
+        progress(f"  could not publish the summary: {exc}")
+        return
+    if record is not None:
+        (run_dir / "notification.json").write_text(json.dumps(record, indent=2))
+        progress(f"  summary published to {record['topic_arn']}")
+
+
+def _upload(context: _TargetContext, run_dir: Path, progress: Callable[[str], None]) -> None:
+    from drlib.evidence.upload import upload_run
+
+    workload = context.workload
+    if workload is None or not workload.evidence_bucket:
+        progress("  no evidence bucket among the stack outputs: not uploaded")
+        return
+    try:
+        report = upload_run(context.target.clients, run_dir, workload.evidence_bucket,
+                            workload.regions.secondary)
+        progress(f"  evidence uploaded with Object Lock: {len(report.uploaded)} new, "
+                 f"{len(report.skipped)} already archived, {len(report.verified)} verified, "
+                 f"s3://{workload.evidence_bucket}/{run_dir.name}/ ({report.retention})")
+    except DrError as exc:
+        progress(f"  evidence upload failed: {exc.render()}")
 
 
 def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],

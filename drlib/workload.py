@@ -116,7 +116,8 @@ def workload_from_outputs(environment: str, regions: RegionPair,
         sns_topic_arn=maybe("primary", "TopicArn", "NotificationTopicArn", "DrTopicArn"),
         evidence_bucket=maybe("secondary", "EvidenceBucketName")
         or maybe("primary", "EvidenceBucketName"),
-        extra={"ReplicationRuleId": maybe("primary", "ReplicationRuleId") or ""})
+        extra={"ReplicationRuleId": maybe("primary", "ReplicationRuleId") or "",
+               "SecondaryTopicArn": maybe("secondary", "NotificationTopicArn") or ""})
 
 
 def discover_workload(environment: str, regions: RegionPair | None = None) -> Workload:
