@@ -192,3 +192,31 @@ def test_failure_mid_step_aborts_to_the_documented_state(deployed: tuple[Target,
     assert "injected failure" in metrics["error"]
     assert metrics["state_after"]["writer_region"] == workload.regions.primary
     assert not faults.region_down(workload.regions.primary)
+
+
+def test_load_run_lag_matches_the_configured_delay(deployed: tuple[Target, Workload],
+                                                   tmp_path: Path) -> None:
+    """A modest load run loses no write; with 0.5 s of replication delay configured the
+    canary-measured median lag of DynamoDB and S3 is 0.5 s within 0.3 s (the canary readers
+    poll every 25 ms; the rest is the emulator's apply cycle); CloudWatch series are found."""
+    from drlib.lag import cloudwatch_lag_series, run_load
+    from drlib.session import Session
+
+    target, workload = deployed
+    session = Session("dev", target, SceptreProject("dev"), tmp_path, _workload=workload)
+    for store in ("dynamodb", "s3"):
+        faults.set_replication_delay(store, 0.5)
+    try:
+        load = run_load(session, stores=["dynamodb", "s3"], rate_per_second=20,
+                        duration_s=3, drain_s=5)
+    finally:
+        for store in ("dynamodb", "s3"):
+            faults.set_replication_delay(store, 0.0)
+    summary = load.summary
+    assert (summary["acknowledged"] >= 20).all(), summary
+    assert (summary["errors"] == 0).all(), summary
+    assert (summary["not_replicated"] == 0).all(), summary
+    for store in ("dynamodb", "s3"):
+        assert abs(load.statistics.loc[store, "median_s"] - 0.5) <= 0.3, load.statistics
+    cloudwatch = cloudwatch_lag_series(session, window_minutes=10)
+    assert {"dynamodb", "s3"} <= set(cloudwatch["store"]), cloudwatch
