@@ -127,6 +127,8 @@ def _lab(args: argparse.Namespace) -> int:
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     command = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", "--no-browser",
                f"--notebook-dir={notebooks}"]
+    if os.geteuid() == 0:  # containers and CI machines often run as root
+        command.append("--allow-root")
     return subprocess.call(command, env=env)
 
 
