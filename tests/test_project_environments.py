@@ -49,16 +49,16 @@ def check_deployed(aws: AwsClients, project: SceptreProject) -> None:
         assert len({s["AvailabilityZone"] for s in subnets}) == len(nats) >= 2
     protection = aws.client("rds", regions.primary).describe_db_clusters(
         DBClusterIdentifier=workload.primary.cluster_id)["DBClusters"][0]["DeletionProtection"]
-    assert protection is (project.environment == "prod")
+    assert protection is bool(project.variables["deletion_protection"])
     assert workload.primary.health_check_id
     assert workload.secondary.health_check_id
 
 
 def delete_everything(aws: AwsClients, project: SceptreProject) -> None:
-    """Delete the project (lifting production's deletion protection first, as an engineer
-    must) and check nothing but retained resources is left."""
+    """Delete the project (lifting deletion protection first where the environment has it, as
+    an engineer must) and check nothing but retained resources is left."""
     regions = project_regions(project.variables)
-    if project.environment == "prod":
+    if project.variables["deletion_protection"]:
         for region in (regions.primary, regions.secondary):
             rds = aws.client("rds", region)
             for cluster in rds.describe_db_clusters()["DBClusters"]:
