@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from drlib.emulator.patching import pid_alive
 from drlib.emulator.server import Emulator, client_environment, default_state_dir
 from drlib.errors import EmulatorError
 from drlib.waiting import wait_until
@@ -64,13 +65,7 @@ def _alive(pid: int) -> bool:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def start(port: int | None = None, state_dir: Path | None = None,

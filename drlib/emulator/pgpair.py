@@ -41,6 +41,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from drlib.emulator.patching import pid_alive
 from drlib.emulator.pgbin import PgBinaries, RunAs, find_binaries, run_as
 from drlib.errors import EmulatorError, WaitTimeout
 from drlib.waiting import wait_until
@@ -247,7 +248,7 @@ class PgServer:
             pid = int(pid_file.read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return False
-        return _pid_alive(pid)
+        return pid_alive(pid)
 
     def remove(self) -> None:
         """Stop the server (immediately) and delete its data directory and log."""
@@ -402,16 +403,6 @@ class PgServer:
             kept.append(f"{key} = {value}")
         path.write_text("\n".join(kept) + "\n")
         self.runtime.chown(path)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def wait_caught_up(standby: PgServer, primary: PgServer, timeout: float = 30.0) -> int:

@@ -55,6 +55,7 @@ from typing import Any
 
 from drlib.emulator import control, faults, state
 from drlib.emulator.faults import FaultEvent
+from drlib.emulator.patching import pid_alive
 from drlib.emulator.pgpair import (
     LagProbe,
     PgRuntime,
@@ -136,23 +137,13 @@ def sweep_dead_roots() -> None:
         return
     for root in ROOT_PARENT.iterdir():
         pid = root.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         rt = PgRuntime(root=root, socket_dir=root / ".s")
         swept = stop_stale_servers(root, rt)
         shutil.rmtree(root, ignore_errors=True)
         log.warning("removed the aurora data of dead emulator process %s (%d servers stopped)",
                     pid, swept)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def runtime() -> PgRuntime:

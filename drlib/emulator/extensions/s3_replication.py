@@ -27,7 +27,6 @@ requires versioning) but never copies an object. This extension follows that con
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drlib.emulator import control, replication_queue
+from drlib.emulator.patching import Maker, locked_by, wrap_once
 from drlib.emulator.replication_queue import PendingWrite
 
 log = logging.getLogger(__name__)
@@ -389,20 +389,11 @@ def publish_pending_gauges() -> float | None:
 
 # --- moto patches --------------------------------------------------------------------------------
 
-def _wrap(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = getattr(owner, name)
-    if getattr(original, "_drlib_replication", False):
-        return
-    wrapped = functools.wraps(original)(make(original))
-    wrapped._drlib_replication = True  # type: ignore[attr-defined]
-    setattr(owner, name, wrapped)
+def _wrap(owner: Any, name: str, make: Maker) -> None:
+    wrap_once(owner, name, make, "_drlib_replication")
 
 
-def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with _data_lock:
-            return original(*args, **kwargs)
-    return call
+_locked = locked_by(_data_lock)
 
 
 def _put_object(original: Callable[..., Any]) -> Callable[..., Any]:
