@@ -99,3 +99,21 @@ def test_sceptre_command_line_launches_as_an_engineer_would(aws: AwsClients) -> 
     assert done.returncode == 0, done.stderr
     assert aws.client("sqs", "us-east-1").list_queues()["QueueUrls"][0].endswith(
         "/drsmall-dev-orders")
+
+
+@pytest.mark.slow
+def test_diff_sees_a_changed_parameter(aws: AwsClients) -> None:
+    """Diff is empty right after launch and names the stack whose parameter changed."""
+    SceptreProject("dev", project_dir=SMALL).launch("primary/queue.yaml")
+    assert SceptreProject("dev", project_dir=SMALL).diff("primary/queue.yaml") == {
+        "primary/queue": False}
+    changed = SceptreProject("dev", project_dir=SMALL, variables={"environment": "qa"})
+    assert changed.diff("primary/queue.yaml") == {"primary/queue": True}
+
+
+def test_drift_on_a_target_without_drift_detection_is_a_clear_error(aws: AwsClients) -> None:
+    """Where CloudFormation drift detection is unavailable (the emulator) drift says so."""
+    project = SceptreProject("dev", project_dir=SMALL)
+    project.launch("primary/queue.yaml")
+    with pytest.raises(StackError, match="drift detection"):
+        project.drift("primary/queue.yaml")
