@@ -2,7 +2,7 @@
 
 ``drlib drill`` and ``make drill`` call :func:`run_drill`. It validates every notebook's
 parameters before anything runs, starts the emulator for the ``local`` target, executes the chain
-(deploy, readiness, drill, replication lag, cost, failback, report) in separate kernels, and seals
+(deploy, readiness, drill, failback, replication lag, cost, report) in separate kernels, and seals
 the folder as evidence whatever happened: passed, failed, or aborted (an error, Ctrl-C or SIGTERM).
 A failed notebook is still written, its failing cell marked, before the chain stops.
 """
@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 REPO_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUTS = REPO_DIR / "outputs"
 
-CHAIN: tuple[str, ...] = ("00_deploy", "10_readiness", "20_failover_drill",
-                          "40_replication_lag", "50_cost", "30_failback", "90_report")
-"""The default drill chain, in order. Failback runs after the analysis notebooks so that their
-reads see the drill's data where it was written; the report comes last."""
+CHAIN: tuple[str, ...] = ("00_deploy", "10_readiness", "20_failover_drill", "30_failback",
+                          "40_replication_lag", "50_cost", "90_report")
+"""The default drill chain, in order. The load run and the lag and cost analysis come after
+failback, so they measure the workload in its normal shape (replication primary to secondary);
+the drill's own canary records are already saved with its evidence. The report comes last."""
 
 ALWAYS_RUN = ("30_failback", "90_report")
 """Notebooks that still run after an earlier one failed: failback returns the system to its
