@@ -101,17 +101,24 @@ def _flip(old: Any, new: Any) -> None:
 
 # --- switchover ------------------------------------------------------------------------------
 
+def _new_writer_request(account_id: str, global_id: str, target_id: str) -> tuple[Any, Any, Any]:
+    """(global cluster, target member, current writer) of a request to move the writer; refuses
+    a busy global cluster and a target that already is the writer, as RDS does."""
+    gc = _global_cluster(account_id, global_id)
+    target = _member(gc, target_id)
+    _check_idle(gc)
+    old = _writer(gc)
+    if target is old:
+        raise _error("InvalidParameterValue",
+                     f"DBCluster {target.db_cluster_identifier} is already the primary "
+                     "cluster of the global database.")
+    return gc, target, old
+
+
 def switchover(account_id: str, global_id: str, target_id: str) -> Any:
     """Start a switchover to ``target_id``; returns the global cluster, now switching-over."""
     with aurora.plane.lock:
-        gc = _global_cluster(account_id, global_id)
-        target = _member(gc, target_id)
-        _check_idle(gc)
-        old = _writer(gc)
-        if target is old:
-            raise _error("InvalidParameterValue",
-                         f"DBCluster {target.db_cluster_identifier} is already the primary "
-                         "cluster of the global database.")
+        gc, target, old = _new_writer_request(account_id, global_id, target_id)
         old_b, new_b = _backing(old), _backing(target)
         if old_b.down or not old_b.server.is_running():
             raise _error("InvalidDBClusterStateFault",
@@ -194,14 +201,7 @@ def failover(account_id: str, global_id: str, target_id: str, allow_data_loss: b
     if not allow_data_loss:
         return switchover(account_id, global_id, target_id)
     with aurora.plane.lock:
-        gc = _global_cluster(account_id, global_id)
-        target = _member(gc, target_id)
-        _check_idle(gc)
-        old = _writer(gc)
-        if target is old:
-            raise _error("InvalidParameterValue",
-                         f"DBCluster {target.db_cluster_identifier} is already the primary "
-                         "cluster of the global database.")
+        gc, target, old = _new_writer_request(account_id, global_id, target_id)
         new_b = _backing(target)
         if new_b.down or not new_b.server.is_running() or new_b.role != REPLICA:
             raise _error("InvalidDBClusterStateFault",
