@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,28 +81,27 @@ def adaptive_polling(timeout_s: float = STACK_TIMEOUT_S) -> Iterator[None]:
 
     def wait_for_completion(self: Any, timeout: int = 0,
                             boto_response: dict[str, Any] | None = None) -> str:
-        seen = {"after": None}
+        # Log the stack's events as Sceptre does, from a little before the call.
+        events_after = [datetime.now(UTC) - timedelta(seconds=3)]
 
         def settled() -> str | None:
-            status = self._get_simplified_status(self._get_status())
-            if seen["after"] is not None:
-                seen["after"] = self._log_new_events(seen["after"])
+            status = str(self._get_simplified_status(self._get_status()))
+            events_after[0] = self._log_new_events(events_after[0])
             return None if status == StackStatus.IN_PROGRESS else status
 
-        from datetime import UTC, datetime, timedelta
-
-        seen["after"] = datetime.now(UTC) - timedelta(seconds=3)
         bound = 60 * timeout if timeout else timeout_s
-        return wait_until(settled, description=f"stack {self.stack.external_name} to settle",
-                          timeout=bound, interval=0.1, backoff=1.5, max_interval=4.0)
+        result: str = wait_until(settled, description=f"stack {self.stack.external_name} to "
+                                 "settle", timeout=bound, interval=0.1, backoff=1.5,
+                                 max_interval=4.0)
+        return result
 
     with _patch_lock:
         original = StackActions._wait_for_completion
-        StackActions._wait_for_completion = wait_for_completion  # type: ignore[method-assign]
+        StackActions._wait_for_completion = wait_for_completion
         try:
             yield
         finally:
-            StackActions._wait_for_completion = original  # type: ignore[method-assign]
+            StackActions._wait_for_completion = original
 
 
 class SceptreProject:

@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 def wait_until(
-    probe: Callable[[], T],
+    probe: Callable[[], T | None],
     *,
     description: str,
     timeout: float,
@@ -32,7 +32,6 @@ def wait_until(
         raise ValueError(f"timeout must be positive, got {timeout}")
     deadline = clock() + timeout
     delay = interval
-    last: T | None = None
     while True:
         last = probe()
         if last:

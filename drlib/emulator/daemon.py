@@ -97,8 +97,10 @@ def start(port: int | None = None, state_dir: Path | None = None,
         proc = read_state(state_dir)
         return proc if proc is not None and proc.answers() else None
 
-    return wait_until(started, description="the background emulator to answer", timeout=timeout,
-                      interval=0.02, backoff=1.1, max_interval=0.25)
+    proc: EmulatorProcess = wait_until(started, description="the background emulator to answer",
+                                       timeout=timeout, interval=0.02, backoff=1.1,
+                                       max_interval=0.25)
+    return proc
 
 
 def stop(state_dir: Path | None = None, timeout: float = 30.0) -> EmulatorProcess | None:
