@@ -133,13 +133,23 @@ def _mark_drill(ax: Axes, timeline: Timeline | None, origin: datetime) -> None:
     """Steps as shaded spans with their names, faults and the declaration as vertical lines."""
     if timeline is None:
         return
-    for i, step in enumerate(sorted(timeline.steps, key=lambda s: s.started_at)):
-        if step.ended_at is None:
-            continue
+    steps = [s for s in sorted(timeline.steps, key=lambda s: s.started_at) if s.ended_at]
+    if steps:
+        extent = max((s.ended_at - origin).total_seconds() for s in steps  # type: ignore[operator]
+                     ) - (steps[0].started_at - origin).total_seconds()
+        min_gap = 0.06 * max(extent, 1e-9)
+    labels: list[tuple[float, list[str]]] = []  # steps that start close together share a label
+    for i, step in enumerate(steps):
         start = (step.started_at - origin).total_seconds()
-        end = (step.ended_at - origin).total_seconds()
+        end = (step.ended_at - origin).total_seconds()  # type: ignore[operator]
         ax.axvspan(start, end, color="#9e9e9e", alpha=0.12 if i % 2 else 0.2, linewidth=0)
-        ax.text(start, 1.0, step.step, transform=ax.get_xaxis_transform(), fontsize=7,
+        if labels and start - labels[-1][0] < min_gap:
+            labels[-1][1].append(step.step)
+        else:
+            labels.append((start, [step.step]))
+    for x, names in labels:
+        text = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} steps)"
+        ax.text(x, 1.0, text, transform=ax.get_xaxis_transform(), fontsize=7,
                 rotation=30, va="bottom", ha="left", clip_on=False)
     for i, fault in enumerate(timeline.faults):
         ax.axvline((fault.at - origin).total_seconds(), color=FAULT_COLOUR, linewidth=1.0,
@@ -179,7 +189,7 @@ def lag_over_time_chart(series: pd.DataFrame, threshold_s: float | None = None,
     ax.set_xlabel("time since drill start (s)")
     ax.set_ylabel("replication lag (s)")
     # Room above the axes for the rotated step names.
-    ax.set_title(title, pad=48 if timeline is not None and timeline.steps else 6)
+    ax.set_title(title, pad=90 if timeline is not None and timeline.steps else 6)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return figure
