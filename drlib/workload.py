@@ -9,7 +9,7 @@ knows the target: the same outputs exist on AWS and on the emulator.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ def cluster_endpoint(clients: AwsClients, region: str, cluster_id: str,
 
 
 def pg_endpoints(clients: AwsClients, workload: Workload,
-                 reader: bool) -> Any:
+                 reader: bool) -> Callable[[str], PgEndpoint]:
     """A function region -> :class:`PgEndpoint` for the canaries (credentials read once)."""
     user, password = database_credentials(clients, workload)
 
