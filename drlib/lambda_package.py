@@ -6,7 +6,8 @@ files (``bin/``, ``RECORD``, ``INSTALLER``, byte code) left out. The same source
 therefore give the same bytes, and the package is stored under its SHA-256
 (``lambda/<name>/<sha256>.zip``) so CloudFormation sees a new key exactly when the code changes.
 
-Command line (what the Sceptre ``!cmd`` hook of the dr-automation stacks runs)::
+The dr-automation stacks run it through the Sceptre hook ``!drlib_lambda_package``
+(:mod:`drlib.sceptre_hooks`). By hand, to pre-stage a package::
 
     python -m drlib.lambda_package --bucket ARTIFACTS_BUCKET [--region R] [--key-file F]
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,14 +119,35 @@ def write_deterministic_zip(files: Iterable[tuple[str, Path]], destination: Path
             archive.writestr(info, path.read_bytes(), compresslevel=6)
 
 
+def uv_executable() -> str | None:
+    """The uv of this environment (the ``uv`` distribution drlib depends on), by absolute path.
+
+    Never looked up on PATH: a new machine's PATH does not have ``~/.local/bin``, and a hook
+    started by Sceptre may run with any PATH at all.
+    """
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None
+
+
 def _install_commands(requirements: Path, target: Path) -> list[list[str]]:
     """Installer commands to try in order: uv (online, then from its cache), else pip."""
-    uv = shutil.which("uv")
+    uv = uv_executable()
     if uv:
         base = [uv, "pip", "install", "--quiet", "--target", str(target), "--no-deps",
                 "--no-compile", "--python-version", TARGET_PYTHON, "--python-platform",
                 TARGET_PLATFORM_UV, "-r", str(requirements)]
         return [base, [*base, "--offline"]]
+    if importlib.util.find_spec("pip") is None:
+        raise DrError("No installer for the Lambda requirements in this environment",
+                      expected="the uv distribution (a drlib dependency) or pip",
+                      found=f"neither in {sys.prefix}",
+                      fix="re-create the environment with `make bootstrap` (uv sync --locked)")
     return [[sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
              "--no-deps", "--no-compile", "--only-binary=:all:", "--implementation", "cp",
              "--python-version", TARGET_PYTHON, "--platform", TARGET_PLATFORM_PIP,
@@ -248,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                               fix="pass --region (Sceptre hooks set AWS_REGION themselves)")
         package = build_package(args.source, args.build_dir)
         key = upload_package(package, AwsClients(), region, args.bucket)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except DrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +25,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drlib.errors import ConfigError, StackError
+from drlib.preflight import Problem, preflight
 from drlib.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,38 @@ def adaptive_polling(timeout_s: float = STACK_TIMEOUT_S) -> Iterator[None]:
             StackActions._wait_for_completion = original
 
 
+def read_var_file(path: Path) -> dict[str, Any]:
+    """An environment's var file as a mapping; a file that is not one names itself."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the var file {_shown(path)}", found=str(exc),
+                          expected="a readable YAML file", fix="check the file") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"The var file {_shown(path)} is not valid YAML{where}",
+                          found=str(problem), expected="flat YAML, one `key: value` per line",
+                          fix=f"correct {_shown(path)}{where}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"The var file {_shown(path)} is not a mapping",
+                          found=f"a {type(loaded).__name__}",
+                          expected="flat YAML, one `key: value` per line",
+                          fix=f"correct {_shown(path)}")
+    return loaded
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working folder when it is below it (shorter messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class SceptreProject:
     """The Sceptre project for one environment."""
 
@@ -116,8 +149,14 @@ class SceptreProject:
                               fix="pass the sceptre/ folder of this repository")
         self.environment = environment
         self.var_file = self._find_var_file(environment)
-        self.variables: dict[str, Any] = yaml.safe_load(self.var_file.read_text()) or {}
+        self.variables: dict[str, Any] = read_var_file(self.var_file)
         self.variables.update(variables or {})
+
+    def check_settings(self, extra: Sequence[Problem] = ()) -> None:
+        """Raise :class:`~drlib.preflight.SettingsError` naming every bad setting (and the
+        ``extra`` problems the caller found); return when there is none."""
+        preflight(f"environment {self.environment} ({_shown(self.var_file)})", self.variables,
+                  _shown(self.var_file), self.environment, extra)
 
     def _find_var_file(self, environment: str) -> Path:
         for folder in VAR_FILE_DIRS:

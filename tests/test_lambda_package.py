@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -22,8 +23,10 @@ from drlib.lambda_package import (
     collect_files,
     main,
     upload_package,
+    uv_executable,
     write_deterministic_zip,
 )
+from tests.fresh_path import fresh_machine_environment
 
 
 def _load_handler() -> ModuleType:
@@ -111,6 +114,31 @@ def test_real_package_is_deterministic_and_holds_handler_and_boto3(tmp_path: Pat
     assert not any(n.startswith("bin/") or n.endswith("/RECORD") for n in names)
 
 
+def test_uv_is_found_by_absolute_path_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installer is the environment's own uv, found with an empty PATH."""
+    monkeypatch.setenv("PATH", "")
+    uv = uv_executable()
+    assert uv is not None
+    assert Path(uv).is_absolute()
+    assert Path(uv).is_file()
+
+
+@pytest.mark.slow
+def test_real_package_builds_with_a_new_machines_path(tmp_path: Path) -> None:
+    """In a process whose PATH has neither uv nor the environment's bin (a new machine, the
+    environment not activated), the real package still builds with its pinned dependencies."""
+    code = ("import sys; from pathlib import Path; from drlib.lambda_package import "
+            "build_package; print(build_package(build_dir=Path(sys.argv[1]), "
+            "use_cache=False).path)")
+    env = fresh_machine_environment()
+    env["PATH"] = "/usr/bin:/bin"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "build")], env=env,
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with zipfile.ZipFile(done.stdout.strip().splitlines()[-1]) as archive:
+        assert "boto3/__init__.py" in archive.namelist()
+
+
 def test_upload_puts_package_under_content_key_once(aws: AwsClients, tmp_path: Path) -> None:
     """The package is uploaded under lambda/<name>/<sha256>.zip and not uploaded twice."""
     s3 = aws.client("s3", "us-west-2")
@@ -142,10 +170,10 @@ def test_cli_writes_the_key_file(aws: AwsClients, tmp_path: Path,
 
 def test_cli_without_region_fails_with_fix(monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """Without --region or AWS_REGION the command exits 1 and says how to fix it."""
+    """Without --region or AWS_REGION the command exits 2 (bad input) and says how to fix it."""
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
-    assert main(["--bucket", "b"]) == 1
+    assert main(["--bucket", "b"]) == 2
     assert "pass --region" in capsys.readouterr().err
 
 

@@ -13,12 +13,13 @@ import pytest
 from drlib.aws import AwsClients
 from drlib.emulator.server import Emulator
 from drlib.lambda_package import build_package
+from tests.fresh_path import fresh_machine_environment
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lambda_hook_project"
 
 
 def _variables(build_dir: Path) -> dict[str, Any]:
-    return {"python": sys.executable, "build_dir": str(build_dir)}
+    return {"build_dir": str(build_dir)}
 
 
 def _stored_key(aws: AwsClients) -> tuple[str, Any]:
@@ -51,14 +52,17 @@ def test_python_api_launch_runs_the_hook_before_reading_the_key(aws: AwsClients,
 @pytest.mark.slow
 def test_sceptre_command_launch_runs_the_same_hook(aws: AwsClients, emulator: Emulator,
                                                    tmp_path: Path) -> None:
-    """`sceptre launch` by hand takes the same path: hook, upload, key as parameter."""
+    """`.venv/bin/sceptre launch` by hand, with a new machine's PATH (no uv, no activated
+    environment), takes the same path: hook, build, upload, key as parameter."""
     build_dir = tmp_path / "build"
     variables = tmp_path / "vars.yaml"
-    variables.write_text(f"python: {sys.executable}\nbuild_dir: {build_dir}\n")
+    variables.write_text(f"build_dir: {build_dir}\n")
     sceptre = Path(sys.executable).with_name("sceptre")
+    env = fresh_machine_environment({**os.environ, **emulator.environment()})
+    env["PATH"] = "/usr/bin:/bin"  # not even the environment's own bin: nothing from PATH
     result = subprocess.run([str(sceptre), "--var-file", str(variables), "launch", "--yes",
                              "demo"], cwd=FIXTURE, capture_output=True, text=True, check=False,
-                            timeout=240, env={**os.environ, **emulator.environment()})
+                            timeout=240, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     key, _ = _stored_key(aws)
     assert (build_dir / "hello.s3key").read_text() == key
