@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,7 +64,7 @@ def _emulator_serve(args: argparse.Namespace) -> int:
 
 def _drill(args: argparse.Namespace) -> int:
     from drlib.notebook_params import ENVIRONMENTS
-    from drlib.runner import DrillRequest, chain_parameters, run_drill
+    from drlib.runner import DrillRequest, chain_parameters, preflight_drill, run_drill
 
     if args.env == "prod" and not args.yes and not args.dry_run:
         raise DrError("A production drill needs explicit confirmation",
@@ -77,6 +78,7 @@ def _drill(args: argparse.Namespace) -> int:
     if args.dry_run:
         from drlib.drill import describe_plan
 
+        preflight_drill(request)
         print(describe_plan(args.scenario, args.env, args.target))
         print("notebook chain (parameters validated):")
         for notebook, params in chain_parameters(request, Path("<run folder>")).items():
@@ -138,6 +140,7 @@ def _stacks(args: argparse.Namespace) -> int:
     project = SceptreProject(args.env)
     path = "" if args.group == "all" else args.group
     if args.action == "launch":
+        _preflight_launch(project)
         infos = project.launch(path)
     elif args.action == "delete":
         project.delete(path)
@@ -147,6 +150,25 @@ def _stacks(args: argparse.Namespace) -> int:
     for info in infos:
         print(f"{info.path:<28} {info.region:<10} {info.status:<12} {info.stack_name}")
     return 0
+
+
+def _preflight_launch(project: object) -> None:
+    """Settings, then credentials in both regions, before any stack is touched."""
+    from drlib.aws import AwsClients
+    from drlib.preflight import SettingsError, check_target_access
+    from drlib.stacks import SceptreProject
+    from drlib.workload import project_regions
+
+    assert isinstance(project, SceptreProject)
+    project.check_settings()
+    regions = project_regions(project.variables)
+    variables = project.variables
+    clients = AwsClients(profiles={regions.primary: variables.get("primary_profile"),
+                                   regions.secondary: variables.get("secondary_profile")})
+    problems = check_target_access(clients, [regions.primary, regions.secondary],
+                                   os.environ.get("AWS_ENDPOINT_URL") or "AWS")
+    if problems:
+        raise SettingsError(f"launching environment {project.environment}", problems)
 
 
 def build_parser() -> argparse.ArgumentParser:

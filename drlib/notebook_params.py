@@ -9,6 +9,7 @@ ill-typed parameter fails at once with a message that names it and says what is 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,11 @@ class Param:
     help: str
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type in (int, float) and (self.minimum is None or self.maximum is None):
+            raise TypeError("a numeric parameter needs both a minimum and a maximum")
 
     def check(self, name: str, value: Any, notebook: str) -> Any:
         """The value, converted where harmless (int to float); raise ConfigError otherwise."""
@@ -58,10 +64,13 @@ class Param:
                     expected=f"one of {', '.join(map(str, self.choices))}",
                     found=", ".join(map(repr, bad)),
                     fix=f"choose {name} from the expected values")
-        if self.minimum is not None and value < self.minimum:
-            raise ConfigError(f"Parameter {name!r} of {notebook} is too small",
-                              expected=f">= {self.minimum}", found=repr(value),
-                              fix=f"raise {name}")
+        if self.minimum is not None and self.maximum is not None and not (
+                math.isfinite(value) and self.minimum <= value <= self.maximum):
+            allowed = f"{self.minimum:g} to {self.maximum:g}"
+            raise ConfigError(
+                f"Parameter {name!r} of notebook {notebook} is out of range: {value!r}",
+                expected=f"a finite number from {allowed} ({self.help})", found=repr(value),
+                fix=f"pass {name} from {allowed}, e.g. -p {name} {self.default!r}")
         return value
 
 
@@ -80,7 +89,7 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     "10_readiness": {
         **_COMMON,
         "lag_threshold_seconds": Param(float, 5.0, "largest replication lag allowed to start",
-                                       minimum=0.0),
+                                       minimum=0.001, maximum=900.0),
     },
     "20_failover_drill": {
         **_COMMON,
@@ -88,9 +97,9 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "confirm_production": Param(bool, False, "must be True to drill prod"),
         "dry_run": Param(bool, False, "show the plan and change nothing"),
         "canary_interval_seconds": Param(float, 0.2, "seconds between canary writes per store",
-                                         minimum=0.01),
+                                         minimum=0.01, maximum=10.0),
         "lag_threshold_seconds": Param(float, 5.0, "largest replication lag allowed to start",
-                                       minimum=0.0),
+                                       minimum=0.001, maximum=900.0),
     },
     "30_failback": {
         **_COMMON,
@@ -99,14 +108,18 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     },
     "40_replication_lag": {
         **_COMMON,
-        "window_minutes": Param(float, 30.0, "CloudWatch window to read, minutes", minimum=1.0),
+        "window_minutes": Param(float, 30.0, "CloudWatch window to read, minutes",
+                                minimum=1.0, maximum=1440.0),
         "stores": Param(list, list(STORES), "stores to measure", STORES),
-        "rate_per_second": Param(float, 20.0, "load: writes per second per store", minimum=0.0),
-        "duration_seconds": Param(float, 10.0, "load: how long to write", minimum=0.0),
+        "rate_per_second": Param(float, 20.0, "load: writes per second per store",
+                                 minimum=0.0, maximum=10000.0),
+        "duration_seconds": Param(float, 10.0, "load: how long to write",
+                                  minimum=0.0, maximum=3600.0),
     },
     "50_cost": {
         **_COMMON,
-        "period_days": Param(int, 7, "days of actual spend to read", minimum=1),
+        "period_days": Param(int, 7, "days of actual spend to read", minimum=1,
+                            maximum=365),
     },
     "90_report": {
         "run_dir": Param(str, "", "the run folder to report on ('' = the latest run)"),

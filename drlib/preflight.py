@@ -11,7 +11,6 @@ identity in both regions) and runs once the target is up, before the drill chain
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -350,17 +349,6 @@ def check_outputs_dir(outputs_dir: Path) -> list[Problem]:
                     "a folder this user can create and write", "pass another --outputs folder")]
 
 
-def check_numbers(notebook: str, values: Iterable[tuple[str, Any, float, float]]) -> list[Problem]:
-    """Finite numbers inside their range: (name, value, minimum, maximum) per parameter."""
-    problems = []
-    for name, value, low, high in values:
-        if not (math.isfinite(value) and low <= value <= high):
-            problems.append(Problem(f"notebook {notebook}: parameter {name}", repr(value),
-                                    f"a finite number from {low:g} to {high:g}",
-                                    f"pass {name} within {low:g}..{high:g}"))
-    return problems
-
-
 def preflight(subject: str, variables: Mapping[str, Any], var_file: Path | str,
               environment: str | None = None, extra: Sequence[Problem] = ()) -> None:
     """Raise :class:`SettingsError` listing every problem; return when there is none."""
@@ -375,14 +363,14 @@ def check_target_access(clients: Any, regions: Sequence[str], target: str) -> li
     for region in regions:
         try:
             clients.client("sts", region).get_caller_identity()
-        except Exception as exc:  # any failure means the chain cannot start: report it
-            hint = ("start the emulator (drlib emulator start) or unset AWS_ENDPOINT_URL"
-                    if target == "local" else
-                    "configure credentials for the region (AWS_PROFILE, "
-                    "DRLIB_AWS_PROFILE_PRIMARY / DRLIB_AWS_PROFILE_SECONDARY, or aws sso login)")
-            problems.append(Problem(f"target {target}: credentials in {region}",
-                                    f"{type(exc).__name__}: {_first_line(exc)}",
-                                    "sts:GetCallerIdentity answers in both regions", hint))
+        except Exception as exc:  # any failure means nothing can start: report it
+            problems.append(Problem(
+                f"target {target}: credentials in {region}",
+                f"{type(exc).__name__}: {_first_line(exc)}",
+                "sts:GetCallerIdentity answers in both regions",
+                "on AWS: configure credentials for the region (AWS_PROFILE, "
+                "DRLIB_AWS_PROFILE_PRIMARY / _SECONDARY, or `aws sso login`); on the emulator: "
+                "`drlib emulator start` and export what it prints, or unset AWS_ENDPOINT_URL"))
     return problems
 
 

@@ -148,20 +148,64 @@ def _local_emulator(request: DrillRequest) -> Any:
                             set_environment=True)
 
 
-def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:
-    """Run the chain for ``request`` and seal its evidence; see the module docstring."""
-    run_dir = new_run_dir(request.outputs_dir, request.environment, request.scenario)
+def preflight_drill(request: DrillRequest) -> Any:
+    """Every check that needs no running target, before anything starts: the environment's
+    settings, the evidence folder, the target's endpoint settings and every notebook's
+    parameters. Returns the Sceptre project; raises :class:`~drlib.preflight.SettingsError`
+    (or another ConfigError) naming every problem."""
+    from drlib.preflight import Problem, check_outputs_dir
+    from drlib.stacks import SceptreProject
+
+    project = SceptreProject(request.environment)
+    extra = check_outputs_dir(request.outputs_dir)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if request.target == "aws" and endpoint:
+        extra.append(Problem("environment variable AWS_ENDPOINT_URL",
+                             f"{endpoint} (every AWS call would go there, not to AWS)",
+                             "unset for --target aws",
+                             "unset AWS_ENDPOINT_URL (it points at an emulator), or use "
+                             "--target local"))
     try:
-        parameters = chain_parameters(request, run_dir)
-    except DrError:
-        run_dir.rmdir()  # nothing ran: no evidence to keep
-        raise
-    started = datetime.now(UTC)
-    result = RunResult(run_dir=run_dir, status="aborted")
-    closing = _Closing(request, run_dir, parameters, result, started, progress)
-    progress(f"drill {request.scenario} on {request.environment} ({request.target}) -> {run_dir}")
+        chain_parameters(request, request.outputs_dir / "<run folder>")
+    except ConfigError as exc:
+        extra.append(Problem("notebook parameters", exc.found or exc.message,
+                             exc.expected or "valid parameters", exc.fix or "see the message"))
+    project.check_settings(extra)
+    return project
+
+
+def check_target(request: DrillRequest, project: Any) -> None:
+    """The target answers with credentials in both regions (STS caller identity); raises
+    :class:`~drlib.preflight.SettingsError` before the chain starts when it does not."""
+    from drlib.preflight import SettingsError, check_target_access
+    from drlib.targets import open_target
+    from drlib.workload import project_regions
+
+    regions = project_regions(project.variables)
+    target = open_target(request.target, regions)
+    problems = check_target_access(target.clients, [regions.primary, regions.secondary],
+                                   request.target)
+    if problems:
+        raise SettingsError(f"target {request.target}", problems)
+
+
+def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:
+    """Run the chain for ``request`` and seal its evidence; see the module docstring.
+
+    Bad settings and an unreachable target are refused before any run folder, notebook or
+    failback: a refused start changes nothing."""
+    project = preflight_drill(request)
+    closing: _Closing | None = None
     try:
         with _sigterm_unwinds(), _local_emulator(request) as emulator:
+            check_target(request, project)
+            run_dir = new_run_dir(request.outputs_dir, request.environment, request.scenario)
+            parameters = chain_parameters(request, run_dir)
+            result = RunResult(run_dir=run_dir, status="aborted")
+            closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
+                               progress)
+            progress(f"drill {request.scenario} on {request.environment} ({request.target}) "
+                     f"-> {run_dir}")
             if emulator is not None:
                 from drlib.emulator import emulator_version as version_of
 
@@ -176,10 +220,14 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 # notification, the seal and the upload.
                 closing.finish(target_up=True)
     except (KeyboardInterrupt, _Interrupted):
+        if closing is None:  # before the run began: nothing to seal
+            raise KeyboardInterrupt from None
         closing.interrupted()
     finally:
-        closing.finish(target_up=False)
-    return result
+        if closing is not None:
+            closing.finish(target_up=False)
+    assert closing is not None
+    return closing.result
 
 
 @dataclass

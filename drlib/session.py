@@ -42,10 +42,12 @@ class Session:
 
 def open_session(environment: str, target: str, run_dir: str = "",
                  scenario: str = "interactive") -> Session:
-    """Resolve the target and the project; create the run folder when none is given."""
+    """Check the environment's settings, resolve the target and the project; create the run
+    folder when none is given."""
     from drlib.runner import DEFAULT_OUTPUTS, new_run_dir
 
     project = SceptreProject(environment)
+    project.check_settings()
     regions = project_regions(project.variables)
     resolved = open_target(target, regions)
     folder = Path(run_dir) if run_dir else new_run_dir(DEFAULT_OUTPUTS, environment, scenario)

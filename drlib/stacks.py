@@ -13,6 +13,7 @@ often than Sceptre would.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -140,9 +141,11 @@ def _shown(path: Path) -> str:
 class SceptreProject:
     """The Sceptre project for one environment."""
 
-    def __init__(self, environment: str, project_dir: Path = DEFAULT_PROJECT_DIR,
+    def __init__(self, environment: str, project_dir: Path | None = None,
                  variables: Mapping[str, Any] | None = None) -> None:
-        self.project_dir = Path(project_dir).resolve()
+        # DRLIB_SCEPTRE_DIR: a copy of the project elsewhere (your own var files, a fork).
+        self.project_dir = Path(project_dir or os.environ.get("DRLIB_SCEPTRE_DIR")
+                                or DEFAULT_PROJECT_DIR).resolve()
         if not (self.project_dir / "config").is_dir():
             raise ConfigError(f"{self.project_dir} is not a Sceptre project",
                               expected="a folder with config/ and templates/",

@@ -28,7 +28,7 @@ def test_ints_are_accepted_for_floats() -> None:
     ("20_failover_drill", {"scenario": "meteor"}, "value that is not allowed"),
     ("20_failover_drill", {"dry_run": "yes"}, "'dry_run' .* wrong type"),
     ("50_cost", {"period_days": True}, "'period_days' .* wrong type"),
-    ("50_cost", {"period_days": 0}, "too small"),
+    ("50_cost", {"period_days": 0}, "out of range"),
     ("00_deploy", {"groups": ["tertiary"]}, "not allowed"),
     ("99_nothing", {}, "Unknown notebook"),
 ])
@@ -45,3 +45,43 @@ def test_notebook_parameters_cell_matches_schema(notebook: str) -> None:
     if not notebook_path(notebook).exists():
         pytest.fail(f"{notebook_path(notebook)} is missing")
     assert check_notebook_matches_schema(notebook) == []
+
+
+NUMERIC = [(notebook, name, param) for notebook, schema in SCHEMAS.items()
+           for name, param in schema.items() if param.type in (int, float)]
+
+
+def _refused_values(param: Any) -> list[Any]:
+    """NaN, both infinities, just below the minimum and just above the maximum."""
+    step = 1 if param.type is int else 1e-3
+    below = param.minimum - step
+    above = param.maximum + step
+    if param.type is int:
+        return [int(below), int(above)]
+    return [float("nan"), float("inf"), float("-inf"), -1.0, below, above]
+
+
+@pytest.mark.parametrize(("notebook", "name", "param"), NUMERIC,
+                         ids=[f"{nb}:{name}" for nb, name, _ in NUMERIC])
+def test_every_numeric_parameter_refuses_nonfinite_and_out_of_range(notebook: str, name: str,
+                                                                    param: Any) -> None:
+    """NaN, inf, negative and out-of-range values are refused; the message names the notebook,
+    the parameter, the value and the allowed range."""
+    for value in _refused_values(param):
+        with pytest.raises(ConfigError) as caught:
+            validate(notebook, {name: value})
+        text = caught.value.render()
+        assert notebook in text
+        assert name in text
+        assert repr(value) in text
+        assert f"from {param.minimum:g} to {param.maximum:g}" in text
+    assert validate(notebook, {name: param.minimum})[name] == param.minimum
+    assert validate(notebook, {name: param.maximum})[name] == param.maximum
+
+
+def test_a_numeric_parameter_without_bounds_cannot_be_declared() -> None:
+    """The schema itself refuses a number without both bounds."""
+    from drlib.notebook_params import Param
+
+    with pytest.raises(TypeError):
+        Param(float, 1.0, "unbounded", minimum=0.0)
