@@ -289,3 +289,18 @@ def test_sceptre_launch_by_hand_refuses_bad_settings_before_the_first_stack(
     assert done.returncode != 0
     assert "key secondary_region" in done.stdout + done.stderr
     assert _stacks_in(aws) == []
+
+
+@pytest.mark.parametrize(("cidr", "accepted"), [
+    ("10.10.0.0/16", True), ("192.168.8.0/21", True), ("10.300.0.0/16", False),
+    ("10.10.0.0/22", False), ("10.10.0.0/15", False), ("256.1.0.0/16", False),
+])
+def test_network_template_pattern_guards_sceptre_by_hand(cidr: str, accepted: bool) -> None:
+    """The network template's own AllowedPattern refuses octets over 255 and prefixes outside
+    /16-/21, so CloudFormation refuses them even without drlib."""
+    from tests.templates.cfn import load
+
+    parameters = load("network.yaml")["Parameters"]
+    for name in ("PrimaryVpcCidr", "SecondaryVpcCidr"):
+        pattern = parameters[name]["AllowedPattern"]
+        assert bool(re.fullmatch(pattern, cidr)) is accepted

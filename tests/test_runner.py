@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,10 +41,16 @@ def test_every_notebook_of_the_chain_gets_valid_parameters(tmp_path: Path) -> No
     assert all(p.get("environment", "staging") == "staging" for p in params.values())
 
 
-def test_bad_parameters_fail_before_any_notebook_and_leave_no_folder(tmp_path: Path) -> None:
-    """An ill-typed parameter is refused by name before a notebook runs; no run folder is left."""
-    request = DrillRequest(environment="qa", outputs_dir=tmp_path)
-    with pytest.raises(ConfigError, match="'environment'"):
+@pytest.mark.parametrize(("request_", "message"), [
+    (DrillRequest(environment="qa"), "Unknown environment 'qa'"),
+    (DrillRequest(scenario="meteor"), "notebook parameters.*meteor"),
+])
+def test_bad_parameters_fail_before_any_notebook_and_leave_no_folder(
+        request_: DrillRequest, message: str, tmp_path: Path) -> None:
+    """An unknown environment or a bad parameter is refused by name before a notebook runs; no
+    run folder is left."""
+    request = dataclasses.replace(request_, outputs_dir=tmp_path)
+    with pytest.raises(ConfigError, match=re.compile(message, re.S)):
         run_drill(request, progress=lambda line: None)
     assert list(tmp_path.iterdir()) == []
 
