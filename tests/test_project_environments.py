@@ -8,7 +8,6 @@ left behind. A 5-character database password fails with CloudFormation's validat
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from drlib.aws import AwsClients
 from drlib.errors import StackError
 from drlib.stacks import DEFAULT_PROJECT_DIR, SceptreProject, SimpleStatus
 from drlib.workload import project_regions, workload_from_outputs
+from tests.fresh_path import fresh_machine_environment
 
 pytestmark = pytest.mark.slow
 
@@ -87,14 +87,15 @@ def test_launch_through_drlib(environment: str, aws: AwsClients,
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_launch_through_the_sceptre_command_line(environment: str, aws: AwsClients,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """`sceptre --var-file vars/<env>.yaml launch --yes primary`, then `secondary`, works as an
-    engineer runs it by hand."""
+    """`.venv/bin/sceptre --var-file vars/<env>.yaml launch --yes primary`, then `secondary`,
+    works as an engineer runs it by hand, with a new machine's PATH and nothing activated."""
     monkeypatch.delenv("DR_DATABASE_MASTER_PASSWORD", raising=False)
     sceptre = str(Path(sys.executable).parent / "sceptre")
+    env = fresh_machine_environment()
     for group in ("primary", "secondary"):
         done = subprocess.run([sceptre, "--var-file", f"vars/{environment}.yaml", "launch",
                                "--yes", group], cwd=DEFAULT_PROJECT_DIR, capture_output=True,
-                              text=True, env=dict(os.environ), timeout=600, check=False)
+                              text=True, env=env, timeout=600, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
     project = SceptreProject(environment)
     check_deployed(aws, project)
@@ -103,12 +104,14 @@ def test_launch_through_the_sceptre_command_line(environment: str, aws: AwsClien
 
 def test_short_password_fails_with_the_validation_error(aws: AwsClients,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 5-character master password is refused by CloudFormation, naming the parameter."""
+    """A 5-character master password is refused before the stack changes (the preflight hook),
+    naming the variable."""
     monkeypatch.setenv("DR_DATABASE_MASTER_PASSWORD", "abcde")
     project = SceptreProject("dev")
     with pytest.raises(StackError) as info:
         project.launch("primary/database.yaml")
-    assert "DatabaseMasterPassword" in info.value.render()
+    assert "DR_DATABASE_MASTER_PASSWORD" in info.value.render()
+    assert "abcde" not in info.value.render()
     stacks = aws.client("cloudformation", "us-east-1").list_stacks()["StackSummaries"]
     assert not any(s["StackName"].endswith("primary-database") and
                    s["StackStatus"] == "CREATE_COMPLETE" for s in stacks)
