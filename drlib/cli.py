@@ -12,8 +12,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drlib.errors import DrError
+
+if TYPE_CHECKING:
+    from drlib.stacks import SceptreProject
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -152,23 +156,19 @@ def _stacks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _preflight_launch(project: object) -> None:
+def _preflight_launch(project: SceptreProject) -> None:
     """Settings, then credentials in both regions, before any stack is touched."""
     from drlib.aws import AwsClients
-    from drlib.preflight import SettingsError, check_target_access
-    from drlib.stacks import SceptreProject
+    from drlib.preflight import require_target_access
     from drlib.workload import project_regions
 
-    assert isinstance(project, SceptreProject)
     project.check_settings()
     regions = project_regions(project.variables)
     variables = project.variables
     clients = AwsClients(profiles={regions.primary: variables.get("primary_profile"),
                                    regions.secondary: variables.get("secondary_profile")})
-    problems = check_target_access(clients, [regions.primary, regions.secondary],
-                                   os.environ.get("AWS_ENDPOINT_URL") or "AWS")
-    if problems:
-        raise SettingsError(f"launching environment {project.environment}", problems)
+    require_target_access(clients, [regions.primary, regions.secondary],
+                          os.environ.get("AWS_ENDPOINT_URL") or "AWS")
 
 
 def build_parser() -> argparse.ArgumentParser:

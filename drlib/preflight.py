@@ -374,6 +374,13 @@ def check_target_access(clients: Any, regions: Sequence[str], target: str) -> li
     return problems
 
 
+def require_target_access(clients: Any, regions: Sequence[str], target: str) -> None:
+    """Raise :class:`SettingsError` unless the caller identity answers in every region."""
+    problems = check_target_access(clients, regions, target)
+    if problems:
+        raise SettingsError(f"target {target}", problems)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__

@@ -177,16 +177,13 @@ def preflight_drill(request: DrillRequest) -> Any:
 def check_target(request: DrillRequest, project: Any) -> None:
     """The target answers with credentials in both regions (STS caller identity); raises
     :class:`~drlib.preflight.SettingsError` before the chain starts when it does not."""
-    from drlib.preflight import SettingsError, check_target_access
+    from drlib.preflight import require_target_access
     from drlib.targets import open_target
     from drlib.workload import project_regions
 
     regions = project_regions(project.variables)
     target = open_target(request.target, regions)
-    problems = check_target_access(target.clients, [regions.primary, regions.secondary],
-                                   request.target)
-    if problems:
-        raise SettingsError(f"target {request.target}", problems)
+    require_target_access(target.clients, [regions.primary, regions.secondary], request.target)
 
 
 def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:
