@@ -186,17 +186,33 @@ def test_generate_renders_templates_without_aws(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize("group", ["primary", "secondary"])
 def test_dr_automation_builds_the_lambda_package_before_create_and_update(group: str) -> None:
-    """The dr-automation stack runs drlib.lambda_package before create and update and reads
-    the key it wrote."""
+    """The dr-automation stack checks the settings, then runs drlib's Lambda-package hook before
+    create and update, and reads the key it wrote."""
+    from drlib.sceptre_hooks import LambdaPackageHook, PreflightHook
+
     stack = next(s for s in _plan("dev") if s.name == f"{group}/dr-automation")
     hooks = stack.__dict__["_hooks"]
     key_file = f"{SCEPTRE_DIR}/.build/dr-orchestrator.s3key"
     for moment in ("before_create", "before_update"):
-        (hook,) = hooks[moment]
-        command, values = hook._argument["run"]._argument
-        assert "-m drlib.lambda_package --bucket {bucket}" in command
-        assert f"--key-file '{key_file}'" in command
-        assert values["bucket"].argument == f"{group}/artifacts.yaml::ArtifactsBucketName"
+        preflight, package = hooks[moment]
+        assert isinstance(preflight, PreflightHook)
+        assert isinstance(package, LambdaPackageHook)
+        assert package._argument["key_file"] == key_file
+        assert package._argument["bucket"].argument == (
+            f"{group}/artifacts.yaml::ArtifactsBucketName")
     code_key = stack.__dict__["_parameters"]["LambdaCodeKey"]
     assert type(code_key).__name__ == "FileContents"
     assert code_key.argument == key_file
+
+
+def test_every_stack_checks_the_settings_before_it_changes() -> None:
+    """Every stack of both groups runs the !drlib_preflight hook, first, before create and
+    update, with the var file's values."""
+    from drlib.sceptre_hooks import PreflightHook
+
+    for stack in _plan("dev"):
+        hooks = stack.__dict__["_hooks"]
+        for moment in ("before_create", "before_update"):
+            first = hooks[moment][0]
+            assert isinstance(first, PreflightHook), (stack.name, moment)
+            assert first._argument["primary_vpc_cidr"] == "10.10.0.0/16"
