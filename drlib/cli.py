@@ -118,24 +118,58 @@ def _summary(result: object) -> str:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    import os
+    import signal
     import subprocess
 
     from drlib.emulator.server import client_environment
+    from drlib.runner import new_run_dir_name
 
     env = dict(os.environ)
+    # One run folder for the whole session (created when a notebook first opens its session),
+    # marked interactive: scratch work, not a drill; seal it with `drlib evidence seal`.
+    env["DRLIB_RUN_DIR"] = str(args.outputs.resolve() / new_run_dir_name("lab", "interactive"))
+    print(f"this session's evidence folder: {env['DRLIB_RUN_DIR']}")
+    started = None
     if args.target == "local":
         from drlib.emulator import daemon
 
-        proc = daemon.read_state() or daemon.start()
+        running = daemon.read_state()
+        proc = running or daemon.start()
+        started = None if running else proc
         env.update(client_environment(proc.endpoint_url))
-        print(f"emulator on {proc.endpoint_url} (stop it with: drlib emulator stop)")
+        print(f"emulator on {proc.endpoint_url}" + (
+            " (started for this lab; stopped when the lab stops)" if started else
+            " (already running; left running)"))
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     command = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", "--no-browser",
-               f"--notebook-dir={notebooks}"]
+               f"--notebook-dir={notebooks}", f"--port={args.port}",
+               "--ServerApp.port_retries=0"]
+    if args.token is not None:
+        command.append(f"--IdentityProvider.token={args.token}")
     if os.geteuid() == 0:  # containers and CI machines often run as root
         command.append("--allow-root")
-    return subprocess.call(command, env=env)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    lab = subprocess.Popen(command, env=env)
+    try:
+        return lab.wait()
+    except KeyboardInterrupt:
+        lab.terminate()
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if started is not None:
+            from drlib.emulator import daemon
+
+            daemon.stop()
+            print(f"stopped the emulator this lab started (pid {started.pid})")
 
 
 def _stacks(args: argparse.Namespace) -> int:
@@ -212,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (starts the emulator "
                                           "for the local target)")
     lab.add_argument("--target", default="local", choices=["local", "aws"])
+    lab.add_argument("--port", type=int, default=8888, help="loopback port (default 8888)")
+    lab.add_argument("--outputs", type=Path, default=Path("outputs"),
+                     help="evidence folder (default outputs/)")
+    lab.add_argument("--token", default=None,
+                     help="access token (default: JupyterLab makes one and prints the URL)")
     lab.set_defaults(func=_lab)
 
     stacks = commands.add_parser("stacks", help="launch, delete or show the Sceptre stacks")

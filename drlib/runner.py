@@ -79,14 +79,20 @@ class RunResult:
         return {"passed": 0, "failed": 1}.get(self.status, 2)
 
 
+def new_run_dir_name(environment: str, scenario: str, now: datetime | None = None) -> str:
+    """``<UTC timestamp>_<env>_<scenario>``, the name of a run folder."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}_{environment}_{scenario}"
+
+
 def new_run_dir(outputs_dir: Path, environment: str, scenario: str,
                 now: datetime | None = None) -> Path:
     """A new, empty run folder ``<UTC timestamp>_<env>_<scenario>``; never an existing one."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    name = new_run_dir_name(environment, scenario, now)
     outputs_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(100):
         suffix = "" if attempt == 0 else f"-{attempt}"
-        candidate = outputs_dir / f"{stamp}_{environment}_{scenario}{suffix}"
+        candidate = outputs_dir / f"{name}{suffix}"
         try:
             candidate.mkdir()
             return candidate

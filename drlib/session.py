@@ -7,7 +7,10 @@ JupyterLab gets a new folder under ``outputs/``.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from drlib.aws import RegionPair
@@ -16,6 +19,10 @@ from drlib.targets import Target, open_target
 from drlib.workload import Workload, project_regions, workload_from_outputs
 
 REPO_DIR = Path(__file__).resolve().parents[1]
+LAB_RUN_DIR_VARIABLE = "DRLIB_RUN_DIR"
+"""Set by ``drlib lab``: the one run folder of the session, used when a notebook's run_dir is ''."""
+INTERACTIVE_MARKER = "interactive.json"
+"""In a run folder made by a JupyterLab session: scratch work, not a drill."""
 
 
 @dataclass
@@ -50,6 +57,19 @@ def open_session(environment: str, target: str, run_dir: str = "",
     project.check_settings()
     regions = project_regions(project.variables)
     resolved = open_target(target, regions)
-    folder = Path(run_dir) if run_dir else new_run_dir(DEFAULT_OUTPUTS, environment, scenario)
+    lab_folder = os.environ.get(LAB_RUN_DIR_VARIABLE)
+    if run_dir:
+        folder = Path(run_dir)
+    elif lab_folder:  # a `drlib lab` session: every notebook shares one interactive folder
+        folder = Path(lab_folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / INTERACTIVE_MARKER
+        if not marker.exists():
+            marker.write_text(json.dumps({
+                "kind": "interactive", "started_at": datetime.now(UTC).isoformat(),
+                "note": "notebooks run by hand in JupyterLab: scratch work, not a drill"},
+                indent=2))
+    else:
+        folder = new_run_dir(DEFAULT_OUTPUTS, environment, scenario)
     folder.mkdir(parents=True, exist_ok=True)
     return Session(environment, resolved, project, folder)
