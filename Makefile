@@ -7,14 +7,14 @@ UV_INSTALL_DIR ?= $(HOME)/.local/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_INSTALL_DIR)/uv)
 export UV_PYTHON ?= $(PYTHON)
 
-.PHONY: drill test test-quick bootstrap uv venv postgres lint lab emulator bench clean
+.PHONY: drill test test-quick bootstrap uv venv postgres chromium lint lab emulator bench clean
 
 ## drill: the main job, a full DR drill on the embedded emulator; evidence under outputs/
 drill: bootstrap
 	$(UV) run drlib drill --env dev --scenario planned-switchover --target local
 
-## test: every test (what CI runs)
-test: bootstrap
+## test: every test (what CI runs), browser tests included
+test: bootstrap chromium
 	$(UV) run pytest
 
 ## test-quick: the tests not marked slow
@@ -36,6 +36,10 @@ venv: uv
 ## postgres: the PostgreSQL server binaries the emulator's Aurora stand-in runs
 postgres:
 	@bash scripts/ensure-postgres.sh
+
+## chromium: Debian's Chromium for the browser tests (tests/browser/)
+chromium:
+	@bash scripts/ensure-chromium.sh
 
 lint: bootstrap
 	$(UV) run ruff check drlib tests bench

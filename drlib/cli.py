@@ -140,7 +140,7 @@ def _lab(args: argparse.Namespace) -> int:
         print(f"emulator on {proc.endpoint_url}" + (
             " (started for this lab; stopped when the lab stops)" if started else
             " (already running; left running)"))
-    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    notebooks = (args.notebook_dir or Path(__file__).resolve().parents[1] / "notebooks").resolve()
     command = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", "--no-browser",
                f"--notebook-dir={notebooks}", f"--port={args.port}",
                "--ServerApp.port_retries=0"]
@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "for the local target)")
     lab.add_argument("--target", default="local", choices=["local", "aws"])
     lab.add_argument("--port", type=int, default=8888, help="loopback port (default 8888)")
+    lab.add_argument("--notebook-dir", type=Path, default=None,
+                     help="folder of notebooks to open (default notebooks/; a copy keeps the "
+                          "committed notebooks free of outputs)")
     lab.add_argument("--outputs", type=Path, default=Path("outputs"),
                      help="evidence folder (default outputs/)")
     lab.add_argument("--token", default=None,
