@@ -24,17 +24,39 @@ def notebooks_in(run_dir: Path) -> list[Path]:
                   if ".ipynb_checkpoints" not in p.parts and p.is_file())
 
 
+REPORT_NOTEBOOKS = frozenset({"90_report"})
+"""Rendered for an auditor without their code cells (the code is in the .ipynb beside it)."""
+
+
 def render_notebook(notebook: Path) -> Path:
-    """Render ``notebook`` to ``<name>.html`` beside it (images embedded) and return the path."""
+    """Render ``notebook`` to ``<name>.html`` beside it and return the path: images embedded,
+    a title naming the run and the notebook, and no reference to any network resource (an
+    auditor's offline machine opens it whole)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(embed_images=True)
+    report = notebook.stem in REPORT_NOTEBOOKS
+    exporter = HTMLExporter(embed_images=True, exclude_input=report,
+                            exclude_input_prompt=report, exclude_output_prompt=report)
     node = nbformat.read(notebook, as_version=4)
-    body, _ = exporter.from_notebook_node(node)
+    title = f"{notebook.stem} · {notebook.parent.name}"
+    body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
+    target.write_text(offline_html(body), encoding="utf-8")
     return target
+
+
+def offline_html(body: str) -> str:
+    """``body`` without scripts or stylesheets loaded from the network (nbconvert's template
+    links require.js and MathJax from a CDN; these notebooks need neither)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(body, features="html.parser")
+    for tag in soup.find_all(["script", "link"]):
+        source = tag.get("src") or tag.get("href") or ""
+        if str(source).startswith(("http://", "https://", "//")):
+            tag.decompose()
+    return str(soup)
 
 
 def render_notebooks(run_dir: Path) -> list[RenderResult]:
