@@ -50,20 +50,31 @@ def outputs_path(outputs_dir: Path | str) -> Path:
     return NOTEBOOK_DIR.parent / path
 
 
+def is_drill_run(folder: Path) -> bool:
+    """A sealed drill run: it has a manifest and is not a JupyterLab session's scratch folder."""
+    from drlib.session import INTERACTIVE_MARKER
+
+    return (folder / MANIFEST_NAME).is_file() and not (folder / INTERACTIVE_MARKER).exists()
+
+
 def pick_run(outputs_dir: Path | str, run_dir: Path | str = "") -> Path:
-    """``run_dir`` when given, else the latest run folder in ``outputs_dir``."""
+    """``run_dir`` when given, else the newest sealed drill run in ``outputs_dir`` (unsealed
+    folders and interactive lab sessions are not what an auditor asks about)."""
     outputs = outputs_path(outputs_dir)
     if str(run_dir):
         return resolve_run(outputs, run_dir)
     runs = run_dirs(outputs)
-    if not runs:
-        raise EvidenceError(f"no runs in {outputs}", expected="at least one run folder",
-                            found="none", fix="run a drill first, or pass outputs_dir")
-    return runs[-1].resolve()
+    sealed = [run for run in runs if is_drill_run(run)]
+    if not sealed:
+        raise EvidenceError(f"no sealed drill run in {outputs}",
+                            expected="a run folder sealed by `drlib drill`",
+                            found=f"{len(runs)} folder(s), none of them a sealed drill run",
+                            fix="run a drill first (`drlib drill`), or pass run_dir")
+    return sealed[-1].resolve()
 
 
 def run_report(outputs_dir: Path | str, run_dir: Path | str = "") -> RunReport:
-    """The report of ``run_dir`` (default: the latest run in ``outputs_dir``)."""
+    """The report of ``run_dir`` (default: the newest sealed drill run in ``outputs_dir``)."""
     folder = pick_run(outputs_dir, run_dir)
     summary = summarize_run(folder)
     metrics = summary.metrics

@@ -35,16 +35,25 @@ def test_run_report_of_a_sealed_run(chain: Path) -> None:
 
 
 def test_report_of_the_run_in_progress_says_it_is_not_sealed_yet(chain: Path) -> None:
-    """Without run_dir the latest run is reported; an unsealed one is described as such."""
+    """A run named explicitly but not sealed yet is described as such."""
     build_run(chain, "20261128T190000Z_dev_planned-switchover", status="aborted")
-    report = run_report(chain)
-    assert report.run_dir.name == "20261128T190000Z_dev_planned-switchover"
+    report = run_report(chain, "20261128T190000Z_dev_planned-switchover")
     assert "not sealed yet" in report.integrity
+
+
+def test_default_report_is_the_newest_sealed_drill_run(chain: Path) -> None:
+    """Without run_dir, newer unsealed folders and lab sessions are passed over for the newest
+    sealed drill run."""
+    build_run(chain, "20261128T190000Z_dev_planned-switchover", status="aborted")
+    lab = chain / "20261128T200000Z_lab_interactive"
+    lab.mkdir()
+    (lab / "interactive.json").write_text("{}")
+    assert run_report(chain).run_dir.name == RUN_IDS[-1]
 
 
 def test_pick_run_without_runs_raises(outputs: Path) -> None:
     """An empty outputs folder is an error that says to run a drill first."""
-    with pytest.raises(EvidenceError, match="no runs"):
+    with pytest.raises(EvidenceError, match="no sealed drill run"):
         pick_run(outputs)
 
 
