@@ -122,7 +122,8 @@ SCHEMAS: dict[str, dict[str, Param]] = {
                             maximum=365),
     },
     "90_report": {
-        "run_dir": Param(str, "", "the run folder to report on; empty means the newest sealed drill run"),
+        "run_dir": Param(str, "",
+                         "the run folder to report on; empty means the newest sealed drill run"),
         "outputs_dir": Param(str, "outputs", "the outputs folder"),
     },
     "95_history": {

@@ -342,6 +342,8 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from drlib.kernels import papermill_kernel_options
+
     failed = False
     total = len(request.chain)
     for index, notebook in enumerate(request.chain, start=1):
@@ -355,7 +357,8 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             papermill.execute_notebook(
                 str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
                 parameters=dict(parameters[notebook]), kernel_name="python3",
-                progress_bar=False, cwd=str(REPO_DIR), start_timeout=120)
+                progress_bar=False, cwd=str(REPO_DIR), start_timeout=120,
+                **papermill_kernel_options())
         except PapermillExecutionError as exc:
             seconds = time.monotonic() - began
             failed = True

@@ -1,0 +1,40 @@
+"""Notebook kernels that talk over private Unix sockets, not TCP.
+
+A kernel started over TCP listens on loopback ports anyone on the machine can connect to, and
+ipykernel warns about it once per notebook ("Kernel is running over TCP without encryption").
+The drill's kernels use IPC transport instead: the sockets live in a fresh folder only this user
+can open (mode 0700), removed with the kernel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+from traitlets import default
+
+
+class IpcKernelManager(KernelManager):
+    """A kernel manager whose kernels listen on Unix sockets in a private folder."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        # Unix socket paths are limited to about 100 bytes: a short folder under the temp dir.
+        return str(Path(tempfile.mkdtemp(prefix="drlib-kernel-")) / "k")
+
+    def cleanup_resources(self, restart: bool = False) -> None:
+        super().cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+
+def papermill_kernel_options() -> dict[str, Any]:
+    """Keyword arguments for ``papermill.execute_notebook`` that run the kernel over IPC."""
+    return {"kernel_manager_class": IpcKernelManager}
