@@ -40,6 +40,12 @@ class DrError(Exception):
             lines.append(f"  fix:      {self.fix}")
         return "\n".join(lines)
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows this error in a notebook: one block, the traceback folded."""
+        from drlib.notebook_errors import show
+
+        return show(self)
+
 
 class ConfigError(DrError):
     """Bad input: parameters, environment names, targets, files."""

@@ -76,7 +76,8 @@ def _lookup(outputs: Mapping[str, Mapping[str, str]], group: str, *keys: str,
     raise StackError(f"The {group} stacks have no output {' or '.join(keys)}",
                      expected=f"an output named {keys[0]} in a {group}/ stack",
                      found=", ".join(available) or "no outputs (are the stacks deployed?)",
-                     fix=f"launch the {group} group (drlib stacks launch --group {group})")
+                     fix=f"deploy first: run notebook 00_deploy, or `drlib stacks launch "
+                         f"--env <env> --group {group}`")
 
 
 def workload_from_outputs(environment: str, regions: RegionPair,
