@@ -477,3 +477,26 @@ def test_reset_leaves_no_postgres_running(aws: AwsClients, clean_emulator: Any) 
     clean_emulator.reset()
     assert aurora.running_servers() == []
     assert list(aurora.iter_backings()) == []
+
+
+@pytest.mark.slow
+def test_moto_reset_route_resets_aurora_and_reused_identifiers_work(
+        aws: AwsClients, clean_emulator: Any) -> None:
+    """moto's own /moto-api/reset stops every server, and reused identifiers meet no stale one."""
+    make_global_database(aws)
+    faults.take_region_down(WEST)
+    assert len(aurora.running_servers()) == 1
+    requests.post(f"{clean_emulator.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
+    assert aurora.running_servers() == []
+    assert list(aurora.iter_backings()) == []
+    assert faults.snapshot()["regions_down"] == []
+    primary, secondary = make_global_database(aws)
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    requests.post(f"{clean_emulator.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
+    mysql = aws.client("rds", EAST).create_db_cluster(
+        DBClusterIdentifier="app-east", Engine="aurora-mysql", MasterUsername="master",
+        MasterUserPassword=PASSWORD)["DBCluster"]
+    assert mysql["DBClusterArn"] == primary["DBClusterArn"]
+    assert mysql["Endpoint"] != "127.0.0.1"
+    assert describe(aws, EAST, "app-east")["Endpoint"].endswith(".rds.amazonaws.com")
