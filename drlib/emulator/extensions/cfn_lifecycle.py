@@ -10,8 +10,10 @@ can survive ``delete_stack`` with a ``DependencyViolation``. Here:
   stack ends ``ROLLBACK_COMPLETE``; ``create_stack`` itself still succeeds, as on AWS;
 - a failed update (a new resource fails to create) rolls back: the resources it added are
   deleted, the stack keeps its previous template and parameters, and ends
-  ``UPDATE_ROLLBACK_COMPLETE``. moto applies removals and modifications before additions and
-  they are not undone (CloudFormation would restore them);
+  ``UPDATE_ROLLBACK_COMPLETE``. moto applies modifications before additions and they are not
+  undone (CloudFormation would restore them);
+- resources an update removes are deleted after the rest of the update succeeded (the clean-up
+  phase), so a failed update never lost them and a later ``delete_stack`` does not meet them;
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
   ``DeletionPolicy: Retain`` (``Snapshot`` makes a final snapshot of an Aurora cluster), and
   ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept.
@@ -102,13 +104,17 @@ def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], re
     return resource
 
 
-def delete_resources(resources_map: Any, stack: Any) -> list[str]:
-    """Delete the stack's resources, newest first; returns the logical ids that could not go."""
+def delete_resources(resources_map: Any, stack: Any, only: list[str] | None = None,
+                     json_map: dict[str, Any] | None = None) -> list[str]:
+    """Delete the stack's resources (or ``only`` those, described by ``json_map``), newest
+    first; returns the logical ids that could not go."""
     parsed = resources_map._parsed_resources
-    json_map = resources_map._resource_json_map
-    order = [lid for lid in reversed(created_order(resources_map)) if lid in parsed]
+    json_map = resources_map._resource_json_map if json_map is None else json_map
+    wanted = set(json_map if only is None else only) & set(json_map)
+    order = [lid for lid in reversed(created_order(resources_map))
+             if lid in parsed and lid in wanted]
     order += [lid for lid, res in parsed.items()
-              if lid in json_map and lid not in order and res is not None
+              if lid in wanted and lid not in order and res is not None
               and not isinstance(res, (str, int, float, list, dict))]
     remaining = []
     for lid in order:
@@ -146,6 +152,44 @@ def delete_resources(resources_map: Any, stack: Any) -> list[str]:
     order_list = created_order(resources_map)
     order_list[:] = [lid for lid in order_list if lid in parsed]
     return remaining
+
+
+def resource_map_update(self: Any, template: dict[str, Any],
+                        parameters: dict[str, Any] | None = None) -> None:
+    """``ResourceMap.update`` with CloudFormation's clean-up phase.
+
+    moto deletes the resources an update removes first, and keeps them in the resource map, so
+    a later ``delete_stack`` meets logical ids its template no longer has (HTTP 500). As
+    CloudFormation does, removed resources are deleted only after the additions and
+    modifications succeeded (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``), newest first, with
+    events, and leave the map; one that cannot be deleted gets ``DELETE_FAILED`` and is no
+    longer the stack's, as on AWS.
+    """
+    old_json = self._resource_json_map
+    removed = [lid for lid in old_json if lid not in (template.get("Resources") or {})]
+    kept = {lid: v for lid, v in old_json.items() if lid not in removed}
+    self._resource_json_map = kept
+    try:
+        _originals["resource_map_update"](self, template, parameters)
+    except Exception:
+        # Failed before moto took the new template: the old one stands. After that, the new
+        # map stays so the rollback (:func:`guarded_update`) can delete what was added.
+        if self._resource_json_map is kept:
+            self._resource_json_map = old_json
+        raise
+    if not removed:
+        return
+    stack = _stack_of(self)
+    if stack is not None:
+        stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    left = delete_resources(self, stack, only=removed, json_map=old_json)
+    for lid in removed:
+        self._parsed_resources.pop(lid, None)
+    order = created_order(self)
+    order[:] = [lid for lid in order if lid not in removed]
+    if left:
+        log.warning("stack %s: resources removed by the update could not be deleted: %s",
+                    self.stack_id, left)
 
 
 def roll_back(stack: Any, failure: ResourceCreationFailed | Exception) -> None:
@@ -335,6 +379,8 @@ def _patch() -> None:
     _originals["parse_and_create_resource"] = parsing.parse_and_create_resource
     _originals["execute_change_set"] = models.CloudFormationBackend.execute_change_set
     _originals["stack_update"] = models.Stack.update
+    _originals["resource_map_update"] = parsing.ResourceMap.update
+    parsing.ResourceMap.update = resource_map_update  # type: ignore[method-assign]
     models.Stack.update = stack_update  # type: ignore[method-assign]
     parsing.parse_and_create_resource = parse_and_create_resource
     models.CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
