@@ -215,3 +215,37 @@ def test_update_that_removes_a_resource_deletes_it_and_the_stack_deletes_later(
     deleted = cloudformation.describe_stacks(StackName=stack["StackId"])["Stacks"][0]
     assert deleted["StackStatus"] == "DELETE_COMPLETE"
     assert aws.client("s3", "us-east-1").list_buckets()["Buckets"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("resource", "reason"), [
+    ("""
+      Db:
+        Type: AWS::RDS::DBInstance
+        Properties: {Engine: postgres, AllocatedStorage: "20", MasterUsername: dbadmin,
+                     MasterUserPassword: not-a-real-password}
+    """, "Properties validation failed for resource Db with message: "
+         "#: required key [DBInstanceClass] not found"),
+    ("""
+      Fn:
+        Type: AWS::Lambda::Function
+        Properties: {Runtime: python3.12, Handler: app.handler}
+    """, "Properties validation failed for resource Fn with message: "
+         "[#: required key [Code] not found, #: required key [Role] not found]"),
+    ("""
+      Queue:
+        Type: AWS::SQS::Queue
+        Properties: {DelaySeconds: soon}
+    """, "Properties validation failed for resource Queue with message: "
+         "#/DelaySeconds: expected type: Integer, found: String"),
+])
+def test_failed_resource_events_carry_cloudformation_messages_not_python_errors(
+        aws: AwsClients, resource: str, reason: str) -> None:
+    """A resource with a missing or ill-typed property fails with CloudFormation's validation
+    message (moto's own failure was a Python TypeError or KeyError) and the stack rolls back."""
+    template = "Resources:\n" + textwrap.indent(textwrap.dedent(resource).strip(), "  ") + "\n"
+    stack = create_stack(aws, "invalid", template)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [(lid, why) for lid, status, why in resource_events(aws, "invalid")
+              if status == "CREATE_FAILED"]
+    assert [why for _, why in failed] == [reason]

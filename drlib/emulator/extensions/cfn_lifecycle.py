@@ -5,7 +5,9 @@ answers HTTP 500) when a resource fails, and deletes in arbitrary order, so a ne
 can survive ``delete_stack`` with a ``DependencyViolation``. Here:
 
 - every resource gets ``CREATE_IN_PROGRESS`` then ``CREATE_COMPLETE`` or ``CREATE_FAILED`` (with
-  the reason) events, and the order resources were created in is recorded;
+  the reason) events, and the order resources were created in is recorded; properties are first
+  checked against the type's registry schema (:mod:`drlib.emulator.cfn_schema`), and a reason is
+  always worded as CloudFormation's, never as the Python error inside moto;
 - a failed creation rolls the stack back: what was created is deleted in reverse order and the
   stack ends ``ROLLBACK_COMPLETE``; ``create_stack`` itself still succeeds, as on AWS;
 - a failed update (a new resource fails to create) rolls back: the resources it added are
@@ -24,6 +26,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from drlib.emulator.cfn_schema import (
+    INTERNAL_FAILURE,
+    missing_properties,
+    properties_failure,
+    schema_problems,
+)
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
 
 log = logging.getLogger(__name__)
@@ -40,13 +48,37 @@ class ResourceCreationFailed(Exception):
         self.reason = reason
 
 
+def is_service_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an AWS API error (moto's or drlib's), not a Python failure."""
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    from drlib.errors import DrError
+
+    return isinstance(exc, ServiceException | _RESTError | DrError | ResourceCreationFailed)
+
+
 def failure_reason(exc: BaseException) -> str:
-    """The human message of a moto or Python exception, as a stack event shows it."""
+    """An API error's message as a stack event shows it; CloudFormation's "Internal Failure"
+    for a Python error inside moto (its text means nothing to a template's author)."""
+    if not is_service_error(exc):
+        log.debug("resource handler failed with a Python error", exc_info=exc)
+        return INTERNAL_FAILURE
     message = getattr(exc, "message", None) or getattr(exc, "description", None) or str(exc)
     code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
     if isinstance(code, str) and code and code not in str(message):
         return f"{message} (Service error code: {code})"
     return str(message) or type(exc).__name__
+
+
+def creation_failure_reason(logical_id: str, resource_type: str, exc: BaseException) -> str:
+    """Why a resource failed to create, as CloudFormation words it: a property a moto model
+    missed (``KeyError``, a missing argument) is the schema's required key."""
+    if not is_service_error(exc):
+        missing = missing_properties(resource_type, exc)
+        if missing:
+            return properties_failure(logical_id,
+                                      [f"#: required key [{name}] not found" for name in missing])
+    return failure_reason(exc)
 
 
 def _stack_of(resources_map: Any) -> Any:
@@ -82,15 +114,24 @@ def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], re
                               account_id: str, region_name: str) -> Any:
     """moto's resource creation, with events, failure capture and the creation order."""
     resource_type = resource_json.get("Type", "")
+    condition = resource_json.get("Condition")
+    if not condition or resources_map.lazy_condition_map[condition]:
+        problems = schema_problems(resource_type, resource_json.get("Properties"))
+        if problems:  # CloudFormation validates before any handler runs: no IN_PROGRESS
+            reason = properties_failure(logical_id, problems)
+            add_resource_event(_stack_of(resources_map), logical_id, resource_type, None,
+                               "CREATE_FAILED", reason)
+            raise ResourceCreationFailed(logical_id, reason)
     try:
         resource = _originals["parse_and_create_resource"](
             logical_id, resource_json, resources_map, account_id, region_name)
     except ResourceCreationFailed:
         raise  # a dependency failed; that resource already has its CREATE_FAILED event
     except Exception as exc:
-        reason = failure_reason(exc)
+        reason = creation_failure_reason(logical_id, resource_type, exc)
+        # The event says what CloudFormation would; the log keeps moto's Python error.
         log.warning("stack %s: %s (%s) failed to create: %s", resources_map.stack_id, logical_id,
-                    resource_type, reason)
+                    resource_type, reason, exc_info=None if is_service_error(exc) else exc)
         stack = _stack_of(resources_map)
         add_resource_event(stack, logical_id, resource_type, None, "CREATE_IN_PROGRESS")
         add_resource_event(stack, logical_id, resource_type, None, "CREATE_FAILED", reason)
