@@ -500,3 +500,24 @@ def test_moto_reset_route_resets_aurora_and_reused_identifiers_work(
     assert mysql["DBClusterArn"] == primary["DBClusterArn"]
     assert mysql["Endpoint"] != "127.0.0.1"
     assert describe(aws, EAST, "app-east")["Endpoint"].endswith(".rds.amazonaws.com")
+
+
+def test_remove_from_global_cluster_refuses_a_non_member_as_aws_does(aws: AwsClients) -> None:
+    """Removing a cluster that is not a member answers InvalidParameterValue; an unknown
+    cluster DBClusterNotFoundFault; the global cluster keeps its members."""
+    rds = aws.client("rds", EAST)
+    rds.create_global_cluster(GlobalClusterIdentifier=GLOBAL_ID, Engine="aurora-mysql")
+    member = rds.create_db_cluster(DBClusterIdentifier="member", Engine="aurora-mysql",
+                                   GlobalClusterIdentifier=GLOBAL_ID, MasterUsername="admin",
+                                   MasterUserPassword=PASSWORD)["DBCluster"]
+    other = rds.create_db_cluster(DBClusterIdentifier="other", Engine="aurora-mysql",
+                                  MasterUsername="admin", MasterUserPassword=PASSWORD)["DBCluster"]
+    for arn, code in [(other["DBClusterArn"], "InvalidParameterValue"),
+                      (other["DBClusterArn"].replace(":other", ":nowhere"),
+                       "DBClusterNotFoundFault")]:
+        with pytest.raises(ClientError) as caught:
+            rds.remove_from_global_cluster(GlobalClusterIdentifier=GLOBAL_ID,
+                                           DbClusterIdentifier=arn)
+        assert caught.value.response["Error"]["Code"] == code
+    members = global_cluster(aws)["GlobalClusterMembers"]
+    assert [m["DBClusterArn"] for m in members] == [member["DBClusterArn"]]
