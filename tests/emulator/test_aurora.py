@@ -521,3 +521,36 @@ def test_remove_from_global_cluster_refuses_a_non_member_as_aws_does(aws: AwsCli
         assert caught.value.response["Error"]["Code"] == code
     members = global_cluster(aws)["GlobalClusterMembers"]
     assert [m["DBClusterArn"] for m in members] == [member["DBClusterArn"]]
+
+
+@pytest.mark.slow
+def test_master_user_owns_postgres_and_database_name_as_on_aurora(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The master user creates tables in postgres and in DatabaseName on the writer (they reach
+    the secondary), owns template1, holds rds_superuser, and is not a PostgreSQL superuser."""
+    primary, secondary = gdb
+    for dbname in ("postgres", "app"):
+        with connect(primary, dbname=dbname) as conn:
+            conn.execute("CREATE TABLE public.users_table (id int PRIMARY KEY, db text)")
+            conn.execute("INSERT INTO users_table VALUES (1, current_database())")
+    for dbname in ("postgres", "app"):
+        def replicated(dbname: str = dbname) -> bool:
+            try:
+                with connect(secondary, dbname=dbname, reader=True) as conn:
+                    return conn.execute("SELECT db FROM users_table").fetchall() == [(dbname,)]
+            except psycopg.errors.UndefinedTable:
+                return False
+        wait_until(replicated, description=f"the {dbname} table on the secondary",
+                   timeout=10, interval=0.05)
+    with connect(primary, dbname="postgres") as conn:
+        owners = dict(conn.execute(
+            "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+            "WHERE datname IN ('postgres', 'template1', 'app')").fetchall())
+        assert owners == {"postgres": "master", "template1": "master", "app": "master"}
+        super_, createdb, createrole = conn.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+            "WHERE rolname = current_user").fetchone()
+        assert (super_, createdb, createrole) == (False, True, True)
+        assert conn.execute("SELECT pg_has_role('rds_superuser', 'MEMBER')").fetchone() == (True,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER SYSTEM SET work_mem = '8MB'")  # superuser-only, as on Aurora

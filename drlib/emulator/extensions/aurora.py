@@ -13,10 +13,11 @@ get a server:
   server's ``Port`` (writer and reader endpoints of a cluster reach the same server: the writer's
   is writable, a secondary's is a read-only hot standby, as Aurora's inactive secondary writer
   endpoint would refuse writes);
-- master credentials: ``MasterUsername``/``MasterUserPassword`` become a PostgreSQL role (LOGIN
-  CREATEDB CREATEROLE, member of pg_monitor and pg_signal_backend) and ``DatabaseName`` a
-  database it owns. With ``ManageMasterUserPassword`` a random password is generated and written
-  to the RDS-managed secret (``MasterUserSecret.SecretArn``, JSON ``{"username","password"}``,
+- master credentials: ``MasterUsername``/``MasterUserPassword`` become a PostgreSQL role as on
+  Aurora (not a superuser: LOGIN CREATEDB CREATEROLE, member of ``rds_superuser``) that owns
+  ``postgres``, ``template1`` and the ``DatabaseName`` database. With
+  ``ManageMasterUserPassword`` a random password is generated and written to the RDS-managed
+  secret (``MasterUserSecret.SecretArn``, JSON ``{"username","password"}``,
   as AWS). Any Secrets Manager secret of the cluster's region whose JSON holds that
   username/password pair gets ``host``, ``port``, ``dbname``, ``engine`` and
   ``dbClusterIdentifier`` added, as ``AWS::SecretsManager::SecretTargetAttachment`` does;
