@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -554,3 +555,24 @@ def test_master_user_owns_postgres_and_database_name_as_on_aurora(
         assert conn.execute("SELECT pg_has_role('rds_superuser', 'MEMBER')").fetchone() == (True,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("ALTER SYSTEM SET work_mem = '8MB'")  # superuser-only, as on Aurora
+
+
+@pytest.mark.slow
+def test_requested_port_is_honoured_when_free_and_replaced_when_taken(aws: AwsClients) -> None:
+    """A cluster listens on the Port it asked for when loopback has it free, else on another."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        taken = holder.getsockname()[1]
+        free = aurora.usable_port(taken + 1) or aurora.usable_port(taken + 2)
+        assert free is not None
+        assert aurora.usable_port(taken) is None
+        rds = aws.client("rds", EAST)
+        for identifier, port in (("on-free", free), ("on-taken", taken)):
+            rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql",
+                                  MasterUsername="master", MasterUserPassword=PASSWORD,
+                                  DatabaseName="app", Port=port)
+        assert describe(aws, EAST, "on-free")["Port"] == free
+        fallback = describe(aws, EAST, "on-taken")
+        assert fallback["Port"] != taken
+        with connect(fallback) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
