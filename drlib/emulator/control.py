@@ -54,7 +54,8 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
 
 
 def on_reset(hook: Callable[[], None]) -> Callable[[], None]:
-    """Run ``hook`` when the emulator is reset (after moto's own reset)."""
+    """Run ``hook`` when the emulator is reset (``/moto-api/reset`` or ``/_drlib/reset``), just
+    before moto's backends are cleared."""
     if hook not in _registry.reset_hooks:
         _registry.reset_hooks.append(hook)
     return hook

@@ -123,8 +123,7 @@ def reset(state_dir: Path | None = None) -> EmulatorProcess:
     proc = read_state(state_dir)
     if proc is None:
         raise EmulatorError("No emulator is running", fix="start one: drlib emulator start")
-    for path in ("/moto-api/reset", "/_drlib/reset"):
-        requests.post(f"{proc.endpoint_url}{path}", timeout=60).raise_for_status()
+    requests.post(f"{proc.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
     return proc
 
 

@@ -52,6 +52,10 @@ ADMIN_USER = "rdsadmin"
 ADMIN_DB = "postgres"
 HEARTBEAT = "rdsadmin.heartbeat"  # a schema named after Aurora's internal rdsadmin database
 LOOPBACK = "127.0.0.1"
+RDS_SUPERUSER = "rds_superuser"
+RDS_SUPERUSER_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint")
+"""The predefined roles Aurora's ``rds_superuser`` holds (those this server version has)."""
+MASTER_OWNED_DATABASES = ("postgres", "template1")
 
 SERVER_SETTINGS = {
     # Speed over durability: these servers hold drill data, not records.
@@ -297,15 +301,34 @@ class PgServer:
     # --- roles -----------------------------------------------------------------------------
 
     def create_master_user(self, username: str, password: str, database: str | None) -> None:
-        """Create (or reset) the cluster's master user and its database, as RDS does."""
+        """Create (or reset) the cluster's master user and its database, as Aurora does.
+
+        As on Aurora PostgreSQL the master user is not a PostgreSQL superuser but a member of
+        ``rds_superuser`` (itself in ``pg_monitor``, ``pg_signal_backend`` and, where the
+        server has it, ``pg_checkpoint``) with CREATEDB and CREATEROLE, and it owns
+        ``postgres``, ``template1`` and ``database``: it can create in their ``public``
+        schemas (owned by ``pg_database_owner`` since PostgreSQL 15), and databases it
+        creates later start from a ``template1`` it owns.
+        """
         verifier = scram_verifier(password)
+        if not self.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [RDS_SUPERUSER]):
+            self.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(RDS_SUPERUSER)))
+        granted = [r for (r,) in self.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [list(RDS_SUPERUSER_ROLES)])]
+        self.execute(sql.SQL("GRANT {} TO {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, sorted(granted))),
+            sql.Identifier(RDS_SUPERUSER)))
         exists = self.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [username])
         verb = "ALTER" if exists else "CREATE"
         # The verifier is a literal (utility statements take no parameters); it is a hash.
-        self.execute(sql.SQL("{} ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+        self.execute(sql.SQL("{} ROLE {} LOGIN NOSUPERUSER CREATEDB CREATEROLE NOREPLICATION "
+                             "NOBYPASSRLS PASSWORD {}").format(
             sql.SQL(verb), sql.Identifier(username), sql.Literal(verifier)))
-        self.execute(sql.SQL("GRANT pg_monitor, pg_signal_backend TO {}").format(
-            sql.Identifier(username)))
+        self.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(RDS_SUPERUSER),
+                                                      sql.Identifier(username)))
+        for owned in MASTER_OWNED_DATABASES:
+            self.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(owned), sql.Identifier(username)))
         if database and not self.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                          [database]):
             # FILE_COPY: a few WAL records instead of the whole template database in WAL.

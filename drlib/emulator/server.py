@@ -124,9 +124,9 @@ class Emulator:
             return False
 
     def reset(self) -> None:
-        """Forget every resource in every region and reset every extension."""
-        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
-        requests.post(f"{self.endpoint_url}/_drlib/reset", timeout=60).raise_for_status()
+        """Forget every resource in every region and reset every extension (moto's own reset
+        route does both, as :mod:`drlib.emulator.extensions.core` arranges)."""
+        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
 
     def stop(self) -> None:
         """Stop the data plane, then the server; safe to call twice."""

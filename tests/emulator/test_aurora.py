@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -477,3 +478,101 @@ def test_reset_leaves_no_postgres_running(aws: AwsClients, clean_emulator: Any) 
     clean_emulator.reset()
     assert aurora.running_servers() == []
     assert list(aurora.iter_backings()) == []
+
+
+@pytest.mark.slow
+def test_moto_reset_route_resets_aurora_and_reused_identifiers_work(
+        aws: AwsClients, clean_emulator: Any) -> None:
+    """moto's own /moto-api/reset stops every server, and reused identifiers meet no stale one."""
+    make_global_database(aws)
+    faults.take_region_down(WEST)
+    assert len(aurora.running_servers()) == 1
+    requests.post(f"{clean_emulator.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
+    assert aurora.running_servers() == []
+    assert list(aurora.iter_backings()) == []
+    assert faults.snapshot()["regions_down"] == []
+    primary, secondary = make_global_database(aws)
+    write(primary, 1)
+    wait_rows(secondary, [1])
+    requests.post(f"{clean_emulator.endpoint_url}/moto-api/reset", timeout=60).raise_for_status()
+    mysql = aws.client("rds", EAST).create_db_cluster(
+        DBClusterIdentifier="app-east", Engine="aurora-mysql", MasterUsername="master",
+        MasterUserPassword=PASSWORD)["DBCluster"]
+    assert mysql["DBClusterArn"] == primary["DBClusterArn"]
+    assert mysql["Endpoint"] != "127.0.0.1"
+    assert describe(aws, EAST, "app-east")["Endpoint"].endswith(".rds.amazonaws.com")
+
+
+def test_remove_from_global_cluster_refuses_a_non_member_as_aws_does(aws: AwsClients) -> None:
+    """Removing a cluster that is not a member answers InvalidParameterValue; an unknown
+    cluster DBClusterNotFoundFault; the global cluster keeps its members."""
+    rds = aws.client("rds", EAST)
+    rds.create_global_cluster(GlobalClusterIdentifier=GLOBAL_ID, Engine="aurora-mysql")
+    member = rds.create_db_cluster(DBClusterIdentifier="member", Engine="aurora-mysql",
+                                   GlobalClusterIdentifier=GLOBAL_ID, MasterUsername="admin",
+                                   MasterUserPassword=PASSWORD)["DBCluster"]
+    other = rds.create_db_cluster(DBClusterIdentifier="other", Engine="aurora-mysql",
+                                  MasterUsername="admin", MasterUserPassword=PASSWORD)["DBCluster"]
+    for arn, code in [(other["DBClusterArn"], "InvalidParameterValue"),
+                      (other["DBClusterArn"].replace(":other", ":nowhere"),
+                       "DBClusterNotFoundFault")]:
+        with pytest.raises(ClientError) as caught:
+            rds.remove_from_global_cluster(GlobalClusterIdentifier=GLOBAL_ID,
+                                           DbClusterIdentifier=arn)
+        assert caught.value.response["Error"]["Code"] == code
+    members = global_cluster(aws)["GlobalClusterMembers"]
+    assert [m["DBClusterArn"] for m in members] == [member["DBClusterArn"]]
+
+
+@pytest.mark.slow
+def test_master_user_owns_postgres_and_database_name_as_on_aurora(
+        aws: AwsClients, gdb: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The master user creates tables in postgres and in DatabaseName on the writer (they reach
+    the secondary), owns template1, holds rds_superuser, and is not a PostgreSQL superuser."""
+    primary, secondary = gdb
+    for dbname in ("postgres", "app"):
+        with connect(primary, dbname=dbname) as conn:
+            conn.execute("CREATE TABLE public.users_table (id int PRIMARY KEY, db text)")
+            conn.execute("INSERT INTO users_table VALUES (1, current_database())")
+    for dbname in ("postgres", "app"):
+        def replicated(dbname: str = dbname) -> bool:
+            try:
+                with connect(secondary, dbname=dbname, reader=True) as conn:
+                    return conn.execute("SELECT db FROM users_table").fetchall() == [(dbname,)]
+            except psycopg.errors.UndefinedTable:
+                return False
+        wait_until(replicated, description=f"the {dbname} table on the secondary",
+                   timeout=10, interval=0.05)
+    with connect(primary, dbname="postgres") as conn:
+        owners = dict(conn.execute(
+            "SELECT datname, pg_get_userbyid(datdba) FROM pg_database "
+            "WHERE datname IN ('postgres', 'template1', 'app')").fetchall())
+        assert owners == {"postgres": "master", "template1": "master", "app": "master"}
+        super_, createdb, createrole = conn.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+            "WHERE rolname = current_user").fetchone()
+        assert (super_, createdb, createrole) == (False, True, True)
+        assert conn.execute("SELECT pg_has_role('rds_superuser', 'MEMBER')").fetchone() == (True,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER SYSTEM SET work_mem = '8MB'")  # superuser-only, as on Aurora
+
+
+@pytest.mark.slow
+def test_requested_port_is_honoured_when_free_and_replaced_when_taken(aws: AwsClients) -> None:
+    """A cluster listens on the Port it asked for when loopback has it free, else on another."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        taken = holder.getsockname()[1]
+        free = aurora.usable_port(taken + 1) or aurora.usable_port(taken + 2)
+        assert free is not None
+        assert aurora.usable_port(taken) is None
+        rds = aws.client("rds", EAST)
+        for identifier, port in (("on-free", free), ("on-taken", taken)):
+            rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql",
+                                  MasterUsername="master", MasterUserPassword=PASSWORD,
+                                  DatabaseName="app", Port=port)
+        assert describe(aws, EAST, "on-free")["Port"] == free
+        fallback = describe(aws, EAST, "on-taken")
+        assert fallback["Port"] != taken
+        with connect(fallback) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -185,3 +185,67 @@ def test_failed_update_rolls_back_to_the_previous_template(aws: AwsClients) -> N
     assert cloudformation.describe_stacks(
         StackName="updated")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert set(physical_ids(aws, "updated")) == {"Bucket", "Topic", "Broken"}
+
+
+@pytest.mark.slow
+def test_update_that_removes_a_resource_deletes_it_and_the_stack_deletes_later(
+        aws: AwsClients) -> None:
+    """An update that drops a resource deletes it (with events); DeleteStack then completes."""
+    kept_only = """
+        Resources:
+          Kept:
+            Type: AWS::S3::Bucket
+            Properties: {BucketName: kept-after-update}
+    """
+    both = kept_only + """
+          Dropped:
+            Type: AWS::SNS::Topic
+            Properties: {TopicName: dropped-by-update}
+    """
+    create_stack(aws, "shrinking", both)
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    cloudformation.update_stack(StackName="shrinking", TemplateBody=textwrap.dedent(kept_only))
+    stack = cloudformation.describe_stacks(StackName="shrinking")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert physical_ids(aws, "shrinking") == {"Kept": "kept-after-update"}
+    assert aws.client("sns", "us-east-1").list_topics()["Topics"] == []
+    events = [(lid, status) for lid, status, _ in resource_events(aws, "shrinking")]
+    assert ("Dropped", "DELETE_COMPLETE") in events
+    cloudformation.delete_stack(StackName="shrinking")
+    deleted = cloudformation.describe_stacks(StackName=stack["StackId"])["Stacks"][0]
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+    assert aws.client("s3", "us-east-1").list_buckets()["Buckets"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("resource", "reason"), [
+    ("""
+      Db:
+        Type: AWS::RDS::DBInstance
+        Properties: {Engine: postgres, AllocatedStorage: "20", MasterUsername: dbadmin,
+                     MasterUserPassword: not-a-real-password}
+    """, "Properties validation failed for resource Db with message: "
+         "#: required key [DBInstanceClass] not found"),
+    ("""
+      Fn:
+        Type: AWS::Lambda::Function
+        Properties: {Runtime: python3.12, Handler: app.handler}
+    """, "Properties validation failed for resource Fn with message: "
+         "[#: required key [Code] not found, #: required key [Role] not found]"),
+    ("""
+      Queue:
+        Type: AWS::SQS::Queue
+        Properties: {DelaySeconds: soon}
+    """, "Properties validation failed for resource Queue with message: "
+         "#/DelaySeconds: expected type: Integer, found: String"),
+])
+def test_failed_resource_events_carry_cloudformation_messages_not_python_errors(
+        aws: AwsClients, resource: str, reason: str) -> None:
+    """A resource with a missing or ill-typed property fails with CloudFormation's validation
+    message (moto's own failure was a Python TypeError or KeyError) and the stack rolls back."""
+    template = "Resources:\n" + textwrap.indent(textwrap.dedent(resource).strip(), "  ") + "\n"
+    stack = create_stack(aws, "invalid", template)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [(lid, why) for lid, status, why in resource_events(aws, "invalid")
+              if status == "CREATE_FAILED"]
+    assert [why for _, why in failed] == [reason]

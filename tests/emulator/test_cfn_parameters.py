@@ -38,6 +38,11 @@ PASSWORD: dict[str, Any] = {"Type": "String", "MinLength": 12, "MaxLength": 41,
      "Parameter 'P' must be one of AllowedValues"),
     ({"Type": "List<AWS::EC2::Subnet::Id>"}, "subnet-1,subnet-2", None),
     ({"Type": "AWS::SSM::Parameter::Value<String>", "MinLength": 50}, "/short", None),
+    ({"Type": "String", "AllowedValues": [True, False]}, "true", None),  # YAML [true, false]
+    ({"Type": "String", "AllowedValues": [True, False]}, "false", None),
+    ({"Type": "String", "AllowedValues": [True, False]}, "True",
+     "Parameter 'P' must be one of AllowedValues"),
+    ({"Type": "String", "AllowedValues": [True, False]}, False, None),  # a YAML Default: false
 ])
 def test_constraint_messages(declaration: dict[str, Any], value: Any, message: str | None
                              ) -> None:
@@ -145,3 +150,39 @@ def test_change_sets_validate_parameters(aws: AwsClients) -> None:
         Parameters=[{"ParameterKey": "DatabaseMasterPassword", "UsePreviousValue": True},
                     {"ParameterKey": "Environment", "ParameterValue": "qa"}]))
     assert message == "Parameter 'Environment' must be one of AllowedValues"
+
+
+BOOLEAN_TEMPLATE = """
+    Parameters:
+      EnableMarker:
+        Type: String
+        AllowedValues: [true, false]
+        Default: false
+    Conditions:
+      MarkerEnabled: !Equals [!Ref EnableMarker, "true"]
+    Resources:
+      Marker:
+        Type: AWS::SSM::Parameter
+        Condition: MarkerEnabled
+        Properties: {Name: /flag/marker, Type: String, Value: !Ref EnableMarker}
+      Always:
+        Type: AWS::SSM::Parameter
+        Properties: {Name: !Sub "/flag/${AWS::StackName}", Type: String, Value: !Ref EnableMarker}
+"""
+
+
+@pytest.mark.slow
+def test_yaml_boolean_allowed_values_take_true_and_false_as_cloudformation_does(
+        aws: AwsClients) -> None:
+    """AllowedValues [true, false] accepts "true", the default reads "false", "yes" is refused."""
+    ssm = aws.client("ssm", "us-east-1")
+    on = create_stack(aws, "flag-on", BOOLEAN_TEMPLATE, parameters={"EnableMarker": "true"})
+    assert on["StackStatus"] == "CREATE_COMPLETE"
+    assert on["Parameters"] == [{"ParameterKey": "EnableMarker", "ParameterValue": "true"}]
+    assert ssm.get_parameter(Name="/flag/marker")["Parameter"]["Value"] == "true"
+    off = create_stack(aws, "flag-off", BOOLEAN_TEMPLATE)
+    assert off["Parameters"] == [{"ParameterKey": "EnableMarker", "ParameterValue": "false"}]
+    assert ssm.get_parameter(Name="/flag/flag-off")["Parameter"]["Value"] == "false"
+    message = _error(lambda: create_stack(aws, "flag-bad", BOOLEAN_TEMPLATE,
+                                          parameters={"EnableMarker": "yes"}))
+    assert message == "Parameter 'EnableMarker' must be one of AllowedValues"

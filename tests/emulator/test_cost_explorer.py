@@ -211,6 +211,13 @@ def test_invalid_requests_are_validation_errors(aws: AwsClients, kwargs: dict[st
     assert err.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_metric_names_in_aws_upper_snake_spelling_are_accepted(aws: AwsClients) -> None:
+    """UNBLENDED_COST is taken as UnblendedCost and answered under the name asked for."""
+    answer = query(aws, dt.date.today(), 1, Metrics=["UNBLENDED_COST", "UsageQuantity"])
+    assert set(answer["ResultsByTime"][0]["Total"]) == {"UNBLENDED_COST", "UsageQuantity"}
+    assert answer["ResultsByTime"][0]["Total"]["UNBLENDED_COST"]["Unit"] == "USD"
+
+
 def test_seeded_results_take_precedence(aws: AwsClients, instance: dt.datetime) -> None:
     """Results seeded through moto's own API are answered instead of derived ones."""
     seeded = {"ResultsByTime": [{"TimePeriod": {"Start": "2024-01-01", "End": "2024-01-02"},

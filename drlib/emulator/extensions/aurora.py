@@ -10,13 +10,15 @@ get a server:
   as root: under ``/tmp/drlib-aurora-root/<hash>`` as the ``postgres`` account, linked from the
   state dir);
 - ``describe_db_clusters`` returns ``Endpoint`` and ``ReaderEndpoint`` ``127.0.0.1`` and the
-  server's ``Port`` (writer and reader endpoints of a cluster reach the same server: the writer's
-  is writable, a secondary's is a read-only hot standby, as Aurora's inactive secondary writer
-  endpoint would refuse writes);
-- master credentials: ``MasterUsername``/``MasterUserPassword`` become a PostgreSQL role (LOGIN
-  CREATEDB CREATEROLE, member of pg_monitor and pg_signal_backend) and ``DatabaseName`` a
-  database it owns. With ``ManageMasterUserPassword`` a random password is generated and written
-  to the RDS-managed secret (``MasterUserSecret.SecretArn``, JSON ``{"username","password"}``,
+  server's ``Port``: the requested ``Port`` when it is free on loopback, else a free one (every
+  cluster shares one address here). Writer and reader endpoints of a cluster reach the same
+  server: the writer's is writable, a secondary's is a read-only hot standby, as Aurora's
+  inactive secondary writer endpoint would refuse writes;
+- master credentials: ``MasterUsername``/``MasterUserPassword`` become a PostgreSQL role as on
+  Aurora (not a superuser: LOGIN CREATEDB CREATEROLE, member of ``rds_superuser``) that owns
+  ``postgres``, ``template1`` and the ``DatabaseName`` database. With
+  ``ManageMasterUserPassword`` a random password is generated and written to the RDS-managed
+  secret (``MasterUserSecret.SecretArn``, JSON ``{"username","password"}``,
   as AWS). Any Secrets Manager secret of the cluster's region whose JSON holds that
   username/password pair gets ``host``, ``port``, ``dbname``, ``engine`` and
   ``dbClusterIdentifier`` added, as ``AWS::SecretsManager::SecretTargetAttachment`` does;
@@ -43,6 +45,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -232,11 +235,53 @@ def writer_of(global_id: str) -> Backing | None:
 
 # --- creating and deleting -------------------------------------------------------------------
 
-def on_cluster_created(cluster: Any, password: str | None = None) -> None:
+def usable_port(port: Any) -> int | None:
+    """``port`` if the server may listen on it on loopback now (unprivileged, not in use)."""
+    try:
+        wanted = int(port)
+    except (TypeError, ValueError):
+        return None
+    if not 1024 <= wanted <= 65535:  # PostgreSQL runs unprivileged
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, wanted))
+        except OSError:
+            return None
+    return wanted
+
+
+def _start_server(name: str, data_dir: Path, upstream: Backing | None,
+                  port: int | None) -> PgServer:
+    """Start a primary (or a standby of ``upstream``) on ``port`` if it is usable, else on a
+    free port: every cluster shares 127.0.0.1 here, where AWS gives each its own host."""
+    wanted = usable_port(port) if port else None
+    server = PgServer(runtime(), name, data_dir, port=wanted)
+    try:
+        _start_primary_or_standby(server, upstream)
+    except EmulatorError:
+        if wanted is None:
+            raise
+        log.info("aurora: port %s was taken meanwhile; %s uses a free one", wanted, name)
+        server.remove()
+        server = PgServer(runtime(), name, data_dir)
+        _start_primary_or_standby(server, upstream)
+    return server
+
+
+def _start_primary_or_standby(server: PgServer, upstream: Backing | None) -> None:
+    if upstream is None:
+        pg_start_primary(server)
+    else:
+        pg_start_standby(server, upstream.server)
+
+
+def on_cluster_created(cluster: Any, password: str | None = None,
+                       port: int | None = None) -> None:
     """Start the server behind a new aurora-postgresql cluster (standby if it is a secondary).
 
     ``password`` is the MasterUserPassword given at creation (moto keeps none for members of a
-    global database).
+    global database); ``port`` the Port asked for, honoured when it is free on loopback.
     """
     if cluster.engine != ENGINE:
         return
@@ -253,14 +298,9 @@ def on_cluster_created(cluster: Any, password: str | None = None) -> None:
             raise _rds_error("InvalidDBClusterStateFault",
                              f"The primary cluster {upstream.identifier} of global cluster "
                              f"{gid} is unavailable; a secondary cannot be added now")
-        server = PgServer(runtime(), f"{group}-{region}", data_dir)
         began = time.monotonic()
-        if upstream is None:
-            pg_start_primary(server)
-            role = WRITER if gid else STANDALONE
-        else:
-            pg_start_standby(server, upstream.server)
-            role = REPLICA
+        server = _start_server(f"{group}-{region}", data_dir, upstream, port)
+        role = (WRITER if gid else STANDALONE) if upstream is None else REPLICA
         backing = Backing(account_id, region, cluster.db_cluster_identifier,
                           cluster.db_cluster_arn, gid, server, role)
         plane.backings[backing.arn] = backing
@@ -664,7 +704,8 @@ def install() -> None:
         cluster = original_create(self, kwargs)
         try:
             try:
-                on_cluster_created(cluster, kwargs.get("master_user_password"))
+                on_cluster_created(cluster, kwargs.get("master_user_password"),
+                                   kwargs.get("port"))
             except EmulatorError as exc:  # tell the RDS client what went wrong and the fix
                 raise _rds_error("InternalFailure", exc.render()) from exc
         except Exception:

@@ -5,13 +5,17 @@ answers HTTP 500) when a resource fails, and deletes in arbitrary order, so a ne
 can survive ``delete_stack`` with a ``DependencyViolation``. Here:
 
 - every resource gets ``CREATE_IN_PROGRESS`` then ``CREATE_COMPLETE`` or ``CREATE_FAILED`` (with
-  the reason) events, and the order resources were created in is recorded;
+  the reason) events, and the order resources were created in is recorded; properties are first
+  checked against the type's registry schema (:mod:`drlib.emulator.cfn_schema`), and a reason is
+  always worded as CloudFormation's, never as the Python error inside moto;
 - a failed creation rolls the stack back: what was created is deleted in reverse order and the
   stack ends ``ROLLBACK_COMPLETE``; ``create_stack`` itself still succeeds, as on AWS;
 - a failed update (a new resource fails to create) rolls back: the resources it added are
   deleted, the stack keeps its previous template and parameters, and ends
-  ``UPDATE_ROLLBACK_COMPLETE``. moto applies removals and modifications before additions and
-  they are not undone (CloudFormation would restore them);
+  ``UPDATE_ROLLBACK_COMPLETE``. moto applies modifications before additions and they are not
+  undone (CloudFormation would restore them);
+- resources an update removes are deleted after the rest of the update succeeded (the clean-up
+  phase), so a failed update never lost them and a later ``delete_stack`` does not meet them;
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
   ``DeletionPolicy: Retain`` (``Snapshot`` makes a final snapshot of an Aurora cluster), and
   ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept.
@@ -22,6 +26,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from drlib.emulator.cfn_schema import (
+    INTERNAL_FAILURE,
+    missing_properties,
+    properties_failure,
+    schema_problems,
+)
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
 
 log = logging.getLogger(__name__)
@@ -38,13 +48,37 @@ class ResourceCreationFailed(Exception):
         self.reason = reason
 
 
+def is_service_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an AWS API error (moto's or drlib's), not a Python failure."""
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    from drlib.errors import DrError
+
+    return isinstance(exc, ServiceException | _RESTError | DrError | ResourceCreationFailed)
+
+
 def failure_reason(exc: BaseException) -> str:
-    """The human message of a moto or Python exception, as a stack event shows it."""
+    """An API error's message as a stack event shows it; CloudFormation's "Internal Failure"
+    for a Python error inside moto (its text means nothing to a template's author)."""
+    if not is_service_error(exc):
+        log.debug("resource handler failed with a Python error", exc_info=exc)
+        return INTERNAL_FAILURE
     message = getattr(exc, "message", None) or getattr(exc, "description", None) or str(exc)
     code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
     if isinstance(code, str) and code and code not in str(message):
         return f"{message} (Service error code: {code})"
     return str(message) or type(exc).__name__
+
+
+def creation_failure_reason(logical_id: str, resource_type: str, exc: BaseException) -> str:
+    """Why a resource failed to create, as CloudFormation words it: a property a moto model
+    missed (``KeyError``, a missing argument) is the schema's required key."""
+    if not is_service_error(exc):
+        missing = missing_properties(resource_type, exc)
+        if missing:
+            return properties_failure(logical_id,
+                                      [f"#: required key [{name}] not found" for name in missing])
+    return failure_reason(exc)
 
 
 def _stack_of(resources_map: Any) -> Any:
@@ -80,15 +114,24 @@ def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], re
                               account_id: str, region_name: str) -> Any:
     """moto's resource creation, with events, failure capture and the creation order."""
     resource_type = resource_json.get("Type", "")
+    condition = resource_json.get("Condition")
+    if not condition or resources_map.lazy_condition_map[condition]:
+        problems = schema_problems(resource_type, resource_json.get("Properties"))
+        if problems:  # CloudFormation validates before any handler runs: no IN_PROGRESS
+            reason = properties_failure(logical_id, problems)
+            add_resource_event(_stack_of(resources_map), logical_id, resource_type, None,
+                               "CREATE_FAILED", reason)
+            raise ResourceCreationFailed(logical_id, reason)
     try:
         resource = _originals["parse_and_create_resource"](
             logical_id, resource_json, resources_map, account_id, region_name)
     except ResourceCreationFailed:
         raise  # a dependency failed; that resource already has its CREATE_FAILED event
     except Exception as exc:
-        reason = failure_reason(exc)
+        reason = creation_failure_reason(logical_id, resource_type, exc)
+        # The event says what CloudFormation would; the log keeps moto's Python error.
         log.warning("stack %s: %s (%s) failed to create: %s", resources_map.stack_id, logical_id,
-                    resource_type, reason)
+                    resource_type, reason, exc_info=None if is_service_error(exc) else exc)
         stack = _stack_of(resources_map)
         add_resource_event(stack, logical_id, resource_type, None, "CREATE_IN_PROGRESS")
         add_resource_event(stack, logical_id, resource_type, None, "CREATE_FAILED", reason)
@@ -102,13 +145,17 @@ def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], re
     return resource
 
 
-def delete_resources(resources_map: Any, stack: Any) -> list[str]:
-    """Delete the stack's resources, newest first; returns the logical ids that could not go."""
+def delete_resources(resources_map: Any, stack: Any, only: list[str] | None = None,
+                     json_map: dict[str, Any] | None = None) -> list[str]:
+    """Delete the stack's resources (or ``only`` those, described by ``json_map``), newest
+    first; returns the logical ids that could not go."""
     parsed = resources_map._parsed_resources
-    json_map = resources_map._resource_json_map
-    order = [lid for lid in reversed(created_order(resources_map)) if lid in parsed]
+    json_map = resources_map._resource_json_map if json_map is None else json_map
+    wanted = set(json_map if only is None else only) & set(json_map)
+    order = [lid for lid in reversed(created_order(resources_map))
+             if lid in parsed and lid in wanted]
     order += [lid for lid, res in parsed.items()
-              if lid in json_map and lid not in order and res is not None
+              if lid in wanted and lid not in order and res is not None
               and not isinstance(res, (str, int, float, list, dict))]
     remaining = []
     for lid in order:
@@ -146,6 +193,44 @@ def delete_resources(resources_map: Any, stack: Any) -> list[str]:
     order_list = created_order(resources_map)
     order_list[:] = [lid for lid in order_list if lid in parsed]
     return remaining
+
+
+def resource_map_update(self: Any, template: dict[str, Any],
+                        parameters: dict[str, Any] | None = None) -> None:
+    """``ResourceMap.update`` with CloudFormation's clean-up phase.
+
+    moto deletes the resources an update removes first, and keeps them in the resource map, so
+    a later ``delete_stack`` meets logical ids its template no longer has (HTTP 500). As
+    CloudFormation does, removed resources are deleted only after the additions and
+    modifications succeeded (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``), newest first, with
+    events, and leave the map; one that cannot be deleted gets ``DELETE_FAILED`` and is no
+    longer the stack's, as on AWS.
+    """
+    old_json = self._resource_json_map
+    removed = [lid for lid in old_json if lid not in (template.get("Resources") or {})]
+    kept = {lid: v for lid, v in old_json.items() if lid not in removed}
+    self._resource_json_map = kept
+    try:
+        _originals["resource_map_update"](self, template, parameters)
+    except Exception:
+        # Failed before moto took the new template: the old one stands. After that, the new
+        # map stays so the rollback (:func:`guarded_update`) can delete what was added.
+        if self._resource_json_map is kept:
+            self._resource_json_map = old_json
+        raise
+    if not removed:
+        return
+    stack = _stack_of(self)
+    if stack is not None:
+        stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    left = delete_resources(self, stack, only=removed, json_map=old_json)
+    for lid in removed:
+        self._parsed_resources.pop(lid, None)
+    order = created_order(self)
+    order[:] = [lid for lid in order if lid not in removed]
+    if left:
+        log.warning("stack %s: resources removed by the update could not be deleted: %s",
+                    self.stack_id, left)
 
 
 def roll_back(stack: Any, failure: ResourceCreationFailed | Exception) -> None:
@@ -335,6 +420,8 @@ def _patch() -> None:
     _originals["parse_and_create_resource"] = parsing.parse_and_create_resource
     _originals["execute_change_set"] = models.CloudFormationBackend.execute_change_set
     _originals["stack_update"] = models.Stack.update
+    _originals["resource_map_update"] = parsing.ResourceMap.update
+    parsing.ResourceMap.update = resource_map_update  # type: ignore[method-assign]
     models.Stack.update = stack_update  # type: ignore[method-assign]
     parsing.parse_and_create_resource = parse_and_create_resource
     models.CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]

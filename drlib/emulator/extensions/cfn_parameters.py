@@ -5,7 +5,9 @@ moto validates none of ``AllowedPattern``, ``AllowedValues``, ``MinLength``, ``M
 masks). Here each declared parameter's effective value (given or default) is checked whenever the
 stack's parameters are loaded (create_stack, update_stack, executing a change set), failing with
 the ``ValidationError`` message CloudFormation gives; ``describe_stacks`` shows ``****`` for
-``NoEcho`` parameters.
+``NoEcho`` parameters. YAML booleans in a parameter's ``Default`` or ``AllowedValues``
+(``[true, false]``) are the strings "true" and "false", as CloudFormation reads them (moto kept
+Python's ``True``, so "true" was not an allowed value and ``!Ref`` gave a boolean).
 """
 
 from __future__ import annotations
@@ -29,6 +31,24 @@ def _number(text: str) -> float | None:
         return None
 
 
+def cfn_text(value: Any) -> str:
+    """A template scalar as CloudFormation reads it: YAML booleans are "true"/"false"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalise_declaration(declaration: dict[str, Any]) -> dict[str, Any]:
+    """Make a parameter declaration's boolean ``Default``/``AllowedValues`` strings, in place."""
+    if isinstance(declaration.get("Default"), bool):
+        declaration["Default"] = cfn_text(declaration["Default"])
+    allowed = declaration.get("AllowedValues")
+    if isinstance(allowed, list) and any(isinstance(a, bool) for a in allowed):
+        declaration["AllowedValues"] = [cfn_text(a) if isinstance(a, bool) else a
+                                        for a in allowed]
+    return declaration
+
+
 def constraint_violation(name: str, declaration: dict[str, Any], value: Any) -> str | None:
     """The CloudFormation error message for ``value`` of parameter ``name``, or None if valid."""
     kind = str(declaration.get("Type", "String"))
@@ -37,11 +57,11 @@ def constraint_violation(name: str, declaration: dict[str, Any], value: Any) -> 
     if kind == "CommaDelimitedList" or kind.startswith("List<"):
         items = value if isinstance(value, list) else str(value).split(",")
         for item in items:
-            problem = _single_violation(name, declaration, str(item).strip(), kind)
+            problem = _single_violation(name, declaration, cfn_text(item).strip(), kind)
             if problem:
                 return problem
         return None
-    return _single_violation(name, declaration, str(value), kind)
+    return _single_violation(name, declaration, cfn_text(value), kind)
 
 
 def _single_violation(name: str, declaration: dict[str, Any], value: str, kind: str) -> str | None:
@@ -54,7 +74,7 @@ def _single_violation(name: str, declaration: dict[str, Any], value: str, kind: 
 
 def _default_message(name: str, declaration: dict[str, Any], value: str, kind: str) -> str | None:
     allowed = declaration.get("AllowedValues")
-    if allowed is not None and value not in [str(a) for a in allowed]:
+    if allowed is not None and value not in [cfn_text(a) for a in allowed]:
         return f"Parameter '{name}' must be one of AllowedValues"
     if kind in ("Number", "List<Number>"):
         number = _number(value)
@@ -86,6 +106,8 @@ def validate_parameters(template: dict[str, Any], values: dict[str, Any]) -> Non
 
     declarations = (template or {}).get("Parameters") or {}
     for name, declaration in declarations.items():
+        if isinstance(declaration, dict):
+            normalise_declaration(declaration)
         problem = constraint_violation(name, declaration, values.get(name, declaration.get(
             "Default")))
         if problem:
@@ -101,7 +123,8 @@ def _template_dict(template: Any) -> dict[str, Any]:
 
 
 def load_parameters(self: Any) -> None:
-    """moto's ``ResourceMap.load_parameters``, then the constraints of every parameter."""
+    """The constraints of every parameter, then moto's ``ResourceMap.load_parameters`` (which
+    sees the booleans of the declarations as CloudFormation's strings)."""
     validate_parameters(self._template, self.input_parameters)
     _original_load_parameters(self)
 

@@ -34,6 +34,7 @@ EMULATED_TAG = "drlib:emulated"
 COST_METRICS = ("UnblendedCost", "BlendedCost", "AmortizedCost", "NetUnblendedCost",
                 "NetAmortizedCost")
 USAGE_METRICS = ("UsageQuantity", "NormalizedUsageAmount")
+_METRIC_SPELLINGS = {m.lower(): m for m in (*COST_METRICS, *USAGE_METRICS)}
 PRICE_REGION_FOR_GLOBAL = "us-east-1"  # Route 53 is global; AWS prices it as us-east-1
 
 _installed = False
@@ -352,9 +353,12 @@ def _group_key(accrual: Accrual, group: Mapping[str, str]) -> str:
 def _metrics(metrics: list[str], usd: float, hours: float) -> dict[str, dict[str, str]]:
     out = {}
     for name in metrics:
-        if name in COST_METRICS:
+        # AWS takes the documented CamelCase and its own UPPER_SNAKE spelling (the one its
+        # ValidationException lists) alike; the answer is keyed by the name asked for.
+        canonical = _METRIC_SPELLINGS.get(name.replace("_", "").lower())
+        if canonical in COST_METRICS:
             out[name] = {"Amount": f"{usd:.10f}", "Unit": "USD"}
-        elif name in USAGE_METRICS:
+        elif canonical in USAGE_METRICS:
             out[name] = {"Amount": f"{hours:.10f}", "Unit": "N/A"}
         else:
             raise _validation(f"Unknown metric {name}")

@@ -252,6 +252,14 @@ def remove_from_global_cluster(account_id: str, global_id: str, cluster_id: str)
     """Detach a cluster; a secondary becomes a standalone writable cluster (in the background)."""
     with aurora.plane.lock:
         gc = _global_cluster(account_id, global_id)
+        if aurora.find_cluster(account_id, cluster_id) is None:
+            raise _error("DBClusterNotFoundFault", f"DBCluster {cluster_id} not found.")
+        if not any(cluster_id in (c.db_cluster_arn, c.db_cluster_identifier)
+                   for c in gc.members):
+            # An existing cluster that is not a member: AWS answers InvalidParameterValue.
+            raise _error("InvalidParameterValue",
+                         f"The cluster {cluster_id} is not a member of global cluster "
+                         f"{gc.global_cluster_identifier}.")
         cluster = _member(gc, cluster_id)
         _check_idle(gc)
         if cluster.is_writer and len(gc.members) > 1:
