@@ -117,5 +117,5 @@ def test_output_types(value: Any, kind: str, expected: Any) -> None:
 
 def test_an_output_of_the_wrong_type_raises() -> None:
     """A map declared as a String output is refused, naming the output."""
-    with pytest.raises(UnresolvedReference, match="output S.O is not of type String"):
+    with pytest.raises(UnresolvedReference, match=r"output S\.O is not of type String"):
         typed_output({"a": 1}, "String", "S.O")

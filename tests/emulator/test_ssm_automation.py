@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def test_steps_run_in_the_execution_region_with_outputs_and_timings(
     steps = found["StepExecutions"]
     assert steps[0]["Outputs"]["Value"] == ["west"]
     assert steps[2]["Inputs"]["InputPayload"] == '{"value": "west?"}'
-    for earlier, later in zip(steps, steps[1:], strict=False):
+    for earlier, later in pairwise(steps):
         assert earlier["ExecutionEndTime"] <= later["ExecutionStartTime"]
     assert steps[1]["ExecutionEndTime"] - steps[1]["ExecutionStartTime"] >= timedelta(seconds=1)
     assert found["ExecutionStartTime"] <= steps[0]["ExecutionStartTime"]
