@@ -34,6 +34,7 @@ from drlib.emulator.automation.validation import (
     validate_automation,
 )
 from drlib.emulator.extensions.region_outage import outage_message
+from drlib.emulator.lazy_patch import when_imported
 
 log = logging.getLogger(__name__)
 
@@ -339,23 +340,33 @@ def _handlers() -> dict[str, Any]:
         send_automation_signal)}
 
 
-_installed = False
-
-
-def install() -> None:
-    """Add the Automation execution APIs to moto's SSM and validate Automation documents."""
-    global _installed
-    if _installed:
-        return
+def _patch_backend() -> None:
     from moto.ssm.models import SimpleSystemManagerBackend
-    from moto.ssm.responses import SimpleSystemManagerResponse
 
-    for name, handler in _handlers().items():
-        setattr(SimpleSystemManagerResponse, name, handler)
     SimpleSystemManagerBackend.create_document = _validating_create(  # type: ignore[method-assign]
         SimpleSystemManagerBackend.create_document)
     SimpleSystemManagerBackend.update_document = _validating_update(  # type: ignore[method-assign]
         SimpleSystemManagerBackend.update_document)
+
+
+def _patch_responses() -> None:
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    for name, handler in _handlers().items():
+        setattr(SimpleSystemManagerResponse, name, handler)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Add the Automation execution APIs to moto's SSM and validate Automation documents (when
+    moto loads its SSM modules)."""
+    global _installed
+    if _installed:
+        return
+    when_imported("moto.ssm.models", _patch_backend)
+    when_imported("moto.ssm.responses", _patch_responses)
     control.on_reset(_reset)
     control.on_shutdown(_reset)
     _installed = True
