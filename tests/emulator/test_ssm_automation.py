@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -13,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from drlib.aws import AwsClients
 from drlib.emulator import faults
+from drlib.emulator.extensions import ssm_automation
+from drlib.waiting import wait_until
 from tests.emulator.automation_support import (
     create_runbook,
     execution,
@@ -23,12 +26,18 @@ from tests.emulator.automation_support import (
 from tests.emulator.cfn_support import create_stack, resource_events
 
 WEST = "us-west-2"
+ACCOUNT = "123456789012"
 
 
 @pytest.fixture
 def ssm(aws: AwsClients) -> Any:
     """An SSM client in us-west-2 against a freshly reset emulator."""
     return aws.client("ssm", WEST)
+
+
+def automation_state(execution_id: str) -> dict[str, Any]:
+    """The execution as the engine holds it (readable while its region refuses API calls)."""
+    return ssm_automation.find_execution(ACCOUNT, WEST, execution_id).to_api()
 
 
 def _script(handler_body: str) -> str:
@@ -335,3 +344,22 @@ def test_a_downed_region_refuses_automation_calls(aws: AwsClients, ssm: Any) -> 
         faults.bring_region_up(WEST)
     assert execution(ssm, ssm.start_automation_execution(DocumentName="noop")[
         "AutomationExecutionId"])["DocumentName"] == "noop"
+
+
+def test_a_running_execution_makes_no_progress_while_its_region_is_down(ssm: Any) -> None:
+    """An execution whose region goes down mid-step starts no further step until it is back."""
+    create_runbook(ssm, "two-steps", steps=[
+        {"name": "First", "action": "aws:sleep", "inputs": {"Duration": "PT1S"}},
+        {"name": "Second", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}])
+    execution_id = ssm.start_automation_execution(DocumentName="two-steps")[
+        "AutomationExecutionId"]
+    faults.take_region_down(WEST)
+    try:
+        wait_until(lambda: statuses(automation_state(execution_id)) == [("First", "Success")],
+                   description="the first step to end", timeout=10)
+        time.sleep(1.5)
+        assert statuses(automation_state(execution_id)) == [("First", "Success")]
+    finally:
+        faults.bring_region_up(WEST)
+    assert statuses(wait_for_status(ssm, execution_id)) == [("First", "Success"),
+                                                            ("Second", "Success")]
