@@ -4,6 +4,7 @@ primary region down, approval, stop and a failing step."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,6 +188,45 @@ def test_unplanned_failover_succeeds_from_the_secondary_while_the_primary_is_dow
         faults.bring_region_up(workload.regions.primary)
     wait_until(lambda: _writer_region(clients, workload) == workload.regions.secondary,
                description="the writer to stay in the secondary", timeout=5)
+    back = run(ssm, names["Failback"], timeout=300)
+    assert back["AutomationExecutionStatus"] == "Success", back.get("FailureMessage")
+    assert _writer_region(clients, workload) == workload.regions.primary
+
+
+def test_the_orchestrator_lambda_notifies_or_starts_the_failover_runbook(
+        deployed: tuple[AwsClients, Workload, dict[str, str]]) -> None:
+    """The deployed DR Lambda runs from its package: on a writer failure it only notifies while
+    AUTO_START_FAILOVER is off, and with it on starts the failover runbook in the secondary,
+    which promotes the secondary cluster."""
+    clients, workload, names = deployed
+    functions = clients.client("lambda", workload.regions.secondary)
+    function = functions.get_function_configuration(FunctionName="acme-dev-dr-orchestrator")
+    event = {"source": "aws.rds", "detail-type": "RDS DB Cluster Event",
+             "region": workload.regions.primary, "time": "2026-01-01T00:00:00Z",
+             "detail": {"SourceIdentifier": workload.primary.cluster_id, "SourceType": "CLUSTER",
+                        "EventCategories": ["failure"], "EventID": "RDS-EVENT-0069",
+                        "Message": "The DB cluster failed"}}
+
+    def invoke() -> dict[str, Any]:
+        answer = functions.invoke(FunctionName=function["FunctionName"],
+                                  Payload=json.dumps(event).encode())
+        payload: dict[str, Any] = json.loads(answer["Payload"].read())
+        assert "FunctionError" not in answer, payload
+        return payload
+
+    assert invoke()["action"] == "notify"
+    variables = dict(function["Environment"]["Variables"], AUTO_START_FAILOVER="true")
+    functions.update_function_configuration(FunctionName=function["FunctionName"],
+                                            Environment={"Variables": variables})
+    started = invoke()
+    assert started["action"] == "start_failover"
+    ssm = _ssm(clients, workload)
+    found = wait_for_status(ssm, started["automation_execution_id"], timeout=180)
+    assert found["AutomationExecutionStatus"] == "Success", found.get("FailureMessage")
+    assert found["DocumentName"] == function["Environment"]["Variables"][
+        "FAILOVER_DOCUMENT_NAME"]
+    assert ("InitiateFailoverWithDataLoss", "Success") in statuses(found)
+    assert _writer_region(clients, workload) == workload.regions.secondary
     back = run(ssm, names["Failback"], timeout=300)
     assert back["AutomationExecutionStatus"] == "Success", back.get("FailureMessage")
     assert _writer_region(clients, workload) == workload.regions.primary
