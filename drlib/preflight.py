@@ -220,6 +220,11 @@ KEY_RULES: dict[str, KeyRule] = {
     "notification_email": KeyRule("empty, or an e-mail address",
                                   _pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", allow_empty=True),
                                   required=False),
+    "runbook_approvers": KeyRule("empty, or IAM user or role ARNs separated by commas (who may "
+                                 "approve the DR runbooks)",
+                                 _pattern(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=.@/:-]+"
+                                          r"(,arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=.@/:-]+)*$",
+                                          allow_empty=True), required=False),
     "primary_certificate_arn": KeyRule("empty, or an ACM certificate ARN",
                                        _pattern(_ACM_ARN, allow_empty=True), required=False),
     "secondary_certificate_arn": KeyRule("empty, or an ACM certificate ARN",

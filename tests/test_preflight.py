@@ -72,6 +72,8 @@ BAD_SETTINGS = [
     ("no secondary database instance", _set(secondary_db_instance_count=0),
      "secondary_db_instance_count", "0"),
     ("count written as text", _set(primary_asg_min="2"), "primary_asg_min", "not a whole"),
+    ("runbook approver that is not an IAM ARN", _set(runbook_approvers="ops-team"),
+     "runbook_approvers", "ops-team"),
 ]
 
 
