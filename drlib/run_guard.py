@@ -144,6 +144,7 @@ class RunLock:
     lock: Any = None
     heartbeat: Any = None
     deployed: bool = False
+    took_over: str | None = None
 
     def locate(self) -> None:
         """Find the deployed workload (and so the lock's table); not deployed at all is fine
@@ -189,8 +190,29 @@ class RunLock:
                           expected="the deployed stacks", found="no stacks",
                           fix="deploy first (00_deploy, or drlib stacks launch)")
         self.lock = drill_lock(self.target, self.workload, run_id, owner)
-        self.lock.acquire()
+        try:
+            self.lock.acquire()
+        except DrError:
+            if not self._holder_dead():
+                raise
+            self.lock.acquire()
         self.heartbeat = LockHeartbeat(self.lock, on_lost=self.on_lost).start()
+
+    def _holder_dead(self) -> bool:
+        """Free the lock of a holder on this host whose process is gone (kill -9, a crash);
+        True when freed. A holder whose pid still runs, or on another host, keeps its lock
+        until it expires (fail closed)."""
+        from drlib.lock_cli import holder_alive
+
+        holder = self.lock.backend.read(self.environment)
+        if holder is None or holder_alive(holder) is not False:
+            return False
+        if self.lock.backend.delete(holder) is not None:
+            return False
+        log.warning("took over the %s drill lock of %s: its process is gone", self.environment,
+                    holder.describe())
+        self.took_over = holder.describe()
+        return True
 
     def release(self) -> None:
         """Stop the heartbeat and release; never raises."""

@@ -28,11 +28,13 @@ MARKER_NAME = "runner.json"
 
 def write_marker(run_dir: Path, *, environment: str, scenario: str, target: str,
                  parameters: Mapping[str, Any]) -> None:
-    """Record this process as the runner of ``run_dir``."""
+    """Record this process as the runner of ``run_dir`` (secret-named parameters masked)."""
+    from drlib.evidence.secrets import mask_secrets
+
     doc = {"schema": "drlib.runner/1", "process": identify().to_json(),
            "environment": environment, "scenario": scenario, "target": target,
            "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-           "parameters": dict(parameters)}
+           "parameters": mask_secrets(dict(parameters))}
     (run_dir / MARKER_NAME).write_text(json.dumps(doc, indent=2, default=str))
 
 

@@ -213,6 +213,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 _mark_runner(request, run_dir, parameters)
                 progress(f"drill {request.scenario} on {request.environment} "
                          f"({request.target}) -> {run_dir}")
+                if run_lock.took_over:
+                    progress(f"  took over the lock of a dead run: {run_lock.took_over}")
                 if run_lock.held:
                     progress(f"  holding the {request.environment} drill lock (renewed while "
                              "this run lives)")
