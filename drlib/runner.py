@@ -17,8 +17,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,10 +134,18 @@ def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str
 def _local_emulator(request: DrillRequest) -> Any:
     if request.target != "local" or os.environ.get("AWS_ENDPOINT_URL"):
         return nullcontext(None)
-    from drlib.emulator import running_emulator
+    return _drill_emulator()
 
-    return running_emulator(state_dir=REPO_DIR / ".drlib" / "drill-emulator",
-                            set_environment=True)
+
+@contextmanager
+def _drill_emulator() -> Iterator[Any]:
+    """The drill's own emulator, recorded so `drlib emulator fault` reaches it."""
+    from drlib.emulator import running_emulator
+    from drlib.emulator.daemon import DRILL_STATE_DIR, recorded_in_process
+
+    with running_emulator(state_dir=DRILL_STATE_DIR, set_environment=True) as emulator, \
+            recorded_in_process(emulator.endpoint_url, emulator.port, DRILL_STATE_DIR):
+        yield emulator
 
 
 def preflight_drill(request: DrillRequest) -> Any:
@@ -349,10 +357,11 @@ class _Closing:
         if interrupts.requested:
             metrics["interrupted"] = interrupts.reason
             metrics["error"] = metrics.get("error") or f"interrupted: {interrupts.reason}"
-        metrics["state_after"] = state.to_metrics()
-        failback = metrics.get("failback")
-        if isinstance(failback, dict):
-            failback["state_after"] = state.to_metrics()
+        # state_final: after the runner settled; state_after (the drill's own abort) is kept
+        # unless the drill never got to write it.
+        metrics["state_final"] = state.to_metrics()
+        if interrupts.requested or "state_after" not in metrics:
+            metrics["state_after"] = state.to_metrics()
         metrics_path.write_text(json.dumps(metrics, indent=2, default=str))
         self.progress("  " + state.line())
 
@@ -571,7 +580,8 @@ def _print_state(metrics: Mapping[str, Any], progress: Callable[[str], None]) ->
     from drlib.abort import SystemState
 
     failback = metrics.get("failback")
-    state = (failback.get("state_after") if isinstance(failback, dict) else None) or metrics.get(
+    state = metrics.get("state_final") or (
+        failback.get("state_after") if isinstance(failback, dict) else None) or metrics.get(
         "state_after")
     if not isinstance(state, dict) or "dns_region" not in state:
         return

@@ -9,12 +9,14 @@ dir (:mod:`drlib.processes`): after a crash and pid reuse it never signals an un
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +41,17 @@ class EmulatorProcess:
     endpoint_url: str
     state_dir: Path
     process: ProcessIdentity | None = None
+    kind: str = "background"
+    """``background`` (``drlib emulator start``) or ``drill`` (the emulator a ``drlib drill``
+    runs in its own process: faults reach it, ``stop`` leaves it to its drill)."""
 
     def is_ours(self) -> bool:
         """Whether the recorded pid is still this state dir's emulator: the same process (start
         time, command line) as recorded, an emulator ``serve`` for this state dir."""
         if self.process is None or same_process(self.process) is not True:
             return False
+        if self.kind == "drill":
+            return True
         args = list(self.process.cmdline)
         named = _arg_after(args, "--state-dir")
         return "serve" in args and (named is None or Path(named).resolve() == self.state_dir)
@@ -68,7 +75,8 @@ def read_state(state_dir: Path | None = None) -> EmulatorProcess | None:
         recorded = data.get("process")
         proc = EmulatorProcess(pid=int(data["pid"]), port=int(data["port"]),
                                endpoint_url=str(data["endpoint_url"]), state_dir=state_dir,
-                               process=ProcessIdentity.from_json(recorded) if recorded else None)
+                               process=ProcessIdentity.from_json(recorded) if recorded else None,
+                               kind=str(data.get("kind") or "background"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise EmulatorError(
             f"The emulator state file {path} is unreadable",
@@ -138,6 +146,12 @@ def stop(state_dir: Path | None = None, timeout: float = 30.0) -> EmulatorProces
     proc = read_state(state_dir)
     if proc is None:
         return None
+    if proc.kind == "drill" and proc.is_ours():
+        raise EmulatorError(
+            f"The emulator in {proc.state_dir} belongs to a running drill (pid {proc.pid})",
+            expected="a background emulator (drlib emulator start)",
+            found=f"drill pid {proc.pid} on {proc.endpoint_url}",
+            fix="stop the drill itself (Ctrl-C or SIGTERM: it aborts safely and seals)")
     if not proc.is_ours():
         raise EmulatorError(
             f"Not stopping pid {proc.pid}: it cannot be confirmed as the emulator of "
@@ -208,3 +222,21 @@ def _cmdline_of(pid: int) -> tuple[str, ...]:
     from drlib.processes import cmdline
 
     return cmdline(pid)
+
+
+DRILL_STATE_DIR = Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
+"""Where ``drlib drill`` runs its own emulator (when no emulator is exported)."""
+
+
+@contextlib.contextmanager
+def recorded_in_process(endpoint_url: str, port: int, state_dir: Path) -> Iterator[None]:
+    """Record an emulator served by this process in ``state_dir`` (kind ``drill``) so that
+    ``drlib emulator fault`` and ``status`` reach it; forget it afterwards."""
+    path = state_dir.resolve() / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoint_url": endpoint_url,
+                                "process": identify().to_json(), "kind": "drill"}))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
