@@ -147,6 +147,8 @@ class DrillRun:
     timings: Timings | None = None
     lock: LockKeeper | None = None
     """The environment's lock; checked before every step (no step runs without it)."""
+    watch: Any = None
+    """The drill's :class:`~drlib.watch.WorldWatch`; checked before every step."""
 
     @property
     def run_id(self) -> str:
@@ -155,6 +157,8 @@ class DrillRun:
     def step(self, name: str) -> Any:
         if self.lock is not None:
             self.lock.check()
+        if self.watch is not None:
+            self.watch.check()
         return self.timeline.step(name, self.timeouts[name])
 
     def timeout(self, name: str) -> float:
@@ -303,6 +307,10 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     status = "aborted"
     error: str | None = None
     metrics: dict[str, Any] = {}
+    from drlib.watch import WorldWatch
+
+    watch = WorldWatch(run.clients, w, run.timeline, expected_down=lambda: (
+        {regions.primary} if run.state.injected else set()))
     try:
         with run.step("guardrails"):
             keeper.take()  # first: refuses, naming the holder, while another drill runs
@@ -311,6 +319,7 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             fleet, active = build_canaries(run.clients, w, run.run_id, run.canary_interval_s)
             report = assess(run.clients, w, lag_threshold_s=run.lag_threshold_s)
             report.require_ready()
+        run.watch = watch.start()  # from here a fault the drill did not cause fails the step
         with run.step("baseline canaries"):
             fleet.start()
             _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
@@ -327,6 +336,8 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        watch.stop()  # the abort's own waits must not trip on the fault
+        run.watch = None
         _abort(run, fleet)
         if not isinstance(exc, Exception):
             raise
@@ -337,6 +348,8 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             log.exception("measuring the drill failed")
             error = error or f"measuring the drill failed: {type(exc).__name__}: {exc}"
         finally:
+            watch.stop()
+            run.watch = None
             keeper.release()
             run.lock = None
     if error is not None:
