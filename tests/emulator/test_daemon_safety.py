@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from drlib.cli import main
-from drlib.emulator import daemon
+from drlib.emulator import daemon, faults
+from drlib.emulator.server import Emulator
 from drlib.errors import EmulatorError
 from drlib.processes import identify
 
@@ -79,3 +80,25 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path, content: str,
     err = capsys.readouterr().err
     assert "emulator.json" in err
     assert "Traceback" not in err
+
+
+def test_faults_by_hand_reach_a_drills_own_emulator(
+        clean_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With no background emulator, `drlib emulator fault` reaches the emulator a running drill
+    serves in its own process; `drlib emulator stop` leaves that one to its drill."""
+    drill_dir = tmp_path / "drill-emulator"
+    monkeypatch.setattr(daemon, "DRILL_STATE_DIR", drill_dir)
+    monkeypatch.setenv("DRLIB_STATE_DIR", str(tmp_path / "no-background-emulator"))
+    with daemon.recorded_in_process(clean_emulator.endpoint_url, clean_emulator.port,
+                                    drill_dir):
+        try:
+            assert main(["emulator", "fault", "region-down", "us-west-2"]) == 0
+            assert faults.region_down("us-west-2")
+            with pytest.raises(EmulatorError, match="belongs to a running drill"):
+                daemon.stop(state_dir=drill_dir)
+        finally:
+            faults.clear()
+    assert not (drill_dir / daemon.STATE_FILE).exists()
+    assert main(["emulator", "fault", "list"]) == 2
+    assert "No emulator is running" in capsys.readouterr().err
