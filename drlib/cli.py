@@ -117,6 +117,25 @@ def _summary(result: object) -> str:
     return "\n".join(lines)
 
 
+def _failback(args: argparse.Namespace) -> int:
+    from drlib.notebook_params import ENVIRONMENTS
+    from drlib.runner import DrillRequest, run_drill
+
+    if args.env == "prod" and not args.yes:
+        raise DrError("A production failback needs explicit confirmation",
+                      expected="--yes together with --env prod", found="no --yes",
+                      fix="re-run with --yes once the change is approved")
+    if args.env not in ENVIRONMENTS:
+        raise DrError(f"Unknown environment {args.env!r}", expected=", ".join(ENVIRONMENTS))
+    request = DrillRequest(environment=args.env, scenario="failback", target=args.target,
+                           confirm_production=args.yes, outputs_dir=args.outputs.resolve(),
+                           chain=("30_failback",))
+    result = run_drill(request)
+    print(f"failback: {'COMPLETED' if result.status == 'passed' else result.status.upper()}")
+    print(f"evidence: {result.run_dir}")
+    return 0 if result.status == "passed" else 2
+
+
 def _lab(args: argparse.Namespace) -> int:
     import signal
     import subprocess
@@ -243,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "(S3 Object Lock, compliance mode)")
     drill.set_defaults(func=_drill)
 
+    failback = commands.add_parser("failback", help="return writer, DNS and app tier to the "
+                                                    "primary region (the command an abort prints)")
+    failback.add_argument("--env", default="dev", help="dev, staging or prod (default dev)")
+    failback.add_argument("--target", default="local", choices=["local", "aws"])
+    failback.add_argument("--yes", action="store_true", help="confirm a production failback")
+    failback.add_argument("--outputs", type=Path, default=Path("outputs"),
+                          help="evidence folder (default outputs/)")
+    failback.set_defaults(func=_failback)
+
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (starts the emulator "
                                           "for the local target)")
     lab.add_argument("--target", default="local", choices=["local", "aws"])
@@ -266,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_fault_commands(emulator_commands)
     from drlib.evidence.cli import add_evidence_commands
     add_evidence_commands(commands)
+    from drlib.lock_cli import add_lock_commands
+    add_lock_commands(commands)
     return parser
 
 

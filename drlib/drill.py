@@ -6,10 +6,11 @@ primary and the measurements (RTO, RPO, lag) and the verdict are computed by :mo
 and :mod:`drlib.verdict`. Any failure takes the abort path (:func:`_abort`), which leaves the
 system in the documented state below and the evidence marked aborted.
 
-Documented state after an abort: canaries stopped; an injected disaster lifted (the region's data
-plane given back); an inverted health check restored; the global database's writer left where it
-is and reported in ``metrics.json`` (``state_after``); the drill lock released. Run failback
-(``30_failback``) to return the writer and DNS to the primary region.
+Documented state after an abort (:mod:`drlib.abort`): canaries stopped; an injected disaster
+lifted (the region's data plane given back); the global database's writer left where it is and
+DNS moved to the writer's region (DNS follows the writer); both reported in ``metrics.json``
+(``state_after``) with the one command that returns the system to the primary
+(``drlib failback``); the drill lock released.
 """
 
 from __future__ import annotations
@@ -24,27 +25,22 @@ from typing import Any
 
 from drlib.aws import AwsClients
 from drlib.canary import ActiveRegion, AuroraCanary, CanaryFleet, DynamoDbCanary, S3Canary
-from drlib.drill_lock import DrillLock, DynamoDbLockBackend
-from drlib.errors import ConfigError, DrError, DrillAborted
+from drlib.drill_lock import HEARTBEAT_TTL_SECONDS, DrillLock, DynamoDbLockBackend, LockKeeper
+from drlib.errors import ConfigError, DrillAborted
 from drlib.measure import lag_series, lag_statistics, measure_rpo, measure_rto, records_frame
 from drlib.readiness import assess
 from drlib.targets import Target
 from drlib.timeline import Timeline, iso, utc_now
+from drlib.timings import Timings, read_timings, step_timeouts
 from drlib.verdict import Measured, evaluate, figures_to_metrics, published_figures, targets_for
 from drlib.waiting import wait_until
 from drlib.workload import Workload, pg_endpoints
 
 log = logging.getLogger(__name__)
 
-STEP_TIMEOUTS_S: Mapping[str, float] = {
-    "guardrails": 120, "baseline canaries": 60, "lose the primary region": 60,
-    "detect the outage": 600, "scale up the secondary app tier": 900,
-    "switch over the global database": 1800, "fail over the global database": 1800,
-    "move DNS to the secondary": 600, "first write in the new primary": 900,
-    "observe": 120, "reconcile": 300,
-    "give the primary region back": 300, "switch the global database back": 1800,
-    "move DNS back to the primary": 600, "scale down the secondary app tier": 900,
-}
+STEP_TIMEOUTS_S: Mapping[str, float] = step_timeouts(Timings())
+"""Step timeouts at AWS's default timings (the dry run's plan); a drill derives its own from the
+deployed health check, record TTL and AWS's published durations (:mod:`drlib.timings`)."""
 
 PLANS: Mapping[str, tuple[str, ...]] = {
     "planned-switchover": ("guardrails", "baseline canaries", "scale up the secondary app tier",
@@ -83,7 +79,7 @@ def drill_lock(target: Target, workload: Workload, run_id: str, owner: str) -> D
     survive the loss of the primary region)."""
     client = target.clients.client("dynamodb", workload.regions.secondary)
     return DrillLock(_LockBackend(client, workload.table_name), workload.environment,
-                     run_id=run_id, owner=owner, ttl_seconds=3600)
+                     run_id=run_id, owner=owner, ttl_seconds=HEARTBEAT_TTL_SECONDS)
 
 
 def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
@@ -127,6 +123,7 @@ class DrillState:
     injected: bool = False
     inverted: list[str] = field(default_factory=list)
     cutover_at: Any = None
+    settled: Any = None  # the abort's drlib.abort.SystemState
 
 
 @dataclass
@@ -146,16 +143,31 @@ class DrillRun:
     measured: Measured | None = None
     records: list[Any] = field(default_factory=list)  # the canary records, once measured
     lag: Any = None  # the canary lag series (DataFrame)
+    timeouts: dict[str, float] = field(default_factory=lambda: dict(STEP_TIMEOUTS_S))
+    timings: Timings | None = None
+    lock: LockKeeper | None = None
+    """The environment's lock; checked before every step (no step runs without it)."""
+    watch: Any = None
+    """The drill's :class:`~drlib.watch.WorldWatch`; checked before every step."""
 
     @property
     def run_id(self) -> str:
         return self.run_dir.name
 
     def step(self, name: str) -> Any:
-        return self.timeline.step(name, STEP_TIMEOUTS_S[name])
+        if self.lock is not None:
+            self.lock.check()
+        if self.watch is not None:
+            self.watch.check()
+        return self.timeline.step(name, self.timeouts[name])
 
     def timeout(self, name: str) -> float:
-        return STEP_TIMEOUTS_S[name]
+        return self.timeouts[name]
+
+    def use_environment_timings(self) -> None:
+        """Derive every step's timeout from the deployment's timings."""
+        self.timings = read_timings(self.clients, self.workload)
+        self.timeouts = step_timeouts(self.timings)
 
     @property
     def clients(self) -> AwsClients:
@@ -289,16 +301,25 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         raise ConfigError(f"Unknown scenario {run.scenario!r}",
                           expected="planned-switchover or unplanned-failover")
     started = utc_now()
-    lock = drill_lock(run.target, w, run.run_id, owner=_who(run.clients, regions.primary))
+    keeper = LockKeeper(drill_lock(run.target, w, run.run_id,
+                                   owner=_who(run.clients, regions.primary)))
     fleet: CanaryFleet | None = None
     status = "aborted"
     error: str | None = None
+    metrics: dict[str, Any] = {}
+    from drlib.watch import WorldWatch
+
+    watch = WorldWatch(run.clients, w, run.timeline, expected_down=lambda: (
+        {regions.primary} if run.state.injected else set()))
     try:
         with run.step("guardrails"):
-            lock.acquire()  # first: refuses, naming the holder, while another drill runs
+            keeper.take()  # first: refuses, naming the holder, while another drill runs
+            run.lock = keeper
+            run.use_environment_timings()
             fleet, active = build_canaries(run.clients, w, run.run_id, run.canary_interval_s)
             report = assess(run.clients, w, lag_threshold_s=run.lag_threshold_s)
             report.require_ready()
+        run.watch = watch.start()  # from here a fault the drill did not cause fails the step
         with run.step("baseline canaries"):
             fleet.start()
             _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
@@ -315,12 +336,22 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        watch.stop()  # the abort's own waits must not trip on the fault
+        run.watch = None
         _abort(run, fleet)
         if not isinstance(exc, Exception):
             raise
     finally:
-        metrics = _measure(run, fleet, started, status, error)
-        _release(lock)
+        try:
+            metrics = _measure(run, fleet, started, status, error)
+        except Exception as exc:  # must not mask the drill's error nor keep the lock
+            log.exception("measuring the drill failed")
+            error = error or f"measuring the drill failed: {type(exc).__name__}: {exc}"
+        finally:
+            watch.stop()
+            run.watch = None
+            keeper.release()
+            run.lock = None
     if error is not None:
         raise DrillAborted(f"The {run.scenario} drill aborted", found=error,
                            fix="read the timeline in metrics.json; run failback",
@@ -372,15 +403,26 @@ def _settle(fleet: CanaryFleet, seconds: float) -> None:
 def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     """Take the system to the documented state (module docstring); never raises."""
     regions = run.workload.regions
+    from drlib.abort import align_dns_with_writer
+
     actions: list[tuple[str, Callable[[], Any]]] = []
     if fleet is not None:
         actions.append(("stop canaries", lambda: fleet.stop()))
     if run.state.injected:
         actions.append(("lift the injected disaster", lambda: run.target.disaster.restore(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])))
-    if run.state.inverted:
-        actions.append(("restore the inverted health check",
-                        lambda: set_primary_inverted(run, False)))
+
+    def align() -> Any:
+        # DNS follows the writer, wherever the failed step left it (never split them).
+        run.state.settled = align_dns_with_writer(run.clients, run.workload, run.target.name,
+                                                  run.timings)
+        return run.state.settled
+
+    # Only a drill that holds the lock and has begun to change the system aligns DNS: a refused
+    # or not-ready drill changes nothing.
+    if run.lock is not None and (run.state.injected
+                                 or run.timeline.disaster_declared_at is not None):
+        actions.append(("move DNS to the writer's region", align))
     for name, action in actions:
         try:
             action()
@@ -392,14 +434,6 @@ def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     run.state.inverted = []
 
 
-def _release(lock: DrillLock) -> None:
-    try:
-        if lock.info is not None:
-            lock.release()
-    except DrError as exc:
-        log.error("could not release the drill lock: %s", exc)
-
-
 def _who(clients: AwsClients, region: str) -> str:
     try:
         return str(clients.client("sts", region).get_caller_identity()["Arn"])
@@ -408,15 +442,27 @@ def _who(clients: AwsClients, region: str) -> str:
 
 
 def _state_after(run: DrillRun) -> dict[str, Any]:
+    """Where the writer and DNS are now, and the command back to the primary."""
+    from drlib.abort import SystemState, active_region, return_command
+
     w = run.workload
-    state: dict[str, Any] = {}
+    settled = run.state.settled
+    if isinstance(settled, SystemState):
+        return settled.to_metrics()
+    state = SystemState(None, None, w.regions.primary,
+                        return_command(w.environment, run.target.name))
+    errors: dict[str, Any] = {}
     for region in (w.regions.secondary, w.regions.primary):
         try:
-            state["writer_region"] = writer_region(run.clients, w, region)
+            state.writer_region = writer_region(run.clients, w, region)
             break
         except Exception as exc:
-            state["writer_region_error"] = str(exc)[:200]
-    return state
+            errors["writer_region_error"] = str(exc)[:200]
+    try:
+        state.dns_region = active_region(run.clients, w).resolve()
+    except Exception as exc:
+        errors["dns_region_error"] = str(exc)[:200]
+    return {**state.to_metrics(), **errors}
 
 
 def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
@@ -478,6 +524,11 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
                           {w.primary.load_balancer_dns: regions.primary,
                            w.secondary.load_balancer_dns: regions.secondary},
                           record_type=_failover_record_type(route53, w))
+    keeper = LockKeeper(drill_lock(run.target, w, run.run_id,
+                                   owner=_who(run.clients, regions.primary)))
+    keeper.take()  # failback acts only while holding the environment's lock
+    run.lock = keeper
+    run.use_environment_timings()
     error = None
     try:
         with run.step("give the primary region back") as step:
@@ -507,6 +558,9 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             _restore_secondary_size(run)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        keeper.release()
+        run.lock = None
     metrics_path = run.run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics.setdefault("timeline", []).extend(

@@ -10,16 +10,25 @@ The lock is a small JSON document (owner, run id, host, pid, acquired_at, expire
 A lock whose ``expires_at`` has passed belongs to nobody: the next drill takes it over, so a
 crashed drill blocks its environment only until its lock expires. Only the holder (same run id)
 releases a lock. :class:`DrillLock` is the context manager drills use.
+
+The holder keeps its lock alive with a :class:`LockHeartbeat` (a thread that renews it every
+``ttl / 6``), so the time-to-live is short (:data:`HEARTBEAT_TTL_SECONDS`) and a dead holder's
+lock expires shortly after its renewals stop, however long the drill. A renewal never re-creates
+a lock that was released or taken over: the heartbeat reports it lost instead. A notebook whose
+runner already holds the lock for the same run *joins* it (:class:`LockKeeper`): it checks the lock
+is still its run's before each step and leaves renewal and release to the runner.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -35,6 +44,8 @@ from drlib.timeline import iso, to_utc, utc_now
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 2 * 3600.0
+HEARTBEAT_TTL_SECONDS = 90.0
+"""Time-to-live of a heartbeat-renewed lock: how long a crashed holder blocks its environment."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,11 @@ class LockBackend(Protocol):
     def delete(self, info: LockInfo) -> LockInfo | None:
         """Delete the lock if ``info.run_id`` holds it. Returns the other holder if another run
         holds it, None if deleted or already absent."""
+        ...
+
+    def renew(self, info: LockInfo) -> bool:
+        """Replace the lock document with ``info`` only if ``info.run_id`` holds it now; False
+        when the lock is absent or another run's (a renewal never re-creates a lock)."""
         ...
 
 
@@ -194,6 +210,17 @@ class FileLockBackend:
             self._path(info.environment).unlink(missing_ok=True)
             return None
 
+    def renew(self, info: LockInfo) -> bool:
+        """Rewrite the lock file with ``info`` if ``info.run_id`` holds it."""
+        with self._guard(info.environment):
+            current = self.read(info.environment)
+            if current is None or current.run_id != info.run_id:
+                return False
+            tmp = self.directory / f".{info.environment}.{uuid.uuid4().hex}.tmp"
+            tmp.write_text(json.dumps(info.to_json(), indent=2))
+            os.replace(tmp, self._path(info.environment))
+            return True
+
 
 # --- DynamoDB ------------------------------------------------------------------------------------
 
@@ -212,13 +239,27 @@ class DynamoDbLockBackend:
     def _key(environment: str) -> dict[str, Any]:
         return {"pk": {"S": f"drill-lock#{environment}"}}
 
-    def try_acquire(self, info: LockInfo, now: datetime) -> LockInfo | None:
-        """Conditional put of the lock item."""
+    def _item(self, info: LockInfo) -> dict[str, Any]:
         doc = info.to_json()
-        item = {**self._key(info.environment),
+        return {**self._key(info.environment),
                 **{k: {"S": str(v)} for k, v in doc.items() if k != "pid"},
                 "pid": {"N": str(info.pid)},
                 "expires_epoch": {"N": str(Decimal(str(info.expires_at.timestamp())))}}
+
+    def renew(self, info: LockInfo) -> bool:
+        """Conditional put: only while the item exists and is ``info.run_id``'s."""
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=self._item(info),
+                ConditionExpression="run_id = :run_id",
+                ExpressionAttributeValues={":run_id": {"S": info.run_id}})
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def try_acquire(self, info: LockInfo, now: datetime) -> LockInfo | None:
+        """Conditional put of the lock item."""
+        item = self._item(info)
         try:
             self.client.put_item(
                 TableName=self.table_name, Item=item,
@@ -294,6 +335,51 @@ class DrillLock:
                  iso(info.expires_at))
         return info
 
+    def renew(self) -> LockInfo:
+        """Move our lock's expiry to now + ttl; raise DrError when it is no longer ours (released
+        by hand, or expired and taken over)."""
+        if self.info is None:
+            raise DrError(f"Drill {self.run_id} holds no {self.environment} lock to renew",
+                          expected="an acquired lock", found="none",
+                          fix="acquire the lock before renewing it")
+        now = to_utc(self._clock())
+        info = dataclasses.replace(self.info, expires_at=now + timedelta(
+            seconds=self.ttl_seconds))
+        if not self.backend.renew(info):
+            current = self.backend.read(self.environment)
+            raise DrError(
+                f"Drill {self.run_id} lost the {self.environment} drill lock",
+                expected=f"the lock held by drill {self.run_id}",
+                found=current.describe() if current else "no lock (released by someone else)",
+                fix="stop acting on the environment; find out who released or took the lock "
+                    "(drlib lock status)")
+        self.info = info
+        return info
+
+    def join(self) -> LockInfo | None:
+        """Use the lock our run already holds (the runner took it for this run id): the live
+        lock document if it is ours, else None. A joined lock is neither renewed nor released
+        by this process."""
+        current = self.backend.read(self.environment)
+        if current is None or current.run_id != self.run_id or current.expired(
+                to_utc(self._clock())):
+            return None
+        self.info = current
+        return current
+
+    def check_held(self) -> None:
+        """Raise DrError unless the environment's live lock is our run's."""
+        current = self.backend.read(self.environment)
+        if current is None or current.run_id != self.run_id or current.expired(
+                to_utc(self._clock())):
+            raise DrError(
+                f"Drill {self.run_id} no longer holds the {self.environment} drill lock",
+                expected=f"the lock held by drill {self.run_id}",
+                found=(current.describe() + (" (expired)" if current.expired(
+                    to_utc(self._clock())) else "")) if current else "no lock",
+                fix="no step may run without the lock: the drill stops here; see "
+                    "`drlib lock status`")
+
     def release(self) -> None:
         """Give the lock back; only the holder can. Raises DrError if another run holds it."""
         info = self.info or LockInfo(self.environment, self.owner, self.run_id, self.host,
@@ -334,3 +420,95 @@ class DrillLock:
         except DrError as release_error:
             log.error("could not release the %s drill lock: %s", self.environment,
                       release_error.message)
+
+
+# --- keeping the lock ---------------------------------------------------------------------------
+
+class LockHeartbeat:
+    """A daemon thread that renews a held lock every ``interval_s`` (default ttl / 6).
+
+    When a renewal is refused (the lock was released or taken over), or renewals keep failing
+    until the lock would have expired, the lock is *lost*: ``lost`` holds the reason and
+    ``on_lost`` is called once (the runner interrupts the running step)."""
+
+    def __init__(self, lock: DrillLock, *, interval_s: float | None = None,
+                 on_lost: Callable[[str], None] | None = None) -> None:
+        self.lock = lock
+        self.interval_s = interval_s or lock.ttl_seconds / 6
+        self.on_lost = on_lost
+        self.lost: str | None = None
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"drill-lock-heartbeat-{lock.environment}")
+
+    def start(self) -> LockHeartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.lock.renew()
+                self.renewals += 1
+                continue
+            except DrError as exc:
+                reason = exc.message + (f": {exc.found}" if exc.found else "")
+            except Exception as exc:  # the lock store did not answer: retry until expiry
+                info = self.lock.info
+                if info is None or not info.expired(to_utc(self.lock._clock())):
+                    log.warning("could not renew the %s drill lock (will retry): %s",
+                                self.lock.environment, exc)
+                    continue
+                reason = f"the lock expired while it could not be renewed ({exc})"
+            self.lost = reason
+            log.error("drill lock lost: %s", reason)
+            if self.on_lost is not None:
+                self.on_lost(reason)
+            return
+
+
+class LockKeeper:
+    """How a drill or failback holds its environment's lock: join the run's lock when the runner
+    holds it, else acquire it and keep it alive with a heartbeat; check it before each step;
+    release on every path (only what it acquired itself)."""
+
+    def __init__(self, lock: DrillLock) -> None:
+        self.lock = lock
+        self.joined = False
+        self.heartbeat: LockHeartbeat | None = None
+
+    def take(self) -> LockInfo:
+        """Join or acquire; raises DrError naming the holder when another run holds it."""
+        joined = self.lock.join()
+        if joined is not None:
+            self.joined = True
+            return joined
+        info = self.lock.acquire()
+        self.heartbeat = LockHeartbeat(self.lock).start()
+        return info
+
+    def check(self) -> None:
+        """Raise DrError unless the lock is still this run's (before every step)."""
+        if self.lock.info is None:
+            return
+        if self.heartbeat is not None and self.heartbeat.lost:
+            raise DrError(f"Drill {self.lock.run_id} lost the {self.lock.environment} lock",
+                          found=self.heartbeat.lost, fix="see `drlib lock status`")
+        self.lock.check_held()
+
+    def release(self) -> None:
+        """Stop renewing and release what we acquired; never raises (logs instead)."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.joined or self.lock.info is None:
+            return
+        try:
+            self.lock.release()
+        except Exception as exc:
+            log.error("could not release the %s drill lock: %s", self.lock.environment, exc)

@@ -253,8 +253,10 @@ def cloudwatch_lag(clients: AwsClients, workload: Workload,
 
 def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
            canary_lag: dict[str, float | None] | None = None,
-           lock_holder: str | None = None) -> ReadinessReport:
-    """Every readiness check for ``workload``."""
+           lock_holder: str | None = None,
+           probe_error: str | None = None) -> ReadinessReport:
+    """Every readiness check for ``workload``. ``probe_error``: the canary probe crashed, which
+    fails its check (a check that cannot be made is not passed)."""
     checks: list[tuple[str, Check, str]] = [
         ("global database healthy", lambda: check_global_cluster(clients, workload),
          "check describe_global_clusters"),
@@ -275,7 +277,12 @@ def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
             cloudwatch_lag(clients, workload), lag_threshold_s, "CloudWatch"),
          "check the replication metrics"),
     ]
-    if canary_lag is not None:
+    if probe_error is not None:
+        checks.append(("replication lag (canary)", lambda: CheckResult(
+            "replication lag (canary)", "fail", f"the canary probe crashed: {probe_error}"[:400],
+            "fix what the probe's error names (stores reachable through the application's "
+            "name), then check again"), ""))
+    elif canary_lag is not None:
         checks.append(("replication lag (canary)",
                        lambda: check_lag(canary_lag, lag_threshold_s, "canary"),
                        "check replication"))

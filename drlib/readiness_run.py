@@ -32,13 +32,17 @@ def run_readiness(session: Session, lag_threshold_s: float) -> ReadinessReport:
     from drlib.drill import drill_lock
 
     workload = session.workload()
+    canary_lag: dict[str, float | None] | None = None
+    probe_error: str | None = None
     try:
-        canary_lag: dict[str, float | None] | None = canary_probe(session)
-    except Exception as exc:  # reported as a failed check below, not a crash
-        canary_lag = {"probe failed: " + type(exc).__name__: None}
+        canary_lag = canary_probe(session)
+    except Exception as exc:  # a failed check below (fail closed), not a crash
+        probe_error = f"{type(exc).__name__}: {exc}"
     holder = drill_lock(session.target, workload, session.run_dir.name, "readiness").holder()
+    if holder is not None and holder.run_id == session.run_dir.name:
+        holder = None  # the lock this run's runner holds: ours, not another drill
     report = assess(session.target.clients, workload, lag_threshold_s=lag_threshold_s,
-                    canary_lag=canary_lag,
+                    canary_lag=canary_lag, probe_error=probe_error,
                     lock_holder=holder.describe() if holder is not None else None)
     (session.run_dir / "readiness.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report

@@ -1,10 +1,14 @@
 """The drill runner: the notebook chain through papermill, one evidence folder per run.
 
 ``drlib drill`` and ``make drill`` call :func:`run_drill`. It validates every notebook's
-parameters before anything runs, starts the emulator for the ``local`` target, executes the chain
-(deploy, readiness, drill, failback, replication lag, cost, report) in separate kernels, and seals
-the folder as evidence whatever happened: passed, failed, or aborted (an error, Ctrl-C or SIGTERM).
-A failed notebook is still written, its failing cell marked, before the chain stops.
+parameters before anything runs, starts the emulator for the ``local`` target, takes the
+environment's drill lock for the whole run (:mod:`drlib.run_guard`; a refused start runs no
+notebook and leaves no run folder), seals the folders earlier runs left unsealed by a crash
+(:mod:`drlib.run_marker`), executes the chain (deploy, readiness, drill, failback, replication
+lag, cost, report) in separate kernels, and seals the folder as evidence whatever happened:
+passed, failed, or aborted (an error, Ctrl-C or SIGTERM). A failed notebook is still written, its
+failing cell marked, before the chain stops. After an abort the console says where the writer and
+DNS are and the one command that returns the system to the primary.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -38,6 +41,15 @@ the drill's own canary records are already saved with its evidence. The report c
 ALWAYS_RUN = ("30_failback", "90_report")
 """Notebooks that still run after an earlier one failed: failback returns the system to its
 documented state, the report explains what happened."""
+
+NEEDS_NO_LOCK = ("90_report",)
+"""Notebooks that only read the run folder; every other one acts on the environment and runs only
+while the run holds the environment's lock (``00_deploy`` of a workload not deployed yet has
+nothing to lock: the lock is taken right after it)."""
+
+TOUCHES_SYSTEM = ("20_failover_drill", "30_failback")
+"""Notebooks that move the writer or DNS: when one of them failed or was interrupted, the runner
+settles the system (DNS follows the writer) before sealing."""
 
 
 @dataclass(frozen=True)
@@ -125,33 +137,21 @@ def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str
     return {nb: validate(nb, per_notebook[nb]) for nb in request.chain}
 
 
-class _Interrupted(BaseException):
-    """SIGTERM during a run: unwinds like Ctrl-C so the evidence is still sealed."""
-
-
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
-        raise _Interrupted()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _local_emulator(request: DrillRequest) -> Any:
     if request.target != "local" or os.environ.get("AWS_ENDPOINT_URL"):
         return nullcontext(None)
-    from drlib.emulator import running_emulator
+    return _drill_emulator()
 
-    return running_emulator(state_dir=REPO_DIR / ".drlib" / "drill-emulator",
-                            set_environment=True)
+
+@contextmanager
+def _drill_emulator() -> Iterator[Any]:
+    """The drill's own emulator, recorded so `drlib emulator fault` reaches it."""
+    from drlib.emulator import running_emulator
+    from drlib.emulator.daemon import DRILL_STATE_DIR, recorded_in_process
+
+    with running_emulator(state_dir=DRILL_STATE_DIR, set_environment=True) as emulator, \
+            recorded_in_process(emulator.endpoint_url, emulator.port, DRILL_STATE_DIR):
+        yield emulator
 
 
 def preflight_drill(request: DrillRequest) -> Any:
@@ -195,42 +195,104 @@ def check_target(request: DrillRequest, project: Any) -> None:
 def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:
     """Run the chain for ``request`` and seal its evidence; see the module docstring.
 
-    Bad settings and an unreachable target are refused before any run folder, notebook or
-    failback: a refused start changes nothing."""
+    Bad settings, an unreachable target and a lock held by another run are refused before any
+    run folder, notebook or failback: a refused start changes nothing."""
+    from drlib.run_guard import Interrupted, Interrupts, RunLock, kill_kernels
+
     project = preflight_drill(request)
     closing: _Closing | None = None
+    interrupts = Interrupts(progress)
+    run_lock = RunLock(request.environment, request.target, project,
+                       on_lost=lambda why: interrupts.stop(f"the drill lock was lost: {why}"))
     try:
-        with _sigterm_unwinds(), _local_emulator(request) as emulator:
+        with interrupts.installed(), _local_emulator(request) as emulator:
             check_target(request, project)
+            run_lock.locate()
             run_dir = new_run_dir(request.outputs_dir, request.environment, request.scenario)
-            parameters = chain_parameters(request, run_dir)
-            result = RunResult(run_dir=run_dir, status="aborted")
-            closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
-                               progress)
-            progress(f"drill {request.scenario} on {request.environment} ({request.target}) "
-                     f"-> {run_dir}")
-            if emulator is not None:
-                from drlib.emulator import emulator_version as version_of
-
-                closing.emulator_version = version_of()
-                progress(f"  started the embedded emulator on {emulator.endpoint_url}")
             try:
-                _execute_chain(request, parameters, run_dir, result, progress)
-            except (KeyboardInterrupt, _Interrupted):
-                closing.interrupted()
+                if run_lock.deployed:
+                    run_lock.take(run_dir.name, owner=_owner(run_lock))
+            except BaseException:
+                run_dir.rmdir()  # refused: no run folder, nothing changed
+                raise
+            try:
+                parameters = chain_parameters(request, run_dir)
+                result = RunResult(run_dir=run_dir, status="aborted")
+                closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
+                                   progress)
+                closing.run_lock = run_lock
+                _mark_runner(request, run_dir, parameters)
+                progress(f"drill {request.scenario} on {request.environment} "
+                         f"({request.target}) -> {run_dir}")
+                if run_lock.took_over:
+                    progress(f"  took over the lock of a dead run: {run_lock.took_over}")
+                if run_lock.held:
+                    progress(f"  holding the {request.environment} drill lock (renewed while "
+                             "this run lives)")
+                if emulator is not None:
+                    from drlib.emulator import emulator_version as version_of
+
+                    closing.emulator_version = version_of()
+                    progress(f"  started the embedded emulator on {emulator.endpoint_url}")
+                _seal_crashed_runs(request, run_dir, progress)
+                try:
+                    _execute_chain(request, parameters, run_dir, result, progress,
+                                   run_lock, interrupts)
+                except (KeyboardInterrupt, Interrupted):
+                    killed = kill_kernels()
+                    closing.interrupted(interrupts.reason, killed)
+                finally:
+                    # While the target is still up: settle the system after an abort, who ran
+                    # it, secrets to scan for, the notification, the seal and the upload.
+                    closing.settle(interrupts)
+                    closing.finish(target_up=True)
             finally:
-                # While the target is still up: who ran it, secrets to scan for, the
-                # notification, the seal and the upload.
-                closing.finish(target_up=True)
-    except (KeyboardInterrupt, _Interrupted):
+                run_lock.release()
+    except (KeyboardInterrupt, Interrupted):
         if closing is None:  # before the run began: nothing to seal
             raise KeyboardInterrupt from None
-        closing.interrupted()
+        closing.interrupted(interrupts.reason, [])
     finally:
         if closing is not None:
             closing.finish(target_up=False)
     assert closing is not None
     return closing.result
+
+
+def _owner(run_lock: Any) -> str:
+    try:
+        answer = run_lock.target.clients.client(
+            "sts", run_lock.target.regions.primary).get_caller_identity()
+        return str(answer["Arn"])
+    except Exception:
+        return "unknown"
+
+
+def _mark_runner(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any]) -> None:
+    from drlib.run_marker import write_marker
+
+    write_marker(run_dir, environment=request.environment, scenario=request.scenario,
+                 target=request.target, parameters=parameters)
+
+
+def _seal_crashed_runs(request: DrillRequest, run_dir: Path,
+                       progress: Callable[[str], None]) -> None:
+    """Seal as ``crashed`` the folders earlier runs left unsealed (their runner is gone)."""
+    from drlib.run_marker import crashed_runs, seal_crashed
+
+    for crashed in crashed_runs(request.outputs_dir):
+        if crashed == run_dir:
+            continue
+        context = _target_context(request)
+        try:
+            if context is not None and context.secrets_error is None:
+                seal_crashed(crashed, secrets=context.secrets, sealed_by=f"drill {run_dir.name}")
+            else:
+                why = context.secrets_error if context else "the target could not be read"
+                seal_crashed(crashed, secrets_unavailable=why, sealed_by=f"drill {run_dir.name}")
+            progress(f"  sealed {crashed.name} as crashed (its runner is gone)")
+        except DrError as exc:
+            progress(f"  could not seal the crashed run {crashed.name}: {exc.message}")
 
 
 @dataclass
@@ -245,10 +307,66 @@ class _Closing:
     progress: Callable[[str], None]
     emulator_version: str | None = None
     done: bool = False
+    run_lock: Any = None
+    settled: bool = False
 
-    def interrupted(self) -> None:
-        self.progress("  interrupted: sealing the evidence as aborted")
-        self.result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, "interrupted"))
+    def interrupted(self, reason: str | None, killed: list[int]) -> None:
+        if any(nb.notebook == "(interrupted)" for nb in self.result.notebooks):
+            return
+        why = reason or "interrupted"
+        if killed:
+            why += f"; notebook kernel(s) {', '.join(map(str, killed))} stopped at once"
+        self.progress(f"  interrupted ({why}): settling the system, then sealing the evidence "
+                      "as aborted")
+        self.result.notebooks.append(NotebookRun("(interrupted)", "failed", 0.0, why))
+
+    def settle(self, interrupts: Any) -> None:
+        """After an interrupt or a failed drill/failback notebook, while holding the lock: DNS
+        follows the writer (drlib.abort); record and say where the system is."""
+        if self.settled:
+            return
+        self.settled = True
+        notebooks = self.result.notebooks
+        started = {nb.notebook for nb in notebooks if nb.outcome != "skipped"}
+        troubled = interrupts.requested or any(
+            nb.outcome == "failed" and nb.notebook in TOUCHES_SYSTEM for nb in notebooks)
+        if interrupts.requested and not any(
+                nb.notebook == "(interrupted)" for nb in notebooks):
+            self.interrupted(interrupts.reason, [])
+        metrics_path = self.run_dir / "metrics.json"
+        metrics = _read_json(metrics_path)
+        if not (troubled and started & set(TOUCHES_SYSTEM)):
+            _print_state(metrics, self.progress)
+            return
+        lock = self.run_lock
+        if lock is None or not lock.held or lock.workload is None:
+            self.progress("  the system was not settled: this run does not hold the lock")
+            return
+        from drlib.abort import settle_after_interrupt
+
+        self.progress("  settling the system: DNS follows the writer ...")
+        try:
+            state = settle_after_interrupt(lock.target, lock.workload, self.request.scenario)
+        except Exception as exc:  # recorded; the seal must still happen
+            self.progress(f"  could not settle the system: {type(exc).__name__}: {exc}")
+            return
+        metrics = _read_json(metrics_path)
+        metrics.setdefault("schema", "drlib.metrics/1")
+        metrics.setdefault("run_id", self.run_dir.name)
+        metrics.setdefault("environment", self.request.environment)
+        metrics.setdefault("scenario", self.request.scenario)
+        metrics.setdefault("target", self.request.target)
+        metrics["status"] = "aborted"
+        if interrupts.requested:
+            metrics["interrupted"] = interrupts.reason
+            metrics["error"] = metrics.get("error") or f"interrupted: {interrupts.reason}"
+        # state_final: after the runner settled; state_after (the drill's own abort) is kept
+        # unless the drill never got to write it.
+        metrics["state_final"] = state.to_metrics()
+        if interrupts.requested or "state_after" not in metrics:
+            metrics["state_after"] = state.to_metrics()
+        metrics_path.write_text(json.dumps(metrics, indent=2, default=str))
+        self.progress("  " + state.line())
 
     def finish(self, target_up: bool) -> None:
         if self.done:
@@ -259,10 +377,14 @@ class _Closing:
         result.status = _run_status(result)
         context = _target_context(self.request) if target_up else None
         identity, secrets = (context.identity, context.secrets) if context else (None, [])
+        unavailable = (context.secrets_error if context else
+                       "the target was not reachable when the run was sealed")
+        if unavailable:
+            self.progress(f"  secret scan NOT performed ({unavailable}): the manifest says so")
         if context is not None:
             _notify(context, self.run_dir, result, self.progress)
         _seal(self.request, self.run_dir, self.parameters, result, self.started,
-              self.emulator_version, identity, secrets, self.progress)
+              self.emulator_version, identity, secrets, self.progress, unavailable)
         if context is not None and self.request.upload:
             _upload(context, self.run_dir, self.progress)
 
@@ -275,6 +397,8 @@ class _TargetContext:
     workload: Any
     identity: dict[str, Any] | None
     secrets: list[str]
+    secrets_error: str | None = None
+    """Why the secret values could not be read (the scan is then not performed)."""
 
 
 def _target_context(request: DrillRequest) -> _TargetContext | None:
@@ -297,9 +421,15 @@ def _target_context(request: DrillRequest) -> _TargetContext | None:
         workload = workload_from_outputs(request.environment, regions, project.outputs(""))
     except Exception as exc:
         log.warning("could not read the workload: %s", exc)
-        return _TargetContext(target, None, identity, [])
-    return _TargetContext(target, workload, identity,
-                          list(secret_values(target.clients, workload)))
+        return _TargetContext(target, None, identity, [],
+                              f"the workload's outputs could not be read ({exc})")
+    try:
+        secrets = list(secret_values(target.clients, workload))
+    except Exception as exc:
+        return _TargetContext(target, workload, identity, [],
+                              f"the database secret could not be read "
+                              f"({type(exc).__name__}: {str(exc)[:200]})")
+    return _TargetContext(target, workload, identity, secrets)
 
 
 def _notify(context: _TargetContext, run_dir: Path, result: RunResult,
@@ -338,7 +468,8 @@ def _upload(context: _TargetContext, run_dir: Path, progress: Callable[[str], No
 
 
 def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
-                   run_dir: Path, result: RunResult, progress: Callable[[str], None]) -> None:
+                   run_dir: Path, result: RunResult, progress: Callable[[str], None],
+                   run_lock: Any, interrupts: Any) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -347,12 +478,25 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
     failed = False
     total = len(request.chain)
     for index, notebook in enumerate(request.chain, start=1):
+        if interrupts.requested:
+            result.notebooks.append(NotebookRun(notebook, "skipped", 0.0))
+            progress(f"  [{index}/{total}] {notebook}: skipped (interrupted)")
+            continue
         if failed and notebook not in ALWAYS_RUN:
             result.notebooks.append(NotebookRun(notebook, "skipped", 0.0))
             progress(f"  [{index}/{total}] {notebook}: skipped after an earlier failure")
             continue
+        if notebook not in NEEDS_NO_LOCK and not run_lock.held and not (
+                notebook == "00_deploy" and not run_lock.deployed):
+            failed = True
+            result.notebooks.append(NotebookRun(notebook, "skipped", 0.0,
+                                                "not run: the run does not hold the lock"))
+            progress(f"  [{index}/{total}] {notebook}: skipped (this run holds no "
+                     f"{request.environment} drill lock)")
+            continue
         began = time.monotonic()
         progress(f"  [{index}/{total}] {notebook} ...")
+        interrupts.notebook(notebook)
         try:
             papermill.execute_notebook(
                 str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
@@ -366,9 +510,26 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
             progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
             continue
+        finally:
+            interrupts.notebook(None)
         seconds = time.monotonic() - began
         result.notebooks.append(NotebookRun(notebook, "ok", seconds))
         progress(f"  [{index}/{total}] {notebook}: ok ({seconds:.1f} s)")
+        if notebook == "00_deploy" and not run_lock.held:
+            _lock_after_deploy(request, run_dir, run_lock, progress)
+
+
+def _lock_after_deploy(request: DrillRequest, run_dir: Path, run_lock: Any,
+                       progress: Callable[[str], None]) -> None:
+    """The workload now exists: take its lock before anything else acts on it."""
+    try:
+        run_lock.locate()
+        run_lock.take(run_dir.name, owner=_owner(run_lock))
+    except DrError as exc:
+        progress(f"  could not take the {request.environment} drill lock after deploying: "
+                 f"{exc.message}")
+        return
+    progress(f"  holding the {request.environment} drill lock (renewed while this run lives)")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -379,9 +540,14 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _run_status(result: RunResult) -> str:
-    """aborted when a notebook failed or the run was interrupted; else the drill's verdict."""
-    if any(nb.outcome == "failed" for nb in result.notebooks) or not result.notebooks:
+    """aborted when a notebook failed, one was not run for want of the lock, or the run was
+    interrupted; else the drill's verdict (a failback-only run: whether failback completed)."""
+    if any(nb.outcome == "failed" or (nb.outcome == "skipped" and nb.error)
+           for nb in result.notebooks) or not result.notebooks:
         return "aborted"
+    failback = result.metrics.get("failback")
+    if "verdict" not in result.metrics and isinstance(failback, dict):
+        return "passed" if failback.get("completed") else "aborted"
     status = result.metrics.get("status")
     if status in ("passed", "failed", "aborted"):
         return str(status)
@@ -392,7 +558,7 @@ def _run_status(result: RunResult) -> str:
 def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
           result: RunResult, started: datetime, emulator_version: str | None,
           identity: Mapping[str, Any] | None, secrets: list[str],
-          progress: Callable[[str], None]) -> None:
+          progress: Callable[[str], None], secrets_unavailable: str | None = None) -> None:
     from drlib.evidence.finalize import finalize_run
 
     runs = [{"notebook": nb.notebook, "outcome": nb.outcome, "seconds": round(nb.seconds, 3),
@@ -405,10 +571,28 @@ def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
                      target=request.target,
                      regions=metrics.get("regions") or {},
                      identity=identity, emulator_version=emulator_version,
-                     secrets=secrets, started_at=started, ended_at=datetime.now(UTC),
+                     secrets=secrets, secrets_unavailable=secrets_unavailable,
+                     started_at=started, ended_at=datetime.now(UTC),
                      scenario=request.scenario, environment=request.environment,
                      repo_dir=REPO_DIR)
     except DrError as exc:
         progress(f"  evidence could not be sealed: {exc.render()}")
         raise
     progress(f"evidence: {run_dir}")
+
+
+def _print_state(metrics: Mapping[str, Any], progress: Callable[[str], None]) -> None:
+    """The console line saying where the writer and DNS are (from metrics.json)."""
+    from drlib.abort import SystemState
+
+    failback = metrics.get("failback")
+    state = metrics.get("state_final") or (
+        failback.get("state_after") if isinstance(failback, dict) else None) or metrics.get(
+        "state_after")
+    if not isinstance(state, dict) or "dns_region" not in state:
+        return
+    regions = metrics.get("regions") or {}
+    line = SystemState(state.get("writer_region"), state.get("dns_region"),
+                       str(regions.get("primary") or ""),
+                       str(state.get("return_command") or "drlib failback")).line()
+    progress("  " + line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -9,6 +10,34 @@ from typing import TypeVar
 from drlib.errors import WaitTimeout
 
 T = TypeVar("T")
+
+_watches: list[tuple[int, Callable[[], None]]] = []
+"""Checks the waits of one thread (the drill's) make between polls while the drill watches the
+world (drlib.watch): a check raises to end the wait at once, within :data:`WATCH_SLICE_S`. Other
+threads (canaries, an in-process emulator) are not affected."""
+WATCH_SLICE_S = 0.5
+PROGRESS_EVERY_S = 30.0
+"""While watched, a wait prints its progress this often (long waits are not silent)."""
+
+
+def add_watch(check: Callable[[], None]) -> None:
+    """Make every wait of the calling thread call ``check`` between polls until
+    :func:`remove_watch`."""
+    _watches.append((threading.get_ident(), check))
+
+
+def remove_watch(check: Callable[[], None]) -> None:
+    _watches[:] = [(t, c) for t, c in _watches if c != check]  # bound methods: equal, not same
+
+
+def _my_watches() -> list[Callable[[], None]]:
+    me = threading.get_ident()
+    return [c for t, c in list(_watches) if t == me]
+
+
+def _check_watches() -> None:
+    for check in _my_watches():
+        check()
 
 
 def wait_until(
@@ -30,13 +59,21 @@ def wait_until(
     """
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
-    deadline = clock() + timeout
+    began = clock()
+    deadline = began + timeout
     delay = interval
+    reported = began
     while True:
+        _check_watches()
         last = probe()
         if last:
             return last
-        remaining = deadline - clock()
+        now = clock()
+        remaining = deadline - now
+        if _my_watches() and now - reported >= PROGRESS_EVERY_S:
+            reported = now
+            print(f"  still waiting for {description}: {now - began:.0f} s of {timeout:g} s",
+                  flush=True)
         if remaining <= 0:
             raise WaitTimeout(
                 f"Timed out after {timeout:g} s waiting for {description}",
@@ -44,5 +81,10 @@ def wait_until(
                 found=f"last observed value {last!r}",
                 fix="check the resource named above; raise the timeout if it is just slow",
             )
-        sleep(min(delay, remaining))
+        pause = min(delay, remaining)
+        while pause > WATCH_SLICE_S and _my_watches():  # stay responsive to the watch
+            sleep(WATCH_SLICE_S)
+            pause -= WATCH_SLICE_S
+            _check_watches()
+        sleep(pause)
         delay = min(delay * backoff, max_interval)

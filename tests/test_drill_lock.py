@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,16 @@ from pathlib import Path
 import pytest
 
 from drlib.aws import AwsClients
-from drlib.drill_lock import DrillLock, DynamoDbLockBackend, FileLockBackend, LockBackend
+from drlib.drill_lock import (
+    DrillLock,
+    DynamoDbLockBackend,
+    FileLockBackend,
+    LockBackend,
+    LockHeartbeat,
+    LockKeeper,
+)
 from drlib.errors import DrError
+from drlib.waiting import wait_until
 
 T0 = datetime(2026, 11, 28, 17, 0, 0, tzinfo=UTC)
 TABLE = "drlib-drill-locks"
@@ -239,3 +248,115 @@ def test_ttl_must_be_positive(tmp_path: Path) -> None:
     """A lock that expires immediately is refused."""
     with pytest.raises(ValueError, match="ttl"):
         DrillLock(file_backend(tmp_path), "prod", run_id="r", owner="o", ttl_seconds=0)
+
+
+# --- renewal, heartbeat, joining -----------------------------------------------------------------
+
+def test_renewal_moves_the_expiry(backend: LockBackend) -> None:
+    """Renewing a held lock moves its expiry to now + ttl and keeps when it was acquired."""
+    clock = Clock()
+    lock = make_lock(backend, clock, "run-1", ttl=60)
+    lock.acquire()
+    clock.advance(45)
+    renewed = lock.renew()
+    assert renewed.expires_at == T0 + timedelta(seconds=105)
+    assert renewed.acquired_at == T0
+    assert backend.read("prod").expires_at == renewed.expires_at
+
+
+def test_renewal_never_recreates_a_released_lock(backend: LockBackend) -> None:
+    """A lock released by someone else is lost: renewing it raises and leaves no lock."""
+    clock = Clock()
+    lock = make_lock(backend, clock, "run-1", ttl=60)
+    info = lock.acquire()
+    backend.delete(info)
+    with pytest.raises(DrError, match="lost the prod drill lock"):
+        lock.renew()
+    assert backend.read("prod") is None
+
+
+def test_renewal_after_takeover_is_refused(backend: LockBackend) -> None:
+    """A lock that expired and was taken over cannot be renewed by its old holder."""
+    clock = Clock()
+    slow = make_lock(backend, clock, "slow", ttl=60)
+    slow.acquire()
+    clock.advance(61)
+    make_lock(backend, clock, "fast").acquire()
+    with pytest.raises(DrError, match="fast"):
+        slow.renew()
+    assert backend.read("prod").run_id == "fast"
+
+
+def test_heartbeat_keeps_a_short_lock_alive_then_it_expires(tmp_path: Path) -> None:
+    """With a heartbeat a 0.6 s lock outlives many ttls; once the heartbeat stops it expires."""
+    backend = file_backend(tmp_path)
+    lock = DrillLock(backend, "prod", run_id="run-1", owner="o", ttl_seconds=0.6)
+    lock.acquire()
+    beat = LockHeartbeat(lock, interval_s=0.1).start()
+    time.sleep(2.0)
+    assert lock.holder() is not None
+    assert beat.renewals >= 5
+    beat.stop()
+    time.sleep(0.8)
+    assert lock.holder() is None  # expired: the next drill may take it
+    assert beat.lost is None
+
+
+def test_heartbeat_reports_a_lost_lock(tmp_path: Path) -> None:
+    """A lock released behind the holder's back is reported lost, once, naming why."""
+    backend = file_backend(tmp_path)
+    lock = DrillLock(backend, "prod", run_id="run-1", owner="o", ttl_seconds=30)
+    info = lock.acquire()
+    lost: list[str] = []
+    beat = LockHeartbeat(lock, interval_s=0.05, on_lost=lost.append).start()
+    backend.delete(info)
+    wait_until(lambda: lost, description="the loss to be reported", timeout=5)
+    time.sleep(0.2)
+    beat.stop()
+    assert len(lost) == 1
+    assert "lost" in lost[0]
+    assert backend.read("prod") is None
+
+
+def test_keeper_joins_the_runners_lock_and_leaves_it(backend: LockBackend) -> None:
+    """A notebook of the run joins the runner's lock and does not release it; another run is
+    refused."""
+    clock = Clock()
+    runner = make_lock(backend, clock, "run-1")
+    runner.acquire()
+    keeper = LockKeeper(make_lock(backend, clock, "run-1"))
+    keeper.take()
+    assert keeper.joined
+    assert keeper.heartbeat is None
+    keeper.check()
+    keeper.release()
+    assert backend.read("prod").run_id == "run-1"
+    with pytest.raises(DrError, match="run-1"):
+        LockKeeper(make_lock(backend, clock, "run-2")).take()
+
+
+def test_keeper_acquires_alone_and_releases(tmp_path: Path) -> None:
+    """Without a runner the keeper acquires with a heartbeat and releases at the end."""
+    backend = file_backend(tmp_path)
+    keeper = LockKeeper(DrillLock(backend, "prod", run_id="solo", owner="o", ttl_seconds=30))
+    keeper.take()
+    assert not keeper.joined
+    assert keeper.heartbeat is not None
+    assert backend.read("prod").run_id == "solo"
+    keeper.release()
+    assert backend.read("prod") is None
+
+
+def test_keeper_check_fails_once_the_lock_is_gone(backend: LockBackend) -> None:
+    """No step runs without the lock: the check before a step raises when it was taken away."""
+    clock = Clock()
+    runner = make_lock(backend, clock, "run-1", ttl=60)
+    info = runner.acquire()
+    keeper = LockKeeper(make_lock(backend, clock, "run-1", ttl=60))
+    keeper.take()
+    clock.advance(61)
+    with pytest.raises(DrError, match="no longer holds"):
+        keeper.check()
+    backend.delete(info)
+    with pytest.raises(DrError, match="no lock"):
+        keeper.check()

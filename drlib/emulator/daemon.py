@@ -2,17 +2,21 @@
 
 ``start`` launches ``python -m drlib.emulator serve`` detached, logging to
 ``<state-dir>/emulator.log``; the serving process writes ``<state-dir>/emulator.json`` (pid, port,
-URL) once it answers, and removes it when it stops.
+URL, and the process's start time and command line) once it answers, and removes it when it
+stops. ``stop`` signals the recorded pid only while it is still that process, serving this state
+dir (:mod:`drlib.processes`): after a crash and pid reuse it never signals an unrelated process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +25,7 @@ import requests
 from drlib.emulator.patching import pid_alive
 from drlib.emulator.server import Emulator, client_environment, default_state_dir
 from drlib.errors import EmulatorError
+from drlib.processes import ProcessIdentity, identify, same_process
 from drlib.waiting import wait_until
 
 STATE_FILE = "emulator.json"
@@ -35,6 +40,21 @@ class EmulatorProcess:
     port: int
     endpoint_url: str
     state_dir: Path
+    process: ProcessIdentity | None = None
+    kind: str = "background"
+    """``background`` (``drlib emulator start``) or ``drill`` (the emulator a ``drlib drill``
+    runs in its own process: faults reach it, ``stop`` leaves it to its drill)."""
+
+    def is_ours(self) -> bool:
+        """Whether the recorded pid is still this state dir's emulator: the same process (start
+        time, command line) as recorded, an emulator ``serve`` for this state dir."""
+        if self.process is None or same_process(self.process) is not True:
+            return False
+        if self.kind == "drill":
+            return True
+        args = list(self.process.cmdline)
+        named = _arg_after(args, "--state-dir")
+        return "serve" in args and (named is None or Path(named).resolve() == self.state_dir)
 
     def answers(self) -> bool:
         """Whether the emulator answers its health route right now."""
@@ -50,13 +70,31 @@ def read_state(state_dir: Path | None = None) -> EmulatorProcess | None:
     path = state_dir / STATE_FILE
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
-    proc = EmulatorProcess(pid=int(data["pid"]), port=int(data["port"]),
-                           endpoint_url=data["endpoint_url"], state_dir=state_dir)
-    if not _alive(proc.pid):
-        path.unlink(missing_ok=True)  # a crashed emulator: forget it
+    try:
+        data = json.loads(path.read_text())
+        recorded = data.get("process")
+        proc = EmulatorProcess(pid=int(data["pid"]), port=int(data["port"]),
+                               endpoint_url=str(data["endpoint_url"]), state_dir=state_dir,
+                               process=ProcessIdentity.from_json(recorded) if recorded else None,
+                               kind=str(data.get("kind") or "background"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EmulatorError(
+            f"The emulator state file {path} is unreadable",
+            expected="a JSON document with pid, port, endpoint_url and process",
+            found=f"{type(exc).__name__}: {exc}",
+            fix=f"check no emulator serves from {state_dir} (ps -ef | grep 'drlib.emulator "
+                f"serve'), stop it by its pid if one does, then delete {path}") from exc
+    if not _alive(proc.pid) or (proc.process is not None and not proc.is_ours()):
+        path.unlink(missing_ok=True)  # crashed (its pid gone, or reused): forget it
         return None
     return proc
+
+
+def _arg_after(args: list[str], flag: str) -> str | None:
+    for index, arg in enumerate(args[:-1]):
+        if arg == flag:
+            return args[index + 1]
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -108,11 +146,26 @@ def stop(state_dir: Path | None = None, timeout: float = 30.0) -> EmulatorProces
     proc = read_state(state_dir)
     if proc is None:
         return None
+    if proc.kind == "drill" and proc.is_ours():
+        raise EmulatorError(
+            f"The emulator in {proc.state_dir} belongs to a running drill (pid {proc.pid})",
+            expected="a background emulator (drlib emulator start)",
+            found=f"drill pid {proc.pid} on {proc.endpoint_url}",
+            fix="stop the drill itself (Ctrl-C or SIGTERM: it aborts safely and seals)")
+    if not proc.is_ours():
+        raise EmulatorError(
+            f"Not stopping pid {proc.pid}: it cannot be confirmed as the emulator of "
+            f"{proc.state_dir}",
+            expected="the recorded process (same start time and command line) serving this "
+                     "state dir",
+            found=f"pid {proc.pid}: {' '.join(_cmdline_of(proc.pid)) or 'unreadable'}",
+            fix=f"if that is the emulator, stop it by hand (kill {proc.pid}); then delete "
+                f"{proc.state_dir / STATE_FILE}")
     os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(proc.pid):
+    if _alive(proc.pid) and proc.is_ours():
         os.kill(proc.pid, signal.SIGKILL)
     (proc.state_dir / STATE_FILE).unlink(missing_ok=True)
     return proc
@@ -132,7 +185,8 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
     emulator = Emulator(port=port, state_dir=state_dir).start()
     state_path = emulator.state_dir / STATE_FILE
     state_path.write_text(json.dumps({"pid": os.getpid(), "port": emulator.port,
-                                      "endpoint_url": emulator.endpoint_url}))
+                                      "endpoint_url": emulator.endpoint_url,
+                                      "process": identify().to_json()}))
     stopping = {"now": False}
 
     def on_signal(signum: int, frame: object) -> None:
@@ -161,3 +215,27 @@ def describe_environment(endpoint_url: str) -> str:
         "  aws ec2 describe-regions --region us-west-2\n"
         "  (cd sceptre && sceptre --var-file config/dev.yaml launch --yes primary)\n"
     )
+
+
+def _cmdline_of(pid: int) -> tuple[str, ...]:
+    from drlib.processes import cmdline
+
+    return cmdline(pid)
+
+
+DRILL_STATE_DIR = Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
+"""Where ``drlib drill`` runs its own emulator (when no emulator is exported)."""
+
+
+@contextlib.contextmanager
+def recorded_in_process(endpoint_url: str, port: int, state_dir: Path) -> Iterator[None]:
+    """Record an emulator served by this process in ``state_dir`` (kind ``drill``) so that
+    ``drlib emulator fault`` and ``status`` reach it; forget it afterwards."""
+    path = state_dir.resolve() / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoint_url": endpoint_url,
+                                "process": identify().to_json(), "kind": "drill"}))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 The command talks HTTP to the emulator recorded by :func:`drlib.emulator.daemon.read_state`
 (``POST /_drlib/faults``, ``GET /_drlib/faults``), so it works from any shell while a drill or a
-notebook uses the same emulator. Actions::
+notebook uses the same emulator; with no background emulator it reaches the one a running
+``drlib drill`` serves in its own process (recorded in ``.drlib/drill-emulator``). Actions::
 
     pause-replication STORE      resume-replication STORE     set-delay STORE SECONDS
     region-down REGION           region-up REGION
@@ -91,8 +92,12 @@ def emulator_url(state_dir: Path | None) -> str:
     from drlib.emulator import daemon
 
     proc = daemon.read_state(state_dir)
+    if proc is None and state_dir is None:
+        # No background emulator: the one a running `drlib drill` serves itself.
+        proc = daemon.read_state(daemon.DRILL_STATE_DIR)
     if proc is None:
-        where = state_dir or "the default state directory (.drlib/emulator)"
+        where = state_dir or ("the default state directory (.drlib/emulator) or a running "
+                              "drill's (.drlib/drill-emulator)")
         raise EmulatorError(
             "No emulator is running",
             expected=f"a background emulator recorded in {where}",

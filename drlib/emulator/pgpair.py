@@ -81,6 +81,11 @@ local replication {ADMIN_USER} trust
 host all {ADMIN_USER} 0.0.0.0/0 reject
 host all all {LOOPBACK}/32 scram-sha-256
 """
+FENCED_HBA = f"""# drlib emulator: fenced: itself over the unix socket only; every client refused
+local all {ADMIN_USER} trust
+local replication {ADMIN_USER} trust
+host all all 0.0.0.0/0 reject
+"""
 AUTO_CONF = "postgresql.auto.conf"
 
 
@@ -362,6 +367,30 @@ class PgServer:
         self.runtime.chown(self.data_dir / "standby.signal")
         if was_running:
             self.start()
+
+    def fence_clients(self, fenced: bool) -> None:
+        """Refuse (or again admit) every client connection and end the clients' sessions.
+
+        ``default_transaction_read_only`` alone is no fence: any client can turn it off for its
+        session. With the client lines of pg_hba.conf replaced by ``reject`` (reloaded) no client
+        can connect at all, so none can write, whatever it sets; the emulator itself and the
+        standbys' replication connections use the unix socket and keep working.
+        """
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(FENCED_HBA if fenced else HBA)
+        self.runtime.chown(hba)
+        if not self.is_running():
+            return
+        self.execute("SELECT pg_reload_conf()")
+        if fenced:
+            self.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                         "AND usename <> %s", [ADMIN_USER])
+
+    def clients_fenced(self) -> bool:
+        """Whether pg_hba.conf refuses every client."""
+        hba = self.data_dir / "pg_hba.conf"
+        return hba.exists() and hba.read_text() == FENCED_HBA
 
     def is_fenced(self) -> bool:
         """Whether the data directory is set to come up read-only with no upstream."""

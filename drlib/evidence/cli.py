@@ -16,7 +16,8 @@ def add_evidence_commands(subparsers: Any) -> None:
     actions = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
 
     verify = actions.add_parser("verify", help="check runs and the chain; exit 1 if anything "
-                                               "changed")
+                                               "changed, 3 if nothing changed but a run is "
+                                               "unsealed")
     verify.add_argument("run", nargs="?", default=None,
                         help="a run id or run folder (default: every run and the whole chain)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -48,7 +49,14 @@ def add_evidence_commands(subparsers: Any) -> None:
     signoff.add_argument("--comment", required=True, help="what was reviewed and concluded")
     signoff.set_defaults(func=_sign_off)
 
-    for sub in (verify, listing, show, upload, signoff):
+    seal = actions.add_parser("seal", help="seal a run left unsealed by a crash (status "
+                                           "crashed)")
+    seal.add_argument("run", help="a run id or run folder")
+    seal.add_argument("--yes", action="store_true",
+                      help="seal even when it cannot be told whether its runner still runs")
+    seal.set_defaults(func=_seal)
+
+    for sub in (verify, listing, show, upload, signoff, seal):
         sub.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS,
                          help="the outputs folder holding the run folders (default: outputs)")
 
@@ -61,7 +69,20 @@ def _verify(args: argparse.Namespace) -> int:
         reports.append(_verify_archive(args))
     for report in reports:
         print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
-    return 0 if all(report.ok for report in reports) else 1
+    codes = [report.exit_code if hasattr(report, "exit_code") else (0 if report.ok else 1)
+             for report in reports]
+    return 1 if 1 in codes else max(codes)
+
+
+def _seal(args: argparse.Namespace) -> int:
+    from drlib.evidence.chain import resolve_run
+    from drlib.run_marker import seal_crashed
+
+    run_dir = resolve_run(args.outputs, args.run)
+    manifest = seal_crashed(run_dir, secrets=None, force=args.yes,
+                            secrets_unavailable="sealed by hand: the secret values were not read")
+    print(f"sealed run {manifest.run_id} as {manifest.status} ({manifest.secret_scan})")
+    return 0
 
 
 def _verify_archive(args: argparse.Namespace) -> Any:

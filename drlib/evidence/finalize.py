@@ -49,6 +49,7 @@ def finalize_run(
     identity: Mapping[str, Any] | None,
     emulator_version: str | None,
     secrets: Iterable[str] = (),
+    secrets_unavailable: str | None = None,
     started_at: Timestamp = None,
     ended_at: Timestamp = None,
     scenario: str | None = None,
@@ -65,6 +66,9 @@ def finalize_run(
     the run used (values of secret-named ``parameters`` are added). Scenario, environment, times,
     targets and verdict left ``None`` are taken from ``metrics.json`` when the run wrote one.
     ``repo_dir`` is where the git commit is read (default: the current directory).
+    ``secrets_unavailable`` says why the run's secret values could not be read: the bundle is
+    then sealed with ``secret_scan: "not performed: <why>"`` in the manifest and in its verdict,
+    never presented as scanned clean.
 
     Raises :class:`EvidenceError` naming the file (never the secret) when a secret appears in
     any file, and when the run was already finalized; :class:`ConfigError` for a bad status.
@@ -80,6 +84,11 @@ def finalize_run(
     if leaking:
         raise _secret_error(run_dir, leaking)
 
+    secret_scan = ("performed" if secrets_unavailable is None
+                   else f"not performed: {secrets_unavailable}")
+    recorded_verdict = verdict if verdict is not None else metrics.get("verdict")
+    if secrets_unavailable is not None:
+        recorded_verdict = {**(recorded_verdict or {}), "secret_scan": secret_scan}
     with chain_lock(run_dir.parent):
         if (run_dir / MANIFEST_NAME).exists():
             raise _already_finalized(run_dir)
@@ -96,13 +105,14 @@ def finalize_run(
             started_at=_iso(started_at) if started_at is not None else metrics.get("started_at"),
             ended_at=_iso(ended_at) if ended_at is not None else metrics.get("ended_at"),
             targets=dict(targets if targets is not None else metrics.get("targets") or {}),
-            verdict=verdict if verdict is not None else metrics.get("verdict"),
+            verdict=recorded_verdict,
             parameters=mask_secrets(parameters, secret_values),
             identity=mask_secrets(run_identity(identity), secret_values),
             git=git_state(repo_dir or Path.cwd()),
             emulator_version=emulator_version,
             render_errors=tuple({"notebook": r.notebook, "error": r.error or ""}
                                 for r in renders if r.error),
+            secret_scan=secret_scan,
         )
         data = manifest.to_json()
         if text_contains_secret(data.decode("utf-8"), secret_values):

@@ -20,7 +20,9 @@ MANIFEST_NAME = "manifest.json"
 SIGNOFF_DIR = "signoffs"
 MANIFEST_SCHEMA = "drlib.evidence.manifest/1"
 GENESIS = "genesis"
-STATUSES = ("passed", "failed", "aborted")
+STATUSES = ("passed", "failed", "aborted", "crashed")
+"""``crashed``: the run's process died before it sealed its folder; sealed later by the next
+drill on the same outputs folder or by ``drlib evidence seal RUN``."""
 _CHUNK = 1 << 20
 
 
@@ -127,6 +129,9 @@ class Manifest:
     emulator_version: str | None = None
     render_errors: tuple[Mapping[str, str], ...] = ()
     schema: str = MANIFEST_SCHEMA
+    secret_scan: str | None = None
+    """``performed`` (every file checked for the run's secret values) or ``not performed: why``
+    (the values could not be read); None in manifests written before the field existed."""
 
     def file(self, path: str) -> FileEntry | None:
         """The entry for ``path``, if the manifest lists it."""
@@ -155,6 +160,7 @@ class Manifest:
             "git": dict(self.git),
             "emulator_version": self.emulator_version,
             "render_errors": [dict(e) for e in self.render_errors],
+            "secret_scan": self.secret_scan,
         }
         document["content_sha256"] = content_digest(document)
         return document
@@ -190,6 +196,7 @@ class Manifest:
                 emulator_version=document.get("emulator_version"),
                 render_errors=tuple(document.get("render_errors") or ()),
                 schema=document.get("schema", ""),
+                secret_scan=document.get("secret_scan"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(

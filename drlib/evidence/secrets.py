@@ -62,7 +62,7 @@ def secret_values_in(parameters: Mapping[str, Any],
         if isinstance(obj, Mapping):
             for key, value in obj.items():
                 if isinstance(key, str) and is_secret_name(key, name_parts) and isinstance(
-                        value, str) and value:
+                        value, str) and value and value != MASK:  # masked already: no secret
                     found.append(value)
                 else:
                     walk(value)

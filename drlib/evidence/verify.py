@@ -1,7 +1,10 @@
 """Verification of evidence bundles: every file, every manifest, every link, every sign-off.
 
 The report says exactly what changed: which run, which file, which hash was recorded and which
-one is there now.
+one is there now. A run folder without a manifest that no other manifest chains to is *unsealed*
+(a drill still running, or one that crashed before sealing), reported apart from changes: it is
+not tampering, and it has its own exit code (:data:`EXIT_UNSEALED`). A deleted manifest that the
+next run chains to is a change (``chain-missing-run``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,23 @@ from drlib.evidence.problems import Problem
 from drlib.evidence.signoff import check_signoffs, signoff_files
 from drlib.evidence.summary import format_table
 
+EXIT_OK = 0
+EXIT_CHANGED = 1
+"""``drlib evidence verify``: something changed (tampering or damage); wins over unsealed."""
+EXIT_UNSEALED = 3
+"""``drlib evidence verify``: nothing changed, but some run folder is not sealed yet."""
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    """A run folder without a manifest: ``running`` (its runner lives), ``crashed`` (its runner
+    is gone: seal it with ``drlib evidence seal RUN``) or ``unknown`` (no runner record, or
+    another host)."""
+
+    run: str
+    state: str
+    detail: str
+
 
 @dataclass
 class VerifyReport:
@@ -37,17 +57,42 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     files_checked: int = 0
     signoffs_checked: int = 0
+    unsealed: list[Unsealed] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Whether nothing changed."""
-        return not self.problems
+        """Whether nothing changed and every run is sealed."""
+        return not self.problems and not self.unsealed
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything changed (tampering or damage); unsealed runs do not count."""
+        return bool(self.problems)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all sealed and unchanged; 1 something changed; 3 only unsealed runs."""
+        if self.problems:
+            return EXIT_CHANGED
+        return EXIT_UNSEALED if self.unsealed else EXIT_OK
 
     def table(self) -> str:
         """The problems as a readable table (or a one-line all-clear)."""
         if self.ok:
             return (f"OK: {len(self.runs)} run(s), {self.files_checked} file(s), "
                     f"{self.signoffs_checked} sign-off(s) verified in {self.outputs_dir}")
+        if not self.problems:
+            return (f"UNSEALED: nothing changed in {len(self.runs)} run(s) in "
+                    f"{self.outputs_dir}, but {len(self.unsealed)} run folder(s) are not sealed"
+                    "\n" + self._unsealed_table())
+        return self._changed_table() + ("\n" + self._unsealed_table() if self.unsealed
+                                        else "")
+
+    def _unsealed_table(self) -> str:
+        return format_table(["unsealed run", "state", "detail"],
+                            [[u.run, u.state, u.detail] for u in self.unsealed])
+
+    def _changed_table(self) -> str:
         rows = [[p.kind, p.run, p.path or "-", p.detail, _short(p.expected), _short(p.actual)]
                 for p in self.problems]
         header = (f"CHANGED: {len(self.problems)} problem(s) in {len(self.runs)} run(s) "
@@ -59,7 +104,9 @@ class VerifyReport:
         """The report as JSON-able data (full hashes)."""
         return {"ok": self.ok, "outputs_dir": str(self.outputs_dir), "runs": self.runs,
                 "files_checked": self.files_checked, "signoffs_checked": self.signoffs_checked,
-                "problems": [dataclasses.asdict(p) for p in self.problems]}
+                "changed": self.changed, "exit_code": self.exit_code,
+                "problems": [dataclasses.asdict(p) for p in self.problems],
+                "unsealed": [dataclasses.asdict(u) for u in self.unsealed]}
 
     def __str__(self) -> str:
         return self.table()
@@ -88,9 +135,27 @@ def verify(outputs_dir: Path, run: str | Path | None = None) -> VerifyReport:
     for run_dir in selected:
         _verify_run(run_dir, manifests, report)
     names = {p.name for p in selected}
-    report.problems.extend(problem for problem, involved in _chain_problems(manifests)
+    chain = _chain_problems(manifests)
+    report.problems.extend(problem for problem, involved in chain
                            if run is None or involved & names)
+    # A manifest-less folder the chain points at lost its manifest (a change, reported by the
+    # chain); any other one was never sealed.
+    chained_to = {problem.run for problem, _ in chain if problem.kind == "chain-missing-run"}
+    for name, loaded in manifests.items():
+        if loaded is None and name in names and name in chained_to:
+            report.problems.append(Problem("not-finalized", name, MANIFEST_NAME,
+                                           "the run folder has no manifest.json"))
+        elif (loaded is None and name in names
+              and not (outputs_dir / name / MANIFEST_NAME).exists()):
+            report.unsealed.append(_describe_unsealed(outputs_dir / name))
     return report
+
+
+def _describe_unsealed(run_dir: Path) -> Unsealed:
+    from drlib.run_marker import runner_state
+
+    state, detail = runner_state(run_dir)
+    return Unsealed(run_dir.name, state, detail)
 
 
 @dataclass(frozen=True)
@@ -110,9 +175,6 @@ def _load_manifests(outputs_dir: Path, report: VerifyReport) -> dict[str, _Loade
         name = run_dir.name
         if not (run_dir / MANIFEST_NAME).is_file():
             loaded[name] = None
-            if name in selected:
-                report.problems.append(Problem("not-finalized", name, MANIFEST_NAME,
-                                               "the run folder has no manifest.json"))
             continue
         try:
             document = read_manifest_document(run_dir)

@@ -164,18 +164,18 @@ def _switch(gc: Any, old_b: Backing, new_b: Backing, old: Any, new: Any) -> None
     _flip(old, new)
     _reseed_other_replicas(new_b, exclude=old_b)
     rejoin_as_standby(old_b.server, new_b.server)
+    old_b.server.fence_clients(False)  # a reader again: in recovery, it cannot write
     old_b.role, old_b.probe = REPLICA, None
     aurora.apply_replication_faults(old_b)
 
 
 def _refuse_writes(backing: Backing, refuse: bool) -> None:
-    """Demote-in-place for the catch-up window: new transactions read-only, sessions ended."""
+    """Demote-in-place for the catch-up window: a real fence (no client can connect, sessions
+    ended: a client setting ``default_transaction_read_only = off`` still cannot write), and new
+    transactions read-only as a second line."""
     server = backing.server
     server.set_setting("default_transaction_read_only", "on" if refuse else None)
-    server.execute("SELECT pg_reload_conf()")
-    if refuse:
-        server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+    server.fence_clients(refuse)  # reloads the configuration, ends client sessions
 
 
 def _reseed_other_replicas(writer: Backing, exclude: Backing) -> None:

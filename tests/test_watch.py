@@ -1,0 +1,138 @@
+"""The world watch: an outage the drill did not cause trips it, ends the running wait within about
+a second, names the fault and records it on the timeline; the drill's own outage does not."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from drlib.errors import WaitTimeout
+from drlib.timeline import Timeline
+from drlib.waiting import wait_until
+from drlib.watch import WorldFault, WorldWatch
+
+
+class Unavailable(Exception):
+    """What botocore raises for a 503."""
+
+    response = {"ResponseMetadata": {"HTTPStatusCode": 503},
+                "Error": {"Code": "ServiceUnavailable"}}
+
+
+class NotFound(Exception):
+    """A client error: the service answered."""
+
+    response = {"ResponseMetadata": {"HTTPStatusCode": 400},
+                "Error": {"Code": "ResourceNotFoundException"}}
+
+
+class Clients:
+    """Stub clients: DynamoDB reads fail in the regions listed in ``down``."""
+
+    def __init__(self) -> None:
+        self.down: dict[str, type[Exception] | None] = {}
+        self.global_status = "available"
+
+    def client(self, service: str, region: str) -> Any:
+        def get_item(**kwargs: Any) -> dict[str, Any]:
+            error = self.down.get(region)
+            if error is not None:
+                raise error("the data plane is down")
+            return {}
+
+        def describe_global_clusters(**kwargs: Any) -> dict[str, Any]:
+            return {"GlobalClusters": [{"Status": self.global_status}]}
+
+        return SimpleNamespace(get_item=get_item,
+                               describe_global_clusters=describe_global_clusters)
+
+
+WORKLOAD = SimpleNamespace(regions=SimpleNamespace(primary="us-east-1", secondary="us-west-2"),
+                           table_name="t", global_cluster_id="g")
+
+
+def make_watch(clients: Clients, timeline: Timeline, expected: set[str]) -> WorldWatch:
+    return WorldWatch(clients, WORKLOAD, timeline, expected_down=lambda: expected,
+                      interval_s=0.05)
+
+
+def test_an_outage_not_caused_by_the_drill_ends_the_wait_and_is_recorded() -> None:
+    """Region-down of the secondary during a step: the wait ends within a second with an error
+    naming the fault and the step, and the timeline records it as not caused by the drill."""
+    clients, timeline = Clients(), Timeline()
+    watch = make_watch(clients, timeline, set())
+    with timeline.step("switch over the global database", 600):
+        watch.start()
+        try:
+            threading.Timer(0.3, lambda: clients.down.update({"us-west-2": Unavailable})).start()
+            began = time.monotonic()
+            with pytest.raises(WorldFault) as caught:
+                wait_until(lambda: False, description="the writer in us-west-2", timeout=600,
+                           interval=5, max_interval=10)
+            assert time.monotonic() - began < 3
+        finally:
+            watch.stop()
+    message = caught.value.render()
+    assert "region-down in us-west-2" in message
+    assert "switch over the global database" in message
+    [fault] = [e.to_record() for e in timeline.faults]
+    assert fault["action"] == "observed region-down"
+    assert fault["target"] == "us-west-2"
+    assert fault["detail"]["caused_by_drill"] is False
+
+
+def test_the_drills_own_outage_and_client_errors_do_not_trip() -> None:
+    """The primary the drill took down, and a region answering with a client error, are no
+    fault: the wait runs to its own timeout."""
+    clients, timeline = Clients(), Timeline()
+    clients.down = {"us-east-1": Unavailable, "us-west-2": NotFound}
+    watch = make_watch(clients, timeline, {"us-east-1"}).start()
+    try:
+        with pytest.raises(WaitTimeout):
+            wait_until(lambda: False, description="x", timeout=0.6, interval=0.1)
+    finally:
+        watch.stop()
+    assert watch.fault is None
+    assert not timeline.faults
+
+
+def test_a_failed_global_database_trips() -> None:
+    """The global database reporting a failed state is a fault the drill names."""
+    clients, timeline = Clients(), Timeline()
+    clients.global_status = "failed"
+    watch = make_watch(clients, timeline, set()).start()
+    try:
+        with pytest.raises(WorldFault, match="global-database-failed"):
+            wait_until(lambda: False, description="x", timeout=30, interval=0.1)
+    finally:
+        watch.stop()
+
+
+def test_other_threads_waits_are_not_affected() -> None:
+    """A tripped watch ends the drill thread's waits only (not an emulator's or canary's)."""
+    clients, timeline = Clients(), Timeline()
+    clients.down = {"us-west-2": Unavailable}
+    watch = make_watch(clients, timeline, set()).start()
+    outcome: list[str] = []
+
+    def other() -> None:
+        try:
+            wait_until(lambda: False, description="y", timeout=0.5, interval=0.1)
+        except WorldFault:
+            outcome.append("fault")
+        except WaitTimeout:
+            outcome.append("timeout")
+
+    try:
+        with pytest.raises(WorldFault):  # the drill's own thread: ended by the fault
+            wait_until(lambda: False, description="the trip", timeout=10, interval=0.05)
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    finally:
+        watch.stop()
+    assert outcome == ["timeout"]
