@@ -43,6 +43,10 @@ class StoreCanary(Protocol):
         """Sequence numbers greater than ``after_seq`` that are visible in ``region``."""
 
 
+class NoRoute(RuntimeError):
+    """The application's name gave no answer the canary can write to (counted as rejected)."""
+
+
 # --- Aurora ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -63,22 +67,36 @@ class AuroraCanary:
 
     def __init__(self, writer_endpoint: Callable[[str], PgEndpoint],
                  reader_endpoint: Callable[[str], PgEndpoint],
-                 connect_timeout_s: int = 2) -> None:
+                 connect_timeout_s: int = 2, statement_timeout_ms: int = 2000) -> None:
         self._writer = writer_endpoint
         self._reader = reader_endpoint
         self._timeout = connect_timeout_s
+        self._statement_timeout_ms = statement_timeout_ms
         self._connections: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        # One lock per (role, region): the writer never waits while the reader looks up an
+        # endpoint or connects (and the other way round).
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock_for(self, key: tuple[str, str]) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
 
     def _connect(self, ep: PgEndpoint, dbname: str) -> Any:
         import psycopg
 
+        # Connect, statement and socket (TCP user) timeouts: a canary write never hangs on a
+        # region that stopped answering; it fails with a timeout class and is counted as such.
         return psycopg.connect(host=ep.host, port=ep.port, user=ep.user, password=ep.password,
-                               dbname=dbname, connect_timeout=self._timeout, autocommit=True)
+                               dbname=dbname, connect_timeout=self._timeout, autocommit=True,
+                               options=f"-c statement_timeout={self._statement_timeout_ms}",
+                               tcp_user_timeout=self._statement_timeout_ms + 1000,
+                               keepalives=1, keepalives_idle=1, keepalives_interval=1,
+                               keepalives_count=2)
 
     def _connection(self, role: str, region: str) -> Any:
         key = (role, region)
-        with self._lock:
+        with self._lock_for(key):
             conn = self._connections.get(key)
             if conn is not None and not conn.closed:
                 return conn
@@ -88,7 +106,7 @@ class AuroraCanary:
             return conn
 
     def _drop(self, role: str, region: str) -> None:
-        with self._lock:
+        with self._lock_for((role, region)):
             conn = self._connections.pop((role, region), None)
         if conn is not None:
             try:
@@ -317,7 +335,7 @@ class CanaryFleet:
         try:
             region = self._active()
             if region is None:
-                raise RuntimeError("the application name answers with no known region")
+                raise NoRoute("the application name answers with no known region")
             run.canary.write(region, self.run_id, seq, started)
             record = CanaryRecord(store=store, seq=seq, region_written=region,
                                   written_at=started, acked_at=utc_now())

@@ -26,13 +26,38 @@ from drlib.aws import AwsClients
 from drlib.canary import ActiveRegion, AuroraCanary, CanaryFleet, DynamoDbCanary, S3Canary
 from drlib.drill_lock import DrillLock, DynamoDbLockBackend
 from drlib.errors import ConfigError, DrError, DrillAborted
-from drlib.measure import lag_series, lag_statistics, measure_rpo, measure_rto, records_frame
+from drlib.measure import (
+    STORES,
+    lag_series,
+    lag_statistics,
+    measure_rpo,
+    measure_rto,
+    overall_rto,
+    reconciliation_from_records,
+    records_frame,
+    round_trip,
+)
 from drlib.readiness import assess
+from drlib.references import dns_reference
 from drlib.targets import Target
 from drlib.timeline import Timeline, iso, utc_now
-from drlib.verdict import Measured, evaluate, figures_to_metrics, published_figures, targets_for
-from drlib.waiting import wait_until
+from drlib.verdict import (
+    DnsReference,
+    Measured,
+    PublishedFigure,
+    evaluate,
+    figures_to_metrics,
+    published_figures,
+    targets_for,
+)
+from drlib.waiting import Stamper, wait_observed, wait_until
 from drlib.workload import Workload, pg_endpoints
+from drlib.write_outcomes import (
+    RPO_EVIDENCE_RULE,
+    count_writes,
+    measure_write_outage,
+    rpo_evidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +72,8 @@ STEP_TIMEOUTS_S: Mapping[str, float] = {
 }
 
 PLANS: Mapping[str, tuple[str, ...]] = {
+    # Scale up first (clients see nothing), then switch the database and move DNS together, so
+    # the write outage is the longer of the two, not their sum.
     "planned-switchover": ("guardrails", "baseline canaries", "scale up the secondary app tier",
                            "switch over the global database", "move DNS to the secondary",
                            "first write in the new primary", "observe", "reconcile"),
@@ -122,11 +149,17 @@ def _failover_record_type(route53: Any, workload: Workload) -> str:
 
 @dataclass
 class DrillState:
-    """What the drill has changed so far (drives the abort path)."""
+    """What the drill has changed so far (drives the abort path), and its instants.
+
+    ``cutover_at``: the moment the old primary stopped being the writer (the switchover was
+    requested; the region was lost), the reference of the RPO evidence. ``dns_moved_at``: the
+    moment the application name was first seen answering with the new region.
+    """
 
     injected: bool = False
     inverted: list[str] = field(default_factory=list)
     cutover_at: Any = None
+    dns_moved_at: Any = None
 
 
 @dataclass
@@ -219,9 +252,9 @@ def _cluster_arn(clients: AwsClients, region: str, cluster_id: str) -> str:
         DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"])
 
 
-def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
-                ) -> dict[str, Any]:
-    """Switch over (or fail over with data loss) the global database to ``to_region``."""
+def request_writer_move(run: DrillRun, to_region: str, *, allow_data_loss: bool) -> str:
+    """Ask for a switchover (or a failover with data loss) of the global database to
+    ``to_region``; returns the target cluster's ARN without waiting."""
     w = run.workload
     rds = run.clients.client("rds", to_region)
     target_arn = _cluster_arn(run.clients, to_region, w.regional(to_region).cluster_id)
@@ -231,6 +264,14 @@ def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: s
     else:
         rds.switchover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
                                       TargetDbClusterIdentifier=target_arn)
+    return target_arn
+
+
+def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
+                ) -> dict[str, Any]:
+    """Switch over (or fail over with data loss) the global database to ``to_region``."""
+    w = run.workload
+    target_arn = request_writer_move(run, to_region, allow_data_loss=allow_data_loss)
     wait_until(lambda: writer_region(run.clients, w, to_region) == to_region,
                description=f"the global database writer in {to_region}",
                timeout=run.timeout(step), interval=0.1, max_interval=10)
@@ -267,10 +308,10 @@ def first_write_in(run: DrillRun, fleet: CanaryFleet, region: str) -> dict[str, 
                        and declared is not None and r.acked_at >= declared for r in records)
                    for store in fleet.stores)
 
-    wait_until(all_stores_written, description=f"a canary write acknowledged in {region} for "
-               "every store", timeout=run.timeout("first write in the new primary"),
-               interval=0.05, max_interval=2)
-    return {"region": region}
+    seen = wait_observed(all_stores_written, description=f"a canary write acknowledged in "
+                         f"{region} for every store",
+                         timeout=run.timeout("first write in the new primary"))
+    return {"region": region, "observed_at": seen.at, "resolution_s": seen.resolution_s}
 
 
 # --- the scenario -------------------------------------------------------------------------------
@@ -330,18 +371,30 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
 
 def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
     regions = run.workload.regions
-    run.timeline.declare_disaster("planned switchover started")
     with run.step("scale up the secondary app tier"):
-        scale_secondary(run)
-    with run.step("switch over the global database"):
-        move_writer(run, regions.secondary, allow_data_loss=False,
-                    step="switch over the global database")
-    with run.step("move DNS to the secondary"):
-        run.state.inverted = set_primary_inverted(run, True)
-        wait_for_dns(run, active, regions.secondary, "move DNS to the secondary")
+        scale_secondary(run)  # before the switchover: clients see nothing of it
+    run.timeline.declare_disaster("planned switchover started")
+    # Switch the database and move DNS together: each condition is awaited in one loop and
+    # each step ends at the moment its condition was seen true.
+    with run.step("switch over the global database") as db_step, \
+            run.step("move DNS to the secondary") as dns_step:
         run.state.cutover_at = utc_now()
-    with run.step("first write in the new primary"):
-        first_write_in(run, fleet, regions.secondary)
+        request_writer_move(run, regions.secondary, allow_data_loss=False)
+        run.state.inverted = set_primary_inverted(run, True)
+        writer = Stamper(lambda: writer_region(run.clients, run.workload, regions.secondary)
+                         == regions.secondary)
+        dns = Stamper(lambda: active.resolve() == regions.secondary)
+        wait_until(lambda: all([writer(), dns()]),  # a list: both are polled every round
+                   description=f"the writer and {run.workload.app_dns_name} in "
+                   f"{regions.secondary}", timeout=run.timeout("switch over the global database"),
+                   interval=0.05, backoff=1.0, max_interval=0.05)
+        for handle, stamp in ((db_step, writer), (dns_step, dns)):
+            seen = stamp.observed()
+            handle.condition_met(seen.at, seen.resolution_s)
+        run.state.dns_moved_at = dns.observed().at
+    with run.step("first write in the new primary") as step:
+        seen = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(seen["observed_at"], seen["resolution_s"])
 
 
 def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
@@ -351,17 +404,26 @@ def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])
         run.state.injected = True
         run.timeline.add_fault("region-down", regions.primary, done)
-        run.timeline.declare_disaster(run.target.disaster.description)
-    with run.step("detect the outage"):
-        wait_for_dns(run, active, regions.secondary, "detect the outage")
-        run.state.cutover_at = utc_now()
-    with run.step("fail over the global database"):
-        move_writer(run, regions.secondary, allow_data_loss=True,
-                    step="fail over the global database")
+        declared = run.timeline.declare_disaster(run.target.disaster.description)
+        run.state.cutover_at = declared.at
+    with run.step("detect the outage") as step:
+        seen = wait_observed(lambda: active.resolve() == regions.secondary,
+                             description=f"{run.workload.app_dns_name} to answer with "
+                             f"{regions.secondary}", timeout=run.timeout("detect the outage"))
+        step.condition_met(seen.at, seen.resolution_s)
+        run.state.dns_moved_at = seen.at
+    with run.step("fail over the global database") as step:
+        request_writer_move(run, regions.secondary, allow_data_loss=True)
+        seen = wait_observed(lambda: writer_region(run.clients, run.workload, regions.secondary)
+                             == regions.secondary, description=f"the global database writer in "
+                             f"{regions.secondary}",
+                             timeout=run.timeout("fail over the global database"))
+        step.condition_met(seen.at, seen.resolution_s)
     with run.step("scale up the secondary app tier"):
         scale_secondary(run)
-    with run.step("first write in the new primary"):
-        first_write_in(run, fleet, regions.secondary)
+    with run.step("first write in the new primary") as step:
+        seen = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(seen["observed_at"], seen["resolution_s"])
 
 
 def _settle(fleet: CanaryFleet, seconds: float) -> None:
@@ -419,30 +481,79 @@ def _state_after(run: DrillRun) -> dict[str, Any]:
     return state
 
 
+def _deployed_figures(run: DrillRun) -> dict[str, PublishedFigure]:
+    """Reference figures with Route 53's derived from the deployed health check and TTL."""
+    w = run.workload
+    try:
+        dns = dns_reference(run.clients.client("route53", w.regions.primary), w.hosted_zone_id,
+                            w.app_dns_name, w.primary.health_check_id)
+    except Exception as exc:  # the deployment could not be read: say so in the figure
+        dns = DnsReference(source=f"could not read the deployment ({type(exc).__name__}: "
+                           f"{str(exc)[:120]}); AWS defaults")
+    return published_figures(dns=dns)
+
+
+def measure_records(records: list[Any], stores: list[str], *, declared: Any, cutover: Any,
+                    old_primary: str, new_primary: str,
+                    lag_source: list[Any] | None = None) -> Measured:
+    """Every figure of ``measured`` from canary records that carry their reconciliation
+    (``present_after``) and the drill's instants: what a reviewer recomputes from canaries.csv
+    and metrics.json (see tests/test_recompute_metrics.py)."""
+    lag = lag_statistics(records if lag_source is None else lag_source)
+    writes = count_writes(records, stores=stores)
+    per_store, rpo, outage, evidence = {}, {}, {}, {}
+    if declared is not None:
+        per_store = {s: measure_rto(declared, records, new_primary, store=s) for s in stores}
+        rpo = measure_rpo(records, new_primary, declared,
+                          present_after=reconciliation_from_records(records), stores=stores)
+        outage = {s: measure_write_outage(records, s, declared, new_primary) for s in stores}
+        if cutover is not None:
+            evidence = {s: rpo_evidence(records, s, cutover, old_primary) for s in stores}
+    return Measured(rto=overall_rto(per_store), rpo=rpo, lag=lag, rto_per_store=per_store,
+                    writes=writes, write_outage=outage, rpo_evidence=evidence)
+
+
 def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
              error: str | None) -> dict[str, Any]:
-    """Compute and write metrics.json, canaries.csv and lag.csv (also for an aborted drill)."""
+    """Compute and write metrics.json, canaries.csv and lag.csv (also for an aborted drill).
+
+    The figures are computed on the records exactly as canaries.csv holds them, so a reviewer
+    recomputes metrics.json from canaries.csv to the microsecond.
+    """
     w = run.workload
     targets = targets_for(w.environment, {"lag_threshold_seconds": run.lag_threshold_s})
-    records = fleet.records() if fleet is not None else []
+    records = round_trip(fleet.records()) if fleet is not None else []
+    stores = list(fleet.stores) if fleet is not None else list(STORES)
     new_primary = w.regions.secondary
     declared = run.timeline.disaster_declared_at
-    rto = None
-    rpo: dict[str, Any] = {}
-    lag = lag_statistics(records)
-    if status == "completed" and declared is not None and fleet is not None:
-        per_store = {s: measure_rto(declared, records, new_primary, store=s) for s in fleet.stores}
-        rto = max(per_store.values(), key=lambda r: r.seconds or 0.0)
-        rpo = measure_rpo(records, new_primary, run.state.cutover_at or utc_now(),
-                          present_after=fleet.present_in(new_primary))
-    measured = Measured(rto=rto, rpo=rpo, lag=lag)
+    reconciled = status == "completed" and declared is not None and fleet is not None
+    if reconciled and fleet is not None:
+        present = fleet.present_in(new_primary)
+        for record in records:
+            record.present_after = record.seq in present.get(record.store, set())
+    measured = measure_records(records, stores, declared=declared if reconciled else None,
+                               cutover=run.state.cutover_at, old_primary=w.regions.primary,
+                               new_primary=new_primary)
+    measured = Measured(**{**measured.__dict__, "extra": {
+        "instants": {"disaster_declared_at": iso(declared),
+                     "cutover_at": iso(run.state.cutover_at),
+                     "dns_moved_at": iso(run.state.dns_moved_at)},
+        "resolution": {
+            "canary_interval_s": run.canary_interval_s,
+            "timestamps": "microseconds (canaries.csv); writes time-stamped by the canary's "
+                          "clock before the request and after the acknowledgement",
+            "rto_and_outage": "the store's attempt spacing (writes.<store>.attempt_spacing_s)",
+            "rpo_evidence_rule": RPO_EVIDENCE_RULE.to_metrics()},
+        "recompute": "every figure of measured (except lag from CloudWatch) follows from "
+                     "canaries.csv and measured.instants: drlib.drill.measure_records"}})
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
-    verdict = evaluate(targets, measured, run.scenario)
+    figures = _deployed_figures(run)
+    verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
     metrics = {
-        "schema": "drlib.metrics/1", "run_id": run.run_id, "environment": w.environment,
+        "schema": "drlib.metrics/2", "run_id": run.run_id, "environment": w.environment,
         "scenario": run.scenario, "target": run.target.name,
         "regions": {"primary": w.regions.primary, "secondary": w.regions.secondary},
         "started_at": iso(started), "ended_at": iso(utc_now()), "status": final,
@@ -450,7 +561,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "verdict": verdict.to_metrics(), "timeline": run.timeline.to_records(),
         "faults": [e.to_record() for e in run.timeline.faults],
         "events": run.timeline.events_to_records(),
-        "published_figures": figures_to_metrics(published_figures()),
+        "published_figures": figures_to_metrics(figures),
         "state_after": _state_after(run), "workload": w.to_dict(),
         "emulator_version": run.target.emulator_version,
     }
