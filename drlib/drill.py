@@ -646,7 +646,8 @@ def _restore_secondary_size(run: DrillRun) -> None:
 
 
 def save_drill_charts(run: DrillRun) -> dict[str, Path]:
-    """The drill's charts as PNG files in the run folder: timeline, lag, CDF, RTO/RPO, AWS."""
+    """The drill's charts as PNG files in the run folder: timeline, write outcomes, lag, CDF,
+    RTO/RPO, measured against the reference figures."""
     from drlib import charts
 
     targets = targets_for(run.workload.environment,
@@ -655,13 +656,19 @@ def save_drill_charts(run: DrillRun) -> dict[str, Path]:
     rto = measured.rto if measured else None
     made = {"timeline": charts.timeline_chart(run.timeline, rto,
                                               title=f"{run.scenario} timeline")}
+    if run.records:
+        made["write_outcomes"] = charts.write_outcomes_chart(
+            run.records, run.timeline, measured.write_outage if measured else None,
+            cutover_at=run.state.cutover_at, dns_moved_at=run.state.dns_moved_at)
     if run.lag is not None and not run.lag.empty:
         made["lag_over_time"] = charts.lag_over_time_chart(run.lag, run.lag_threshold_s,
                                                            run.timeline)
         made["lag_cdf"] = charts.lag_cdf_chart(run.lag, run.lag_threshold_s)
     if measured is not None:
-        made["rto_rpo"] = charts.rto_rpo_chart(rto, measured.rpo, targets, run.scenario)
+        made["rto_rpo"] = charts.rto_rpo_chart(
+            rto, measured.rpo, targets, run.scenario,
+            tested={s: measured.rpo_tested(s) for s in measured.rpo})
         made["measured_vs_aws"] = charts.published_comparison_chart(
-            measured.lag, rto, published_figures(), targets)
+            measured.lag, rto, _deployed_figures(run), targets)
     return {name: charts.save_png(figure, run.run_dir / f"{name}.png")
             for name, figure in made.items()}
