@@ -44,6 +44,7 @@ def _emulator_status(args: argparse.Namespace) -> int:
         return 1
     state = "answering" if proc.answers() else "NOT answering"
     print(f"running: pid {proc.pid}, {proc.endpoint_url}, {state}; state in {proc.state_dir}")
+    print(f"dns: {proc.dns_address or 'not serving'}")
     return 0 if proc.answers() else 1
 
 
@@ -157,7 +158,7 @@ def _lab(args: argparse.Namespace) -> int:
         from drlib.emulator import daemon
 
         proc = daemon.read_state() or daemon.start()
-        env.update(client_environment(proc.endpoint_url))
+        env.update(client_environment(proc.endpoint_url, dns_address=proc.dns_address))
         print(f"emulator on {proc.endpoint_url} (stop it with: drlib emulator stop)")
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     command = [sys.executable, "-m", "jupyter", "lab", "--ip", "127.0.0.1", "--no-browser",

@@ -19,7 +19,8 @@ def test_summary_shows_every_store_with_what_it_rests_on() -> None:
                                new_primary=WEST)
     lines = measured_summary_lines({"measured": measured.to_metrics(), "verdict": {}})
     text = "\n".join(lines)
-    assert lines[0].startswith("RTO: 2.") and "slowest store: aurora" in lines[0]
+    assert lines[0].startswith("RTO: 2.")
+    assert "slowest store: aurora" in lines[0]
     assert ("aurora: 60 writes, 50 acknowledged, 9 rejected (9 ReadOnlySqlTransaction), "
             "1 timed out") in text
     assert "write outage 2.2" in text

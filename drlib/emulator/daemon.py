@@ -35,6 +35,7 @@ class EmulatorProcess:
     port: int
     endpoint_url: str
     state_dir: Path
+    dns_address: str | None = None
 
     def answers(self) -> bool:
         """Whether the emulator answers its health route right now."""
@@ -52,7 +53,8 @@ def read_state(state_dir: Path | None = None) -> EmulatorProcess | None:
         return None
     data = json.loads(path.read_text())
     proc = EmulatorProcess(pid=int(data["pid"]), port=int(data["port"]),
-                           endpoint_url=data["endpoint_url"], state_dir=state_dir)
+                           endpoint_url=data["endpoint_url"], state_dir=state_dir,
+                           dns_address=data.get("dns"))
     if not _alive(proc.pid):
         path.unlink(missing_ok=True)  # a crashed emulator: forget it
         return None
@@ -133,7 +135,8 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
     emulator = Emulator(port=port, state_dir=state_dir).start()
     state_path = emulator.state_dir / STATE_FILE
     state_path.write_text(json.dumps({"pid": os.getpid(), "port": emulator.port,
-                                      "endpoint_url": emulator.endpoint_url}))
+                                      "endpoint_url": emulator.endpoint_url,
+                                      "dns": emulator.dns_address}))
     stopping = {"now": False}
 
     def on_signal(signum: int, frame: object) -> None:
@@ -141,7 +144,7 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(describe_environment(emulator.endpoint_url), flush=True)
+    print(describe_environment(emulator.endpoint_url, emulator.dns_address), flush=True)
     try:
         while not stopping["now"]:
             time.sleep(0.2)
@@ -150,9 +153,10 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
         state_path.unlink(missing_ok=True)
 
 
-def describe_environment(endpoint_url: str) -> str:
+def describe_environment(endpoint_url: str, dns_address: str | None = None) -> str:
     """How to point boto3, the AWS CLI, Sceptre and a notebook at the emulator."""
-    exports = "\n".join(f"export {k}={v}" for k, v in client_environment(endpoint_url).items())
+    exports = "\n".join(f"export {k}={v}" for k, v in
+                        client_environment(endpoint_url, dns_address=dns_address).items())
     return (
         f"drlib emulator answering on {endpoint_url}\n\n"
         "Point boto3, the AWS CLI, Sceptre and notebook kernels at it with:\n\n"
