@@ -1,10 +1,11 @@
 """Canary traffic: sequence-numbered writes to every data store, and readers in the other region.
 
 Writers put one record per interval into Aurora (SQL), DynamoDB and S3 in the region the
-application's DNS name points at *now* (:class:`ActiveRegion`), so after a failover they follow the
-application to the new primary. Readers watch the other region for the records and note when each
-first appears. The resulting :class:`~drlib.measure.CanaryRecord` lists are what RTO, RPO and
-replication lag are computed from (:mod:`drlib.measure`).
+application's DNS name points at for a client *now* (:class:`DnsActiveRegion`: a caching
+resolver that honours TTL), so after a failover they follow the application to the new primary.
+Readers watch the other region for the records and note when each first appears. The resulting
+:class:`~drlib.measure.CanaryRecord` lists are what RTO, RPO and replication lag are computed from
+(:mod:`drlib.measure`).
 
 Every store client speaks the public APIs only (PostgreSQL wire protocol, boto3), so the same
 canaries measure the emulator and AWS.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,55 +241,67 @@ class S3Canary:
 
 # --- where the application points --------------------------------------------------------------
 
-class ActiveRegion:
-    """The region the application's DNS name answers with right now.
+class DnsActiveRegion:
+    """The region the application's DNS name points at, as a client resolves it.
 
-    Asks Route 53 how it answers the failover record (``TestDNSAnswer``: health-aware, as
-    resolvers see it) and maps the answer (an ALB's DNS name or address) to its region.
+    Resolves through a caching resolver that honours TTL (dnspython): a client holding the old
+    answer keeps writing where it pointed until the TTL runs out, exactly what the canaries must
+    measure. The resolver is ``nameserver`` (``HOST:PORT``, e.g. the emulator's DNS server as
+    exported in ``DRLIB_DNS_SERVER``) or the system's. Each endpoint is an address or a name
+    (a load balancer's DNS name), resolved through the same cache at each look-up, so rotating
+    load balancer addresses are followed without a table built at start.
     """
 
-    def __init__(self, route53: Any, hosted_zone_id: str, record_name: str,
-                 endpoint_regions: Mapping[str, str], record_type: str = "A",
-                 refresh_s: float = 0.2) -> None:
-        self._route53 = route53
-        self._zone = hosted_zone_id
-        self._name = record_name
-        self._type = record_type
-        self._regions = {k.rstrip(".").lower(): v for k, v in endpoint_regions.items()}
-        # Route 53 answers an alias record with the target's addresses: know those too.
-        for name, region in endpoint_regions.items():
-            for address in _addresses(name):
-                self._regions.setdefault(address, region)
-        self._refresh = refresh_s
-        self._cached: tuple[float, str | None] = (0.0, None)
-        self._lock = threading.Lock()
+    def __init__(self, record_name: str, endpoint_regions: Mapping[str, str],
+                 nameserver: str | None = None, timeout_s: float = 1.0) -> None:
+        import dns.resolver
+
+        if nameserver:
+            host, _, port = nameserver.rpartition(":")
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [host or nameserver]
+            resolver.port = int(port) if host else 53
+        else:
+            resolver = dns.resolver.Resolver()
+        resolver.cache = dns.resolver.Cache()  # entries live for the answer's TTL
+        resolver.lifetime = timeout_s
+        resolver.timeout = timeout_s
+        self._resolver = resolver
+        self._name = record_name.rstrip(".") + "."
+        self._endpoints = dict(endpoint_regions)
+        self.nameserver = nameserver or "system resolver"
+
+    def addresses(self, name: str) -> set[str]:
+        """The A records of ``name`` (from the cache while its TTL lasts)."""
+        answer = self._resolver.resolve(name.rstrip(".") + ".", "A")
+        return {str(r) for r in answer}
 
     def resolve(self) -> str | None:
-        """The active region, or None when the name answers with nothing known."""
-        with self._lock:
-            stamp, region = self._cached
-            if region is not None and time.monotonic() - stamp < self._refresh:
+        """The region the name points at; None when the answer matches no endpoint. Resolver
+        errors (NXDOMAIN, timeouts) propagate: a client that cannot resolve cannot write."""
+        app = self.addresses(self._name)
+        for endpoint, region in self._endpoints.items():
+            if endpoint in app or (not _is_address(endpoint) and app & self.addresses(endpoint)):
                 return region
-        answer = self._route53.test_dns_answer(HostedZoneId=self._zone, RecordName=self._name,
-                                               RecordType=self._type)
-        region = None
-        for data in answer.get("RecordData", []):
-            region = self._regions.get(data.rstrip(".").lower())
-            if region:
-                break
-        with self._lock:
-            self._cached = (time.monotonic(), region)
-        return region
+        return None
+
+    def region_or_none(self) -> str | None:
+        """:meth:`resolve`, with resolver errors as None (for waiting on a change)."""
+        try:
+            return self.resolve()
+        except Exception as exc:
+            log.debug("resolving %s: %s", self._name, exc)
+            return None
 
 
-def _addresses(name: str) -> set[str]:
-    """The IP addresses ``name`` resolves to now (none when it does not resolve)."""
-    import socket
+def _is_address(value: str) -> bool:
+    import ipaddress
 
     try:
-        return {str(info[4][0]) for info in socket.getaddrinfo(name.rstrip("."), None)}
-    except (OSError, UnicodeError):
-        return set()
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
 
 
 # --- the fleet ---------------------------------------------------------------------------------

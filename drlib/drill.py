@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from drlib.aws import AwsClients
-from drlib.canary import ActiveRegion, AuroraCanary, CanaryFleet, DynamoDbCanary, S3Canary
+from drlib.canary import (
+    AuroraCanary,
+    CanaryFleet,
+    DnsActiveRegion,
+    DynamoDbCanary,
+    S3Canary,
+)
 from drlib.drill_lock import DrillLock, DynamoDbLockBackend
 from drlib.errors import ConfigError, DrError, DrillAborted
 from drlib.measure import (
     STORES,
+    iso_us,
     lag_series,
     lag_statistics,
     measure_rpo,
@@ -113,16 +121,29 @@ def drill_lock(target: Target, workload: Workload, run_id: str, owner: str) -> D
                      run_id=run_id, owner=owner, ttl_seconds=3600)
 
 
-def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
-                   interval_s: float) -> tuple[CanaryFleet, ActiveRegion]:
-    """Canary writers for every store, following the application's DNS answer."""
+#: A DNS server clients resolve through (``HOST:PORT``); unset means the system resolver. The
+#: emulator's client environment sets it to the emulator's DNS server.
+DNS_SERVER_VARIABLE = "DRLIB_DNS_SERVER"
+
+
+def client_resolver(workload: Workload) -> DnsActiveRegion:
+    """The application's name resolved as its clients resolve it: a caching, TTL-honouring
+    resolver (the configured DNS server, else the system's) mapped to the region whose load
+    balancer it points at."""
     regions = workload.regions
-    route53 = clients.client("route53", regions.primary)
-    record_type = _failover_record_type(route53, workload)
-    endpoints = {workload.primary.load_balancer_dns: regions.primary,
-                 workload.secondary.load_balancer_dns: regions.secondary}
-    active = ActiveRegion(route53, workload.hosted_zone_id, workload.app_dns_name, endpoints,
-                          record_type=record_type, refresh_s=min(interval_s, 1.0))
+    return DnsActiveRegion(workload.app_dns_name,
+                           {workload.primary.load_balancer_dns: regions.primary,
+                            workload.secondary.load_balancer_dns: regions.secondary},
+                           nameserver=os.environ.get(DNS_SERVER_VARIABLE) or None)
+
+
+def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
+                   interval_s: float) -> tuple[CanaryFleet, DnsActiveRegion]:
+    """Canary writers for every store, following the application's DNS answer as a client
+    resolves it (one resolver cache for the fleet, like one application process)."""
+    regions = workload.regions
+    _failover_record_type(clients.client("route53", regions.primary), workload)
+    active = client_resolver(workload)
     aurora = AuroraCanary(pg_endpoints(clients, workload, reader=False),
                           pg_endpoints(clients, workload, reader=True))
     # The canary database is created on whichever region holds the writer right now.
@@ -278,9 +299,10 @@ def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: s
     return {"writer": target_arn, "allow_data_loss": allow_data_loss}
 
 
-def wait_for_dns(run: DrillRun, active: ActiveRegion, region: str, step: str) -> dict[str, Any]:
-    """Wait until the application name answers with ``region``."""
-    wait_until(lambda: active.resolve() == region,
+def wait_for_dns(run: DrillRun, active: DnsActiveRegion, region: str, step: str
+                 ) -> dict[str, Any]:
+    """Wait until the application name answers with ``region`` (as clients resolve it)."""
+    wait_until(lambda: active.region_or_none() == region,
                description=f"{run.workload.app_dns_name} to answer with {region}",
                timeout=run.timeout(step), interval=0.1, max_interval=5)
     return {"answers": region}
@@ -342,7 +364,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             report.require_ready()
         with run.step("baseline canaries"):
             fleet.start()
-            _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
+            # At least the RPO evidence window: the writes in flight before the cutover are
+            # what an RPO claim rests on.
+            _settle(fleet, seconds=max(RPO_EVIDENCE_RULE.window_s, 5 * run.canary_interval_s))
         if run.before_disaster is not None:
             run.before_disaster(run, fleet)
         if run.scenario == "planned-switchover":
@@ -369,7 +393,7 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     return metrics
 
 
-def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
     with run.step("scale up the secondary app tier"):
         scale_secondary(run)  # before the switchover: clients see nothing of it
@@ -383,7 +407,7 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
         run.state.inverted = set_primary_inverted(run, True)
         writer = Stamper(lambda: writer_region(run.clients, run.workload, regions.secondary)
                          == regions.secondary)
-        dns = Stamper(lambda: active.resolve() == regions.secondary)
+        dns = Stamper(lambda: active.region_or_none() == regions.secondary)
         wait_until(lambda: all([writer(), dns()]),  # a list: both are polled every round
                    description=f"the writer and {run.workload.app_dns_name} in "
                    f"{regions.secondary}", timeout=run.timeout("switch over the global database"),
@@ -397,7 +421,7 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
         step.condition_met(seen["observed_at"], seen["resolution_s"])
 
 
-def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
     with run.step("lose the primary region"):
         done = run.target.disaster.inject(
@@ -407,7 +431,7 @@ def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
         declared = run.timeline.declare_disaster(run.target.disaster.description)
         run.state.cutover_at = declared.at
     with run.step("detect the outage") as step:
-        seen = wait_observed(lambda: active.resolve() == regions.secondary,
+        seen = wait_observed(lambda: active.region_or_none() == regions.secondary,
                              description=f"{run.workload.app_dns_name} to answer with "
                              f"{regions.secondary}", timeout=run.timeout("detect the outage"))
         step.condition_met(seen.at, seen.resolution_s)
@@ -535,9 +559,10 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
                                cutover=run.state.cutover_at, old_primary=w.regions.primary,
                                new_primary=new_primary)
     measured = Measured(**{**measured.__dict__, "extra": {
-        "instants": {"disaster_declared_at": iso(declared),
-                     "cutover_at": iso(run.state.cutover_at),
-                     "dns_moved_at": iso(run.state.dns_moved_at)},
+        # microseconds, like canaries.csv: the figures are recomputed from these exactly
+        "instants": {"disaster_declared_at": iso_us(declared),
+                     "cutover_at": iso_us(run.state.cutover_at),
+                     "dns_moved_at": iso_us(run.state.dns_moved_at)},
         "resolution": {
             "canary_interval_s": run.canary_interval_s,
             "timestamps": "microseconds (canaries.csv); writes time-stamped by the canary's "
@@ -584,11 +609,8 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     if w.environment == "prod" and not confirm_production:
         raise ConfigError("A production failback needs explicit confirmation",
                           expected="confirm_production=True", found="no confirmation")
-    route53 = run.clients.client("route53", regions.primary)
-    active = ActiveRegion(route53, w.hosted_zone_id, w.app_dns_name,
-                          {w.primary.load_balancer_dns: regions.primary,
-                           w.secondary.load_balancer_dns: regions.secondary},
-                          record_type=_failover_record_type(route53, w))
+    _failover_record_type(run.clients.client("route53", regions.primary), w)
+    active = client_resolver(w)
     error = None
     try:
         with run.step("give the primary region back") as step:

@@ -130,3 +130,64 @@ def test_records_arriving_out_of_order_are_all_seen() -> None:
     fleet.read_once("dynamodb")
     assert WEST in first.visible_at
     assert WEST in second.visible_at
+
+
+# --- resolving like a client ---------------------------------------------------------------------
+
+def test_clients_holding_the_old_answer_keep_failing_until_the_ttl_expires(aws, emulator) -> None:
+    """Through the emulator's DNS and a TTL-honouring cache, canaries keep writing to the old
+    region after Route 53 has moved the answer, until the TTL runs out: the measured outage
+    includes the TTL (30 s scaled by 0.1 here; detection 10 s x 1, scaled)."""
+    import time
+
+    from drlib.canary import DnsActiveRegion
+    from drlib.emulator import faults
+    from drlib.emulator.extensions.route53_health import set_health_check_time_scale
+    from drlib.timeline import utc_now
+    from drlib.write_outcomes import measure_write_outage
+
+    r53 = aws.client("route53", EAST)
+    zone = r53.create_hosted_zone(Name="ttl.example.com", CallerReference="ttl")["HostedZone"]["Id"]
+    check = r53.create_health_check(CallerReference="ttl-check", HealthCheckConfig={
+        "Type": "HTTPS", "FullyQualifiedDomainName": "app.us-east-1.example.net", "Port": 443,
+        "RequestInterval": 10, "FailureThreshold": 1})["HealthCheck"]["Id"]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": "app.ttl.example.com", "Type": "A", "TTL": 30, "SetIdentifier": role,
+            "Failover": role, "ResourceRecords": [{"Value": value}],
+            **({"HealthCheckId": check} if role == "PRIMARY" else {})}}
+        for role, value in (("PRIMARY", "192.0.2.10"), ("SECONDARY", "198.51.100.10"))]})
+    set_health_check_time_scale(0.1)
+    try:
+        active = DnsActiveRegion("app.ttl.example.com", {"192.0.2.10": EAST,
+                                                         "198.51.100.10": WEST},
+                                 nameserver=emulator.dns_address)
+        store = TwoRegionStore()
+        fleet = CanaryFleet("run-ttl", [store], [EAST, WEST], active.resolve, interval_s=0.05)
+        assert fleet.write_once("dynamodb").region_written == EAST  # the answer is now cached
+        cached_at = time.monotonic()
+        failed_at = utc_now()
+        faults.fail_health_check(check)
+        store.down.add(EAST)  # the old region stops taking writes
+        route53_moved = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            answer = r53.test_dns_answer(HostedZoneId=zone, RecordName="app.ttl.example.com",
+                                         RecordType="A")["RecordData"]
+            if route53_moved is None and answer == ["198.51.100.10"]:
+                route53_moved = time.monotonic()
+            if fleet.write_once("dynamodb").acked_at is not None:
+                break
+            time.sleep(0.05)
+        client_moved = time.monotonic()
+    finally:
+        faults.restore_health_check(check)
+        set_health_check_time_scale(1.0)
+    assert route53_moved is not None
+    # Route 53 moved within the detection window, the client only once the 3 s TTL expired
+    assert route53_moved - cached_at < 2.5
+    assert client_moved - cached_at >= 2.9
+    outage = measure_write_outage(fleet.records(), "dynamodb", failed_at, WEST)
+    assert outage.seconds is not None
+    assert outage.seconds >= 2.9
+    assert outage.failed_attempts > 0
