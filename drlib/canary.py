@@ -323,13 +323,20 @@ class CanaryFleet:
 
     def __init__(self, run_id: str, canaries: Sequence[StoreCanary], regions: Sequence[str],
                  active_region: Callable[[], str | None], interval_s: float = 0.2,
-                 read_interval_s: float | None = None) -> None:
+                 read_interval_s: float | None = None,
+                 read_intervals: Mapping[str, float] | None = None) -> None:
         self.run_id = run_id
         self.regions = list(regions)
         self._active = active_region
         self._interval = interval_s
         self._read_interval = read_interval_s or max(interval_s / 2, 0.02)
+        #: per store, a faster reader where reads are cheap (the lag's resolution is the read
+        #: interval plus the read's own duration)
+        self._read_intervals = dict(read_intervals or {})
         self.stores = {c.store: StoreRun(c) for c in canaries}
+        # when the last read of each (store, region) started: a record first seen now became
+        # visible after that, which bounds the resolution of its visibility time
+        self._last_read: dict[tuple[str, str], datetime] = {}
         self._stop = threading.Event()
         self._writing = threading.Event()
         self._writing.set()
@@ -387,26 +394,33 @@ class CanaryFleet:
                 waiting = [seq for seq, r in run.records.items()
                            if r.acked_at is not None and region not in r.visible_at]
             floor = min(waiting) - 1 if waiting else run.seen.get(region, 0)
+            started = utc_now()
             try:
                 seqs = run.canary.present(region, self.run_id, floor)
             except Exception as exc:  # a region that is down is simply not seen
                 log.debug("canary reader %s in %s: %s", store, region, exc)
                 continue
             now = utc_now()
+            previous = self._last_read.get((store, region))
+            self._last_read[(store, region)] = started
             with run.lock:
                 for seq in seqs:
                     record = run.records.get(seq)
                     if record is not None and region not in record.visible_at:
-                        record.mark_visible(region, now)
+                        # visible after the last read that could not yet see it (or the ack)
+                        after = max(t for t in (previous, record.acked_at, record.written_at)
+                                    if t is not None)
+                        record.mark_visible(region, now, (now - after).total_seconds())
                         found += 1
                 if seqs:
                     run.seen[region] = max(run.seen.get(region, 0), max(seqs))
         return found
 
     def _reader(self, store: str) -> None:
+        interval = self._read_intervals.get(store, self._read_interval)
         while not self._stop.is_set():
             self.read_once(store)
-            self._stop.wait(self._read_interval)
+            self._stop.wait(interval)
 
     # control ---------------------------------------------------------------------------------
     def start(self) -> CanaryFleet:

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 #: The data stores canaries write to, in display order.
 STORES: tuple[str, ...] = ("aurora", "dynamodb", "s3")
 
-LAG_COLUMNS = ["store", "seq", "at", "lag_s", "source"]
-STAT_COLUMNS = ["count", "median_s", "p90_s", "p99_s", "max_s"]
+LAG_COLUMNS = ["store", "seq", "at", "lag_s", "source", "resolution_s"]
+STAT_COLUMNS = ["count", "median_s", "p90_s", "p99_s", "max_s", "resolution_s"]
 
 
 @dataclass
@@ -48,12 +48,32 @@ class CanaryRecord:
     error: str | None = None
     present_after: bool | None = None
     """Whether the record was found in the new primary when reconciled (None: not reconciled)."""
+    visible_resolution: dict[str, float] = field(default_factory=dict)
+    """Per region, how precisely ``visible_at`` is known: the record became visible after
+    ``visible_at - resolution`` (the start of the last read that did not see it)."""
 
-    def mark_visible(self, region: str, at: datetime) -> None:
-        """Note that the record was seen in ``region`` at ``at`` (the earliest sighting wins)."""
+    def mark_visible(self, region: str, at: datetime, resolution_s: float | None = None) -> None:
+        """Note that the record was seen in ``region`` at ``at`` (the earliest sighting wins),
+        known to within ``resolution_s``."""
         at = to_utc(at)
         if region not in self.visible_at or at < self.visible_at[region]:
             self.visible_at[region] = at
+            if resolution_s is None:
+                self.visible_resolution.pop(region, None)
+            else:
+                self.visible_resolution[region] = max(0.0, float(resolution_s))
+        elif at == self.visible_at[region] and resolution_s is not None:
+            known = self.visible_resolution.get(region)
+            if known is None or resolution_s < known:
+                self.visible_resolution[region] = max(0.0, float(resolution_s))
+
+    def lag_resolution(self) -> float | None:
+        """The resolution of :meth:`lag_seconds`: that of the arrival elsewhere."""
+        arrival = self.arrival_elsewhere()
+        regions = [r for r, t in self.visible_at.items()
+                   if r != self.region_written and t == arrival]
+        values = [self.visible_resolution[r] for r in regions if r in self.visible_resolution]
+        return min(values) if values else None
 
     def arrival_elsewhere(self) -> datetime | None:
         """First time the record was seen in a region other than the one that acknowledged it."""
@@ -81,13 +101,15 @@ class CanaryRecord:
 
         row: dict[str, Any] = {
             "store": self.store, "seq": self.seq, "region_written": self.region_written,
-            "written_at": _iso_us(self.written_at), "acked_at": _iso_us(self.acked_at),
+            "written_at": iso_us(self.written_at), "acked_at": iso_us(self.acked_at),
             "outcome": outcome(self), "error_class": error_class(self) or "",
             "error": self.error or "",
             "present_in_new_primary": "" if self.present_after is None else self.present_after,
         }
         for region, at in sorted(self.visible_at.items()):
-            row[f"visible_at:{region}"] = _iso_us(at)
+            row[f"visible_at:{region}"] = iso_us(at)
+            if region in self.visible_resolution:
+                row[f"visible_resolution_s:{region}"] = self.visible_resolution[region]
         return row
 
     @classmethod
@@ -108,11 +130,14 @@ class CanaryRecord:
             record.present_after = str(reconciled).strip().lower() in ("true", "1")
         for key, value in row.items():
             if str(key).startswith("visible_at:") and present(value):
-                record.mark_visible(str(key).split(":", 1)[1], value)
+                region = str(key).split(":", 1)[1]
+                resolution = row.get(f"visible_resolution_s:{region}")
+                record.mark_visible(region, value,
+                                    float(resolution) if present(resolution) else None)
         return record
 
 
-def _iso_us(value: datetime | None) -> str | None:
+def iso_us(value: datetime | None) -> str | None:
     """Microsecond ISO text: canaries.csv keeps the full clock resolution, so every figure of
     metrics.json can be recomputed from it exactly."""
     return None if value is None else to_utc(value).isoformat(timespec="microseconds")
@@ -131,7 +156,8 @@ def records_frame(records: Iterable[CanaryRecord]) -> pd.DataFrame:
 def lag_series(records: Iterable[CanaryRecord]) -> pd.DataFrame:
     """Per-record lag samples: store, seq, at (acknowledgement time), lag_s, source="canary"."""
     rows = [
-        {"store": r.store, "seq": r.seq, "at": r.acked_at, "lag_s": lag, "source": "canary"}
+        {"store": r.store, "seq": r.seq, "at": r.acked_at, "lag_s": lag, "source": "canary",
+         "resolution_s": r.lag_resolution()}
         for r in records
         if (lag := r.lag_seconds()) is not None
     ]
@@ -142,12 +168,14 @@ def _lag_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=LAG_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     frame["lag_s"] = frame["lag_s"].astype(float)
+    frame["resolution_s"] = pd.to_numeric(frame["resolution_s"], errors="coerce").astype(float)
     return frame.sort_values(["store", "at"], kind="stable").reset_index(drop=True)
 
 
 def lag_statistics(records_or_series: Iterable[CanaryRecord] | pd.DataFrame,
                    stores: Sequence[str] = STORES) -> pd.DataFrame:
-    """Per store: count, median, p90, p99 and max lag in seconds.
+    """Per store: count, median, p90, p99 and max lag in seconds, and the median resolution of
+    the samples (how precisely each arrival was timed; NaN when unknown, e.g. CloudWatch).
 
     Accepts canary records or a lag series (:func:`lag_series`, :func:`lag_from_cloudwatch`).
     Every store in ``stores`` gets a row; a store without samples has count 0 and NaN statistics.
@@ -161,11 +189,15 @@ def lag_statistics(records_or_series: Iterable[CanaryRecord] | pd.DataFrame,
         values = series.loc[series["store"] == store, "lag_s"].to_numpy(dtype=float)
         if values.size == 0:
             rows.append({"count": 0, "median_s": math.nan, "p90_s": math.nan,
-                         "p99_s": math.nan, "max_s": math.nan})
+                         "p99_s": math.nan, "max_s": math.nan, "resolution_s": math.nan})
             continue
         p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        resolution = (series.loc[series["store"] == store, "resolution_s"].dropna()
+                      .to_numpy(dtype=float) if "resolution_s" in series else np.array([]))
         rows.append({"count": int(values.size), "median_s": float(p50), "p90_s": float(p90),
-                     "p99_s": float(p99), "max_s": float(values.max())})
+                     "p99_s": float(p99), "max_s": float(values.max()),
+                     "resolution_s": float(np.median(resolution)) if resolution.size
+                     else math.nan})
     frame = pd.DataFrame(rows, index=pd.Index(names, name="store"), columns=STAT_COLUMNS)
     return frame.astype({"count": int})
 
@@ -214,7 +246,8 @@ def lag_from_cloudwatch(results: Mapping[str, Mapping[str, Any] | Sequence[Mappi
                     fix="pass the MetricDataResults entries unchanged",
                 )
             rows.extend({"store": store, "seq": -1, "at": to_utc(at),
-                         "lag_s": float(value) * factor, "source": "cloudwatch"}
+                         "lag_s": float(value) * factor, "source": "cloudwatch",
+                         "resolution_s": None}
                         for at, value in zip(stamps, values, strict=True))
     return _lag_frame(rows)
 

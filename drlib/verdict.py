@@ -433,7 +433,8 @@ def _lag_findings(targets: Targets, lag: pd.DataFrame,
         aws = None if figure is None else figure.value_seconds
         compared = float(row[statistic])
         text = (f"{store}: lag p99 {_s(p99)}, median {_s(float(row['median_s']))}, max "
-                f"{_s(float(row['max_s']))} over {int(row['count'])} canaries (threshold "
+                f"{_s(float(row['max_s']))} over {int(row['count'])} canaries"
+                f"{_resolution(row)} (threshold "
                 f"{_s(targets.lag_threshold_seconds)} on p99")
         label = "AWS" if figure is None else figure.label
         text += (f"; {label}: {_s(aws)} on {statistic.removesuffix('_s')})" if aws is not None
@@ -450,6 +451,13 @@ def _lag_findings(targets: Targets, lag: pd.DataFrame,
         findings.append(Finding(severity, "lag", text, store=store, measured=p99,
                                 target=targets.lag_threshold_seconds, published=aws))
     return findings
+
+
+def _resolution(row: Any) -> str:
+    value = row.get("resolution_s") if hasattr(row, "get") else None
+    if value is None or math.isnan(float(value)):
+        return ""
+    return f", each arrival timed to within {_s(float(value))} (median)"
 
 
 def figures_to_metrics(figures: Mapping[str, PublishedFigure]) -> dict[str, Any]:

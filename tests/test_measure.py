@@ -110,7 +110,20 @@ def test_lag_metrics_turn_nan_into_null() -> None:
     assert metrics["aurora"]["count"] == 1
     assert metrics["aurora"]["median_s"] == pytest.approx(0.02)
     assert metrics["s3"] == {"count": 0, "median_s": None, "p90_s": None, "p99_s": None,
-                             "max_s": None}
+                             "max_s": None, "resolution_s": None}
+
+
+def test_lag_resolution_travels_through_csv_and_statistics() -> None:
+    """Each arrival's resolution (time since the last read that missed it) is kept in
+    canaries.csv and summarised per store as the median resolution."""
+    records = [rec("aurora", i, float(i), float(i) + 0.05) for i in range(1, 4)]
+    for record, resolution in zip(records, [0.01, 0.02, 0.03], strict=True):
+        record.mark_visible(WEST, record.visible_at[WEST], resolution)
+    again = [CanaryRecord.from_record(r.to_record()) for r in records]
+    assert [r.lag_resolution() for r in again] == pytest.approx([0.01, 0.02, 0.03])
+    stats = lag_statistics(again)
+    assert stats.loc["aurora", "resolution_s"] == pytest.approx(0.02)
+    assert math.isnan(stats.loc["dynamodb", "resolution_s"])
 
 
 def test_unknown_store_is_appended() -> None:
