@@ -67,12 +67,15 @@ class AuroraCanary:
 
     def __init__(self, writer_endpoint: Callable[[str], PgEndpoint],
                  reader_endpoint: Callable[[str], PgEndpoint],
-                 connect_timeout_s: int = 2, statement_timeout_ms: int = 2000) -> None:
+                 connect_timeout_s: int = 2, statement_timeout_ms: int = 2000,
+                 regions: Sequence[str] = ()) -> None:
         self._writer = writer_endpoint
+        self._regions_to_warm = list(regions)
         self._reader = reader_endpoint
         self._timeout = connect_timeout_s
         self._statement_timeout_ms = statement_timeout_ms
         self._connections: dict[tuple[str, str], Any] = {}
+        self._endpoints: dict[tuple[str, str], PgEndpoint] = {}
         # One lock per (role, region): the writer never waits while the reader looks up an
         # endpoint or connects (and the other way round).
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -94,14 +97,24 @@ class AuroraCanary:
                                keepalives=1, keepalives_idle=1, keepalives_interval=1,
                                keepalives_count=2)
 
+    def endpoint(self, role: str, region: str) -> PgEndpoint:
+        """The cluster endpoint of ``role`` in ``region``, looked up once: cluster endpoints are
+        stable names (a failover changes what they point at, not the name), so a reconnect on
+        the write path never waits on the RDS API."""
+        key = (role, region)
+        known = self._endpoints.get(key)
+        if known is None:
+            known = (self._writer if role == "writer" else self._reader)(region)
+            self._endpoints[key] = known
+        return known
+
     def _connection(self, role: str, region: str) -> Any:
         key = (role, region)
         with self._lock_for(key):
             conn = self._connections.get(key)
             if conn is not None and not conn.closed:
                 return conn
-            ep = (self._writer if role == "writer" else self._reader)(region)
-            conn = self._connect(ep, CANARY_DATABASE)
+            conn = self._connect(self.endpoint(role, region), CANARY_DATABASE)
             self._connections[key] = conn
             return conn
 
@@ -127,6 +140,12 @@ class AuroraCanary:
                                    (CANARY_DATABASE,)).fetchone()
             if not exists:
                 admin.execute(f"CREATE DATABASE {CANARY_DATABASE}")
+        for other in self._regions_to_warm:
+            for role in ("writer", "reader"):
+                try:  # endpoint discovery off the write path: look every endpoint up now
+                    self.endpoint(role, other)
+                except Exception as exc:  # looked up again on first use
+                    log.debug("canary endpoint %s in %s: %s", role, other, exc)
         self._execute("writer", region,
                       "CREATE TABLE IF NOT EXISTS drlib_canary (run_id text NOT NULL, "
                       "seq integer NOT NULL, written_at timestamptz NOT NULL, "

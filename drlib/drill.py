@@ -148,7 +148,8 @@ def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
     _failover_record_type(clients.client("route53", regions.primary), workload)
     active = client_resolver(workload)
     aurora = AuroraCanary(pg_endpoints(clients, workload, reader=False),
-                          pg_endpoints(clients, workload, reader=True))
+                          pg_endpoints(clients, workload, reader=True),
+                          regions=[regions.primary, regions.secondary])
     # The canary database is created on whichever region holds the writer right now.
     aurora.prepare(writer_region(clients, workload, regions.secondary) or regions.primary)
     dynamodb = DynamoDbCanary(lambda r: clients.client("dynamodb", r),

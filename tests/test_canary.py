@@ -191,3 +191,54 @@ def test_clients_holding_the_old_answer_keep_failing_until_the_ttl_expires(aws, 
     assert outage.seconds is not None
     assert outage.seconds >= 2.9
     assert outage.failed_attempts > 0
+
+
+class _FakeConnection:
+    """A psycopg-like autocommit connection that accepts every statement."""
+
+    closed = False
+
+    def execute(self, sql: str, args: object = ()) -> _FakeConnection:
+        self.description = None
+        return self
+
+    def fetchall(self) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_aurora_writer_never_waits_on_the_reader_and_looks_endpoints_up_once(
+        monkeypatch) -> None:
+    """While the reader is stuck looking up its endpoint, the writer still writes; endpoints
+    are looked up once, so a reconnect does not call the RDS API on the write path."""
+    import time
+
+    from drlib.canary import AuroraCanary, PgEndpoint
+
+    lookups: list[tuple[str, str]] = []
+    reader_stuck, release = threading.Event(), threading.Event()
+
+    def writer_endpoint(region: str) -> PgEndpoint:
+        lookups.append(("writer", region))
+        return PgEndpoint("127.0.0.1", 5432, "u", "p", "db")
+
+    def reader_endpoint(region: str) -> PgEndpoint:
+        reader_stuck.set()
+        release.wait(10)
+        return PgEndpoint("127.0.0.1", 5433, "u", "p", "db")
+
+    canary = AuroraCanary(writer_endpoint, reader_endpoint)
+    monkeypatch.setattr(canary, "_connect", lambda ep, dbname: _FakeConnection())
+    reader = threading.Thread(target=canary.present, args=(EAST, "run", 0), daemon=True)
+    reader.start()
+    assert reader_stuck.wait(5)
+    started = time.monotonic()
+    canary.write(EAST, "run", 1, datetime.now())
+    assert time.monotonic() - started < 1.0  # not blocked behind the reader's lookup
+    canary._drop("writer", EAST)  # a broken connection: the next write reconnects
+    canary.write(EAST, "run", 2, datetime.now())
+    assert lookups == [("writer", EAST)]
+    release.set()
+    reader.join(5)
