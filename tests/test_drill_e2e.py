@@ -111,6 +111,53 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
     assert dns_name(workload.primary.load_balancer_dns) in app_answer(target.clients, workload)
 
 
+def test_too_few_writes_in_flight_is_not_tested_and_fails_in_prod(
+        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+    """With no write in flight in the seconds before the cutover the RPO is "not tested":
+    a warning in dev, a failure under prod's targets."""
+
+    def go_quiet(run: DrillRun, fleet: CanaryFleet) -> None:
+        fleet.hold_writes()  # resumed right after the cutover, below
+        time.sleep(RPO_EVIDENCE_RULE.window_s + 0.5)
+
+    run = drill(deployed, "planned-switchover", tmp_path, before_disaster=go_quiet)
+    original = drill_module.request_writer_move
+
+    def move_then_resume(*args: object, **kwargs: object) -> str:
+        try:
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            fleet_holder["fleet"].resume_writes()
+
+    fleet_holder: dict[str, CanaryFleet] = {}
+    original_build = drill_module.build_canaries
+
+    def build(*args: object, **kwargs: object) -> object:
+        fleet, active = original_build(*args, **kwargs)  # type: ignore[arg-type]
+        fleet_holder["fleet"] = fleet
+        return fleet, active
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(drill_module, "request_writer_move", move_then_resume)
+        patch.setattr(drill_module, "build_canaries", build)
+        metrics = run_scenario(run)
+    not_tested = [f for f in metrics["verdict"]["findings"] if "RPO not tested" in f["message"]]
+    assert {f["store"] for f in not_tested} == set(metrics["measured"]["rpo"])
+    assert all(f["severity"] == "warning" for f in not_tested)
+    assert metrics["status"] == "passed"
+    assert all(not r["tested"] for r in metrics["measured"]["rpo"].values())
+    assert run.measured is not None
+    prod = evaluate(targets_for("prod"), run.measured, "planned-switchover")
+    assert not prod.passed
+    assert {f.store for f in prod.failures() if f.check == "rpo"} == \
+        set(metrics["measured"]["rpo"])
+    assert all("RPO not tested" in f.message for f in prod.failures() if f.check == "rpo")
+
+    back = drill(deployed, "failback", tmp_path)
+    back.run_dir = run.run_dir
+    assert run_failback(back)["failback"]["completed"]
+
+
 def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Target, Workload],
                                                              tmp_path: Path) -> None:
     """With replication paused for a known set of writes, the reported RPO is exactly those
@@ -151,54 +198,6 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
             (max(declared, *lost_acks) - min(lost_acks)).total_seconds(), abs=1e-6), store
         assert rpo["tested"], store
     assert_metrics_recomputed(run.run_dir)
-
-    back = drill(deployed, "failback", tmp_path)
-    back.run_dir = run.run_dir
-    assert run_failback(back)["failback"]["completed"]
-
-
-def test_too_few_writes_in_flight_is_not_tested_and_fails_in_prod(
-        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
-    """With no write in flight in the seconds before the cutover the RPO is "not tested":
-    a warning in dev, a failure under prod's targets."""
-
-    def go_quiet(run: DrillRun, fleet: CanaryFleet) -> None:
-        fleet.hold_writes()  # resumed right after the cutover, below
-        time.sleep(RPO_EVIDENCE_RULE.window_s + 0.5)
-
-    run = drill(deployed, "planned-switchover", tmp_path, before_disaster=go_quiet)
-    run.lag_threshold_s = 300.0  # CloudWatch may still hold an earlier test's paused lag
-    original = drill_module.request_writer_move
-
-    def move_then_resume(*args: object, **kwargs: object) -> str:
-        try:
-            return original(*args, **kwargs)  # type: ignore[arg-type]
-        finally:
-            fleet_holder["fleet"].resume_writes()
-
-    fleet_holder: dict[str, CanaryFleet] = {}
-    original_build = drill_module.build_canaries
-
-    def build(*args: object, **kwargs: object) -> object:
-        fleet, active = original_build(*args, **kwargs)  # type: ignore[arg-type]
-        fleet_holder["fleet"] = fleet
-        return fleet, active
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(drill_module, "request_writer_move", move_then_resume)
-        patch.setattr(drill_module, "build_canaries", build)
-        metrics = run_scenario(run)
-    not_tested = [f for f in metrics["verdict"]["findings"] if "RPO not tested" in f["message"]]
-    assert {f["store"] for f in not_tested} == set(metrics["measured"]["rpo"])
-    assert all(f["severity"] == "warning" for f in not_tested)
-    assert metrics["status"] == "passed"
-    assert all(not r["tested"] for r in metrics["measured"]["rpo"].values())
-    assert run.measured is not None
-    prod = evaluate(targets_for("prod"), run.measured, "planned-switchover")
-    assert not prod.passed
-    assert {f.store for f in prod.failures() if f.check == "rpo"} == \
-        set(metrics["measured"]["rpo"])
-    assert all("RPO not tested" in f.message for f in prod.failures() if f.check == "rpo")
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
