@@ -373,10 +373,10 @@ def write_outcomes_chart(records: Sequence[CanaryRecord], timeline: Timeline | N
                        alpha=0.12, linewidth=0,
                        label=f"write outage {window.seconds:.3g} s")
         declared = timeline.disaster_declared_at if timeline is not None else None
-        for when, name, style in ((declared, "disaster declared", ":"),
-                                  (cutover_at, "cutover", "--"), (dns_moved_at, "DNS moved", "-.")):
+        for when, name, dash in ((declared, "disaster declared", ":"),
+                                 (cutover_at, "cutover", "--"), (dns_moved_at, "DNS moved", "-.")):
             if when is not None:
-                ax.axvline((when - origin).total_seconds(), color="black", linestyle=style,
+                ax.axvline((when - origin).total_seconds(), color="black", linestyle=dash,
                            linewidth=1.0, label=name)
         ax.set_yticks(range(len(regions)), regions, fontsize=8)
         ax.set_ylim(-0.6, len(regions) - 0.4)

@@ -142,7 +142,9 @@ def measured_summary_lines(metrics: dict[str, object]) -> list[str]:
                              f"{value.get('span_seconds', 0):.3f} s{rests}")
             else:
                 lines.append(f"  RPO NOT TESTED: {proof.get('reason')}")
-    for finding in (metrics.get("verdict") or {}).get("findings", []):  # type: ignore[union-attr]
+    verdict = metrics.get("verdict") or {}
+    assert isinstance(verdict, dict)
+    for finding in verdict.get("findings", []):
         lines.append(f"  [{finding.get('severity')}] {finding.get('message')}")
     return lines
 

@@ -425,8 +425,8 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None
             handle.condition_met(seen.at, seen.resolution_s)
         run.state.dns_moved_at = dns.observed().at
     with run.step("first write in the new primary") as step:
-        seen = first_write_in(run, fleet, regions.secondary)
-        step.condition_met(seen["observed_at"], seen["resolution_s"])
+        first = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(first["observed_at"], first["resolution_s"])
 
 
 def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
@@ -454,8 +454,8 @@ def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> No
     with run.step("scale up the secondary app tier"):
         scale_secondary(run)
     with run.step("first write in the new primary") as step:
-        seen = first_write_in(run, fleet, regions.secondary)
-        step.condition_met(seen["observed_at"], seen["resolution_s"])
+        first = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(first["observed_at"], first["resolution_s"])
 
 
 def _settle(fleet: CanaryFleet, seconds: float) -> None:

@@ -132,8 +132,8 @@ class CanaryRecord:
             if str(key).startswith("visible_at:") and present(value):
                 region = str(key).split(":", 1)[1]
                 resolution = row.get(f"visible_resolution_s:{region}")
-                record.mark_visible(region, value,
-                                    float(resolution) if present(resolution) else None)
+                record.mark_visible(region, value, float(resolution)
+                                    if resolution is not None and present(resolution) else None)
         return record
 
 

@@ -90,7 +90,8 @@ def targets_for(environment: str, overrides: Mapping[str, float] | None = None,
             raise ConfigError(f"Negative or NaN target override {bad}",
                               expected="seconds >= 0", found=repr(bad),
                               fix="give every target in seconds, zero or more")
-        targets = replace(targets, **{k: float(v) for k, v in overrides.items()})
+        seconds: dict[str, Any] = {k: float(v) for k, v in overrides.items()}
+        targets = replace(targets, **seconds)
     return targets
 
 
@@ -363,11 +364,11 @@ def _rpo_findings(targets: Targets, measured: Measured, scenario: str,
         evidence = measured.rpo_evidence.get(store)
         if evidence is not None and not evidence.tested and not result.lost_records:
             # No loss found, but too few writes were in flight to have seen one: no claim.
-            severity = "failure" if targets.rpo_evidence_required else "warning"
+            untested: Severity = "failure" if targets.rpo_evidence_required else "warning"
             consequence = ("fails the drill in this environment"
                            if targets.rpo_evidence_required else "a warning in this environment")
             findings.append(Finding(
-                severity, "rpo", f"{store}: RPO not tested: {evidence.reason}; {lost} says "
+                untested, "rpo", f"{store}: RPO not tested: {evidence.reason}; {lost} says "
                 f"nothing about writes in flight ({consequence})", store=store,
                 target=0.0 if planned else targets.rpo_seconds,
                 published=figure.value_seconds))

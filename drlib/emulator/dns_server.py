@@ -194,7 +194,7 @@ def respond(wire: bytes) -> bytes | None:
         return response.to_wire()
     question = query.question[0]
     answer = answer_question(str(question.name), dns.rdatatype.to_text(question.rdtype))
-    response.set_rcode(answer.rcode)
+    response.set_rcode(dns.rcode.Rcode(answer.rcode))
     response.answer.extend(answer.rrsets)
     return response.to_wire()
 
