@@ -323,6 +323,30 @@ def _is_address(value: str) -> bool:
         return False
 
 
+#: psycopg raises a bare OperationalError (no SQLSTATE) when it cannot connect; the message says
+#: why. These name the cause so the counts separate a refused connection, a server going down and
+#: a timeout (which counts as timed out, not rejected).
+_CONNECT_FAILURES: tuple[tuple[str, str], ...] = (
+    ("timeout expired", "ConnectionTimeout"),
+    ("connection refused", "ConnectionRefused"),
+    ("the database system is shutting down", "CannotConnectNow"),
+    ("the database system is starting up", "CannotConnectNow"),
+    ("server closed the connection unexpectedly", "ServerClosedConnection"),
+)
+
+
+def error_label(exc: BaseException) -> str:
+    """The error class recorded for a failed write: the exception's class, or for a bare
+    connection failure the cause its message names."""
+    name = type(exc).__name__
+    if name == "OperationalError":
+        text = str(exc).lower()
+        for needle, label in _CONNECT_FAILURES:
+            if needle in text:
+                return label
+    return name
+
+
 # --- the fleet ---------------------------------------------------------------------------------
 
 @dataclass
@@ -380,7 +404,7 @@ class CanaryFleet:
             record.mark_visible(region, record.acked_at)  # type: ignore[arg-type]
         except Exception as exc:
             record = CanaryRecord(store=store, seq=seq, region_written=region or "unknown",
-                                  written_at=started, error=f"{type(exc).__name__}: {exc}"[:300])
+                                  written_at=started, error=f"{error_label(exc)}: {exc}"[:300])
             with run.lock:
                 run.errors += 1
         with run.lock:

@@ -242,3 +242,27 @@ def test_aurora_writer_never_waits_on_the_reader_and_looks_endpoints_up_once(
     assert lookups == [("writer", EAST)]
     release.set()
     reader.join(5)
+
+
+def test_bare_connection_failures_are_labelled_by_cause() -> None:
+    """A bare OperationalError is labelled by the cause its message names (a timeout counts as
+    timed out); other exceptions keep their class name."""
+    import psycopg
+
+    from drlib.canary import error_label
+    from drlib.measure import CanaryRecord
+    from drlib.write_outcomes import outcome
+
+    cases = {
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection '
+        'refused': "ConnectionRefused",
+        "connection failed: FATAL:  the database system is shutting down": "CannotConnectNow",
+        "connection timeout expired": "ConnectionTimeout",
+        "something else": "OperationalError",
+    }
+    for message, label in cases.items():
+        assert error_label(psycopg.OperationalError(message)) == label
+    assert error_label(ConnectionError("us-east-1 is down")) == "ConnectionError"
+    timed_out = CanaryRecord("aurora", 1, EAST, datetime.now(),
+                             error=f"{error_label(psycopg.OperationalError('timeout expired'))}: x")
+    assert outcome(timed_out) == "timed_out"
