@@ -526,12 +526,11 @@ def _deployed_figures(run: DrillRun) -> dict[str, PublishedFigure]:
 
 
 def measure_records(records: list[Any], stores: list[str], *, declared: Any, cutover: Any,
-                    old_primary: str, new_primary: str,
-                    lag_source: list[Any] | None = None) -> Measured:
+                    old_primary: str, new_primary: str) -> Measured:
     """Every figure of ``measured`` from canary records that carry their reconciliation
     (``present_after``) and the drill's instants: what a reviewer recomputes from canaries.csv
     and metrics.json (see tests/test_recompute_metrics.py)."""
-    lag = lag_statistics(records if lag_source is None else lag_source)
+    lag = lag_statistics(records)
     writes = count_writes(records, stores=stores)
     per_store, rpo, outage, evidence = {}, {}, {}, {}
     if declared is not None:
