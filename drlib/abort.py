@@ -89,15 +89,11 @@ def locate_writer(clients: Any, workload: Any, timeout: float) -> str | None:
 
 
 def active_region(clients: Any, workload: Any) -> Any:
-    """An :class:`~drlib.canary.ActiveRegion` on the application's name."""
-    from drlib.canary import ActiveRegion
-    from drlib.drill import _failover_record_type
+    """Where the application's name points, as a client resolves it (the drill's resolver,
+    :func:`drlib.drill.client_resolver`; a fresh cache, so the answer is the current one)."""
+    from drlib.drill import client_resolver
 
-    route53 = clients.client("route53", workload.regions.primary)
-    return ActiveRegion(route53, workload.hosted_zone_id, workload.app_dns_name,
-                        {workload.primary.load_balancer_dns: workload.regions.primary,
-                         workload.secondary.load_balancer_dns: workload.regions.secondary},
-                        record_type=_failover_record_type(route53, workload), refresh_s=0.0)
+    return client_resolver(workload)
 
 
 def align_dns_with_writer(clients: Any, workload: Any, target_name: str,

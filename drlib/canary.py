@@ -1,10 +1,11 @@
 """Canary traffic: sequence-numbered writes to every data store, and readers in the other region.
 
 Writers put one record per interval into Aurora (SQL), DynamoDB and S3 in the region the
-application's DNS name points at *now* (:class:`ActiveRegion`), so after a failover they follow the
-application to the new primary. Readers watch the other region for the records and note when each
-first appears. The resulting :class:`~drlib.measure.CanaryRecord` lists are what RTO, RPO and
-replication lag are computed from (:mod:`drlib.measure`).
+application's DNS name points at for a client *now* (:class:`DnsActiveRegion`: a caching
+resolver that honours TTL), so after a failover they follow the application to the new primary.
+Readers watch the other region for the records and note when each first appears. The resulting
+:class:`~drlib.measure.CanaryRecord` lists are what RTO, RPO and replication lag are computed from
+(:mod:`drlib.measure`).
 
 Every store client speaks the public APIs only (PostgreSQL wire protocol, boto3), so the same
 canaries measure the emulator and AWS.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +43,10 @@ class StoreCanary(Protocol):
         """Sequence numbers greater than ``after_seq`` that are visible in ``region``."""
 
 
+class NoRoute(RuntimeError):
+    """The application's name gave no answer the canary can write to (counted as rejected)."""
+
+
 # --- Aurora ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -63,32 +67,59 @@ class AuroraCanary:
 
     def __init__(self, writer_endpoint: Callable[[str], PgEndpoint],
                  reader_endpoint: Callable[[str], PgEndpoint],
-                 connect_timeout_s: int = 2) -> None:
+                 connect_timeout_s: int = 2, statement_timeout_ms: int = 2000,
+                 regions: Sequence[str] = ()) -> None:
         self._writer = writer_endpoint
+        self._regions_to_warm = list(regions)
         self._reader = reader_endpoint
         self._timeout = connect_timeout_s
+        self._statement_timeout_ms = statement_timeout_ms
         self._connections: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._endpoints: dict[tuple[str, str], PgEndpoint] = {}
+        # One lock per (role, region): the writer never waits while the reader looks up an
+        # endpoint or connects (and the other way round).
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock_for(self, key: tuple[str, str]) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
 
     def _connect(self, ep: PgEndpoint, dbname: str) -> Any:
         import psycopg
 
+        # Connect, statement and socket (TCP user) timeouts: a canary write never hangs on a
+        # region that stopped answering; it fails with a timeout class and is counted as such.
         return psycopg.connect(host=ep.host, port=ep.port, user=ep.user, password=ep.password,
-                               dbname=dbname, connect_timeout=self._timeout, autocommit=True)
+                               dbname=dbname, connect_timeout=self._timeout, autocommit=True,
+                               options=f"-c statement_timeout={self._statement_timeout_ms}",
+                               tcp_user_timeout=self._statement_timeout_ms + 1000,
+                               keepalives=1, keepalives_idle=1, keepalives_interval=1,
+                               keepalives_count=2)
+
+    def endpoint(self, role: str, region: str) -> PgEndpoint:
+        """The cluster endpoint of ``role`` in ``region``, looked up once: cluster endpoints are
+        stable names (a failover changes what they point at, not the name), so a reconnect on
+        the write path never waits on the RDS API."""
+        key = (role, region)
+        known = self._endpoints.get(key)
+        if known is None:
+            known = (self._writer if role == "writer" else self._reader)(region)
+            self._endpoints[key] = known
+        return known
 
     def _connection(self, role: str, region: str) -> Any:
         key = (role, region)
-        with self._lock:
+        with self._lock_for(key):
             conn = self._connections.get(key)
             if conn is not None and not conn.closed:
                 return conn
-            ep = (self._writer if role == "writer" else self._reader)(region)
-            conn = self._connect(ep, CANARY_DATABASE)
+            conn = self._connect(self.endpoint(role, region), CANARY_DATABASE)
             self._connections[key] = conn
             return conn
 
     def _drop(self, role: str, region: str) -> None:
-        with self._lock:
+        with self._lock_for((role, region)):
             conn = self._connections.pop((role, region), None)
         if conn is not None:
             try:
@@ -109,6 +140,12 @@ class AuroraCanary:
                                    (CANARY_DATABASE,)).fetchone()
             if not exists:
                 admin.execute(f"CREATE DATABASE {CANARY_DATABASE}")
+        for other in self._regions_to_warm:
+            for role in ("writer", "reader"):
+                try:  # endpoint discovery off the write path: look every endpoint up now
+                    self.endpoint(role, other)
+                except Exception as exc:  # looked up again on first use
+                    log.debug("canary endpoint %s in %s: %s", role, other, exc)
         self._execute("writer", region,
                       "CREATE TABLE IF NOT EXISTS drlib_canary (run_id text NOT NULL, "
                       "seq integer NOT NULL, written_at timestamptz NOT NULL, "
@@ -223,55 +260,91 @@ class S3Canary:
 
 # --- where the application points --------------------------------------------------------------
 
-class ActiveRegion:
-    """The region the application's DNS name answers with right now.
+class DnsActiveRegion:
+    """The region the application's DNS name points at, as a client resolves it.
 
-    Asks Route 53 how it answers the failover record (``TestDNSAnswer``: health-aware, as
-    resolvers see it) and maps the answer (an ALB's DNS name or address) to its region.
+    Resolves through a caching resolver that honours TTL (dnspython): a client holding the old
+    answer keeps writing where it pointed until the TTL runs out, exactly what the canaries must
+    measure. The resolver is ``nameserver`` (``HOST:PORT``, e.g. the emulator's DNS server as
+    exported in ``DRLIB_DNS_SERVER``) or the system's. Each endpoint is an address or a name
+    (a load balancer's DNS name), resolved through the same cache at each look-up, so rotating
+    load balancer addresses are followed without a table built at start.
     """
 
-    def __init__(self, route53: Any, hosted_zone_id: str, record_name: str,
-                 endpoint_regions: Mapping[str, str], record_type: str = "A",
-                 refresh_s: float = 0.2) -> None:
-        self._route53 = route53
-        self._zone = hosted_zone_id
-        self._name = record_name
-        self._type = record_type
-        self._regions = {k.rstrip(".").lower(): v for k, v in endpoint_regions.items()}
-        # Route 53 answers an alias record with the target's addresses: know those too.
-        for name, region in endpoint_regions.items():
-            for address in _addresses(name):
-                self._regions.setdefault(address, region)
-        self._refresh = refresh_s
-        self._cached: tuple[float, str | None] = (0.0, None)
-        self._lock = threading.Lock()
+    def __init__(self, record_name: str, endpoint_regions: Mapping[str, str],
+                 nameserver: str | None = None, timeout_s: float = 1.0) -> None:
+        import dns.resolver
+
+        if nameserver:
+            host, _, port = nameserver.rpartition(":")
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [host or nameserver]
+            resolver.port = int(port) if host else 53
+        else:
+            resolver = dns.resolver.Resolver()
+        resolver.cache = dns.resolver.Cache()  # entries live for the answer's TTL
+        resolver.lifetime = timeout_s
+        resolver.timeout = timeout_s
+        self._resolver = resolver
+        self._name = record_name.rstrip(".") + "."
+        self._endpoints = dict(endpoint_regions)
+        self.nameserver = nameserver or "system resolver"
+
+    def addresses(self, name: str) -> set[str]:
+        """The A records of ``name`` (from the cache while its TTL lasts)."""
+        answer = self._resolver.resolve(name.rstrip(".") + ".", "A")
+        return {str(r) for r in answer}
 
     def resolve(self) -> str | None:
-        """The active region, or None when the name answers with nothing known."""
-        with self._lock:
-            stamp, region = self._cached
-            if region is not None and time.monotonic() - stamp < self._refresh:
+        """The region the name points at; None when the answer matches no endpoint. Resolver
+        errors (NXDOMAIN, timeouts) propagate: a client that cannot resolve cannot write."""
+        app = self.addresses(self._name)
+        for endpoint, region in self._endpoints.items():
+            if endpoint in app or (not _is_address(endpoint) and app & self.addresses(endpoint)):
                 return region
-        answer = self._route53.test_dns_answer(HostedZoneId=self._zone, RecordName=self._name,
-                                               RecordType=self._type)
-        region = None
-        for data in answer.get("RecordData", []):
-            region = self._regions.get(data.rstrip(".").lower())
-            if region:
-                break
-        with self._lock:
-            self._cached = (time.monotonic(), region)
-        return region
+        return None
+
+    def region_or_none(self) -> str | None:
+        """:meth:`resolve`, with resolver errors as None (for waiting on a change)."""
+        try:
+            return self.resolve()
+        except Exception as exc:
+            log.debug("resolving %s: %s", self._name, exc)
+            return None
 
 
-def _addresses(name: str) -> set[str]:
-    """The IP addresses ``name`` resolves to now (none when it does not resolve)."""
-    import socket
+def _is_address(value: str) -> bool:
+    import ipaddress
 
     try:
-        return {str(info[4][0]) for info in socket.getaddrinfo(name.rstrip("."), None)}
-    except (OSError, UnicodeError):
-        return set()
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+#: psycopg raises a bare OperationalError (no SQLSTATE) when it cannot connect; the message says
+#: why. These name the cause so the counts separate a refused connection, a server going down and
+#: a timeout (which counts as timed out, not rejected).
+_CONNECT_FAILURES: tuple[tuple[str, str], ...] = (
+    ("timeout expired", "ConnectionTimeout"),
+    ("connection refused", "ConnectionRefused"),
+    ("the database system is shutting down", "CannotConnectNow"),
+    ("the database system is starting up", "CannotConnectNow"),
+    ("server closed the connection unexpectedly", "ServerClosedConnection"),
+)
+
+
+def error_label(exc: BaseException) -> str:
+    """The error class recorded for a failed write: the exception's class, or for a bare
+    connection failure the cause its message names."""
+    name = type(exc).__name__
+    if name == "OperationalError":
+        text = str(exc).lower()
+        for needle, label in _CONNECT_FAILURES:
+            if needle in text:
+                return label
+    return name
 
 
 # --- the fleet ---------------------------------------------------------------------------------
@@ -293,13 +366,20 @@ class CanaryFleet:
 
     def __init__(self, run_id: str, canaries: Sequence[StoreCanary], regions: Sequence[str],
                  active_region: Callable[[], str | None], interval_s: float = 0.2,
-                 read_interval_s: float | None = None) -> None:
+                 read_interval_s: float | None = None,
+                 read_intervals: Mapping[str, float] | None = None) -> None:
         self.run_id = run_id
         self.regions = list(regions)
         self._active = active_region
         self._interval = interval_s
         self._read_interval = read_interval_s or max(interval_s / 2, 0.02)
+        #: per store, a faster reader where reads are cheap (the lag's resolution is the read
+        #: interval plus the read's own duration)
+        self._read_intervals = dict(read_intervals or {})
         self.stores = {c.store: StoreRun(c) for c in canaries}
+        # when the last read of each (store, region) started: a record first seen now became
+        # visible after that, which bounds the resolution of its visibility time
+        self._last_read: dict[tuple[str, str], datetime] = {}
         self._stop = threading.Event()
         self._writing = threading.Event()
         self._writing.set()
@@ -317,14 +397,14 @@ class CanaryFleet:
         try:
             region = self._active()
             if region is None:
-                raise RuntimeError("the application name answers with no known region")
+                raise NoRoute("the application name answers with no known region")
             run.canary.write(region, self.run_id, seq, started)
             record = CanaryRecord(store=store, seq=seq, region_written=region,
                                   written_at=started, acked_at=utc_now())
             record.mark_visible(region, record.acked_at)  # type: ignore[arg-type]
         except Exception as exc:
             record = CanaryRecord(store=store, seq=seq, region_written=region or "unknown",
-                                  written_at=started, error=f"{type(exc).__name__}: {exc}"[:300])
+                                  written_at=started, error=f"{error_label(exc)}: {exc}"[:300])
             with run.lock:
                 run.errors += 1
         with run.lock:
@@ -357,26 +437,33 @@ class CanaryFleet:
                 waiting = [seq for seq, r in run.records.items()
                            if r.acked_at is not None and region not in r.visible_at]
             floor = min(waiting) - 1 if waiting else run.seen.get(region, 0)
+            started = utc_now()
             try:
                 seqs = run.canary.present(region, self.run_id, floor)
             except Exception as exc:  # a region that is down is simply not seen
                 log.debug("canary reader %s in %s: %s", store, region, exc)
                 continue
             now = utc_now()
+            previous = self._last_read.get((store, region))
+            self._last_read[(store, region)] = started
             with run.lock:
                 for seq in seqs:
                     record = run.records.get(seq)
                     if record is not None and region not in record.visible_at:
-                        record.mark_visible(region, now)
+                        # visible after the last read that could not yet see it (or the ack)
+                        after = max(t for t in (previous, record.acked_at, record.written_at)
+                                    if t is not None)
+                        record.mark_visible(region, now, (now - after).total_seconds())
                         found += 1
                 if seqs:
                     run.seen[region] = max(run.seen.get(region, 0), max(seqs))
         return found
 
     def _reader(self, store: str) -> None:
+        interval = self._read_intervals.get(store, self._read_interval)
         while not self._stop.is_set():
             self.read_once(store)
-            self._stop.wait(self._read_interval)
+            self._stop.wait(interval)
 
     # control ---------------------------------------------------------------------------------
     def start(self) -> CanaryFleet:

@@ -21,9 +21,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from drlib.measure import STORES, RpoResult, RtoResult
+from drlib.measure import STORES, CanaryRecord, RpoResult, RtoResult
 from drlib.timeline import Timeline
 from drlib.verdict import LAG_FIGURES, PublishedFigure, Targets
+from drlib.write_outcomes import WriteOutage
 
 OUTCOME_COLOURS: Mapping[str | None, str] = {
     "ok": "#2e7d32", "failed": "#c62828", "aborted": "#ef6c00", "skipped": "#9e9e9e",
@@ -231,8 +232,9 @@ def lag_cdf_chart(series: pd.DataFrame, threshold_s: float | None = None, *,
 
 def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
                                figures: Mapping[str, PublishedFigure], targets: Targets,
-                               title: str = "Measured vs AWS published figures") -> Figure:
-    """One panel per comparison: measured and AWS's figure as bars, the target dashed.
+                               title: str = "Measured vs reference figures") -> Figure:
+    """One panel per comparison: measured and the reference figure as bars (labelled AWS,
+    deployed or design by its origin), the target dashed.
 
     Lag panels use the statistic each figure is about (median for Aurora and DynamoDB, maximum
     for S3 RTC) against the lag threshold; the RTO panel uses the RTO target.
@@ -255,7 +257,7 @@ def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
     for ax, (name, value, figure_, target, target_name) in zip(axes, panels, strict=False):
         aws = figure_.value_seconds
         heights = [value if value is not None else 0.0, aws if aws is not None else 0.0]
-        bars = ax.bar(["measured", "AWS"], heights, color=[MEASURED_COLOUR, AWS_COLOUR])
+        bars = ax.bar(["measured", figure_.label], heights, color=[MEASURED_COLOUR, AWS_COLOUR])
         for bar, number in zip(bars, [value, aws], strict=True):
             ax.annotate("not measured" if number is None else f"{number:.3g} s",
                         (bar.get_x() + bar.get_width() / 2, bar.get_height()),
@@ -278,8 +280,10 @@ def published_comparison_chart(lag_stats: pd.DataFrame, rto: RtoResult | None,
 # --- RTO and RPO against target -------------------------------------------------------------------
 
 def rto_rpo_chart(rto: RtoResult | None, rpo: Mapping[str, RpoResult], targets: Targets,
-                  scenario: str = "", title: str = "RTO and RPO against target") -> Figure:
-    """RTO as a bar against its target; per store, the RPO span with the count of lost records.
+                  scenario: str = "", title: str = "RTO and RPO against target",
+                  tested: Mapping[str, bool] | None = None) -> Figure:
+    """RTO as a bar against its target; per store, the RPO span with the count of lost records
+    ("not tested" under it when too few writes were in flight, see ``tested``).
 
     For a planned switchover the RPO target is zero lost records, drawn at 0 s.
     """
@@ -303,14 +307,81 @@ def rto_rpo_chart(rto: RtoResult | None, rpo: Mapping[str, RpoResult], targets: 
     spans = [rpo[s].span_seconds for s in stores]
     bars = ax_rpo.bar(stores, spans, color=[_store_colour(s) for s in stores])
     for store, rect in zip(stores, bars, strict=True):
-        ax_rpo.annotate(f"{rpo[store].lost_records} lost", (rect.get_x() + rect.get_width() / 2,
+        note = "" if (tested or {}).get(store, True) else "\nnot tested"
+        ax_rpo.annotate(f"{rpo[store].lost_records} lost{note}",
+                        (rect.get_x() + rect.get_width() / 2,
                         rect.get_height()), xytext=(0, 3), textcoords="offset points",
                         ha="center", fontsize=9)
     label = "target: 0 lost records" if planned else f"target {rpo_target:g} s"
     ax_rpo.axhline(rpo_target, label=label, **TARGET_STYLE)
     ax_rpo.set_ylim(0, max([*spans, rpo_target, 1.0]) * 1.25)
-    ax_rpo.set_ylabel("data-loss span, first to last lost write (s)")
+    ax_rpo.set_ylabel("data-loss span, earliest lost write to disaster (s)")
     ax_rpo.set_title("RPO per store")
     ax_rpo.legend(loc="upper left", fontsize=8)
     figure.suptitle(f"{title}{f' ({scenario})' if scenario else ''}")
+    return figure
+
+
+# --- write outcomes over time ----------------------------------------------------------------
+
+WRITE_OUTCOME_STYLE: Mapping[str, dict[str, Any]] = {
+    "acknowledged": {"color": "#2e7d32", "marker": "o", "s": 10},
+    "rejected": {"color": "#c62828", "marker": "x", "s": 18},
+    "timed_out": {"color": "#ef6c00", "marker": "^", "s": 18},
+    "lost": {"color": "black", "marker": "D", "s": 30},
+}
+
+
+def write_outcomes_chart(records: Sequence[CanaryRecord], timeline: Timeline | None = None,
+                         outage: Mapping[str, WriteOutage] | None = None, *,
+                         cutover_at: datetime | None = None, dns_moved_at: datetime | None = None,
+                         title: str = "Canary writes over time per store") -> Figure:
+    """One panel per store: every write attempt at its start time, on the row of the region it
+    went to, marked acknowledged, rejected, timed out or lost (acknowledged, then missing from
+    the new primary); the disaster, the cutover, DNS moving and the write outage marked."""
+    from drlib.write_outcomes import outcome
+
+    stores = [s for s in STORES if any(r.store == s for r in records)] + sorted(
+        {r.store for r in records} - set(STORES))
+    origin = _origin(timeline) if timeline is not None and (timeline.steps or timeline.events) \
+        else min((r.written_at for r in records), default=None)
+    figure = new_figure(10.0, 1.8 + 1.6 * max(len(stores), 1))
+    if origin is None or not stores:
+        ax = figure.add_subplot()
+        ax.text(0.5, 0.5, "no canary writes", ha="center", va="center")
+        ax.set_axis_off()
+        return figure
+    axes = figure.subplots(len(stores), 1, sharex=True, squeeze=False)[:, 0]
+    regions = sorted({r.region_written for r in records})
+    for ax, store in zip(axes, stores, strict=True):
+        rows = [r for r in records if r.store == store]
+        for kind, style in WRITE_OUTCOME_STYLE.items():
+            if kind == "lost":
+                chosen = [r for r in rows if r.acked_at is not None and r.present_after is False]
+            else:
+                chosen = [r for r in rows if outcome(r) == kind]
+            if not chosen:
+                continue
+            xs = [(r.written_at - origin).total_seconds() for r in chosen]
+            ys = [regions.index(r.region_written) for r in chosen]
+            ax.scatter(xs, ys, label=f"{kind.replace('_', ' ')} ({len(chosen)})", zorder=3,
+                       **style)
+        window = (outage or {}).get(store)
+        if window is not None and window.last_ack_before and window.first_ack_after:
+            ax.axvspan((window.last_ack_before - origin).total_seconds(),
+                       (window.first_ack_after - origin).total_seconds(), color="#c62828",
+                       alpha=0.12, linewidth=0,
+                       label=f"write outage {window.seconds:.3g} s")
+        declared = timeline.disaster_declared_at if timeline is not None else None
+        for when, name, dash in ((declared, "disaster declared", ":"),
+                                 (cutover_at, "cutover", "--"), (dns_moved_at, "DNS moved", "-.")):
+            if when is not None:
+                ax.axvline((when - origin).total_seconds(), color="black", linestyle=dash,
+                           linewidth=1.0, label=name)
+        ax.set_yticks(range(len(regions)), regions, fontsize=8)
+        ax.set_ylim(-0.6, len(regions) - 0.4)
+        ax.set_ylabel(store)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    axes[-1].set_xlabel("seconds since the drill started (write attempt start)")
+    figure.suptitle(title)
     return figure

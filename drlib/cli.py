@@ -48,6 +48,7 @@ def _emulator_status(args: argparse.Namespace) -> int:
         return 1
     state = "answering" if proc.answers() else "NOT answering"
     print(f"running: pid {proc.pid}, {proc.endpoint_url}, {state}; state in {proc.state_dir}")
+    print(f"dns: {proc.dns_address or 'not serving'}")
     return 0 if proc.answers() else 1
 
 
@@ -99,22 +100,57 @@ def _summary(result: object) -> str:
     from drlib.runner import RunResult
 
     assert isinstance(result, RunResult)
-    metrics = result.metrics
+    return "\n".join([f"verdict: {result.status.upper()}",
+                      *measured_summary_lines(result.metrics),
+                      *[f"  notebook {nb.notebook} failed: {nb.error}"
+                        for nb in result.notebooks if nb.outcome == "failed"],
+                      f"evidence: {result.run_dir}"])
+
+
+def measured_summary_lines(metrics: dict[str, object]) -> list[str]:
+    """Per store: writes counted, write outage, RTO and RPO (with what it rests on); then the
+    verdict's findings. Reads metrics.json's blocks only."""
     measured = metrics.get("measured") or {}
+    assert isinstance(measured, dict)
     rto = measured.get("rto_seconds")
-    rpo = measured.get("rpo") or {}
-    lines = [f"verdict: {result.status.upper()}",
-             f"RTO: {rto:.2f} s" if isinstance(rto, int | float) else "RTO: not measured"]
-    for store, value in sorted(rpo.items()):
-        lines.append(f"RPO {store}: {value.get('lost_records')} lost records over "
-                     f"{value.get('span_seconds', 0):.2f} s")
-    for finding in (metrics.get("verdict") or {}).get("findings", []):
+    slowest = (measured.get("rto") or {}).get("store")
+    lines = [f"RTO: {rto:.2f} s (slowest store: {slowest})" if isinstance(rto, int | float)
+             else "RTO: not measured"]
+    writes = measured.get("writes") or {}
+    outage = measured.get("write_outage") or {}
+    rto_per_store = measured.get("rto_per_store") or {}
+    evidence = measured.get("rpo_evidence") or {}
+    for store in sorted(set(writes) | set(measured.get("rpo") or {})):
+        w = writes.get(store) or {}
+        if w:
+            classes = ", ".join(f"{n} {c}" for c, n in (w.get("rejected_by_class") or {}).items())
+            lines.append(f"{store}: {w.get('attempted')} writes, {w.get('acknowledged')} "
+                         f"acknowledged, {w.get('rejected')} rejected"
+                         f"{f' ({classes})' if classes else ''}, {w.get('timed_out')} timed out")
+        o = outage.get(store) or {}
+        if o.get("seconds") is not None:
+            lines.append(f"  write outage {o['seconds']:.3f} s: last ack {o.get('last_ack_region')}"
+                         f" #{o.get('last_ack_seq')}, first ack {o.get('first_ack_region')} "
+                         f"#{o.get('first_ack_seq')} (resolution {o.get('resolution_s')} s)")
+        r = (rto_per_store.get(store) or {}).get("rto_seconds")
+        if r is not None:
+            lines.append(f"  RTO {r:.3f} s")
+        value = (measured.get("rpo") or {}).get(store)
+        if value:
+            proof = evidence.get(store) or {}
+            rests = (f"; {proof.get('acknowledged_in_window')} acknowledged in the "
+                     f"{proof.get('window_s')} s before the cutover" if proof else "")
+            if value.get("tested", True):
+                lines.append(f"  RPO {value.get('lost_records')} lost of "
+                             f"{value.get('acknowledged')} acknowledged, span "
+                             f"{value.get('span_seconds', 0):.3f} s{rests}")
+            else:
+                lines.append(f"  RPO NOT TESTED: {proof.get('reason')}")
+    verdict = metrics.get("verdict") or {}
+    assert isinstance(verdict, dict)
+    for finding in verdict.get("findings", []):
         lines.append(f"  [{finding.get('severity')}] {finding.get('message')}")
-    failed = [nb for nb in result.notebooks if nb.outcome == "failed"]
-    for nb in failed:
-        lines.append(f"  notebook {nb.notebook} failed: {nb.error}")
-    lines.append(f"evidence: {result.run_dir}")
-    return "\n".join(lines)
+    return lines
 
 
 def _failback(args: argparse.Namespace) -> int:
@@ -155,7 +191,7 @@ def _lab(args: argparse.Namespace) -> int:
         running = daemon.read_state()
         proc = running or daemon.start()
         started = None if running else proc
-        env.update(client_environment(proc.endpoint_url))
+        env.update(client_environment(proc.endpoint_url, dns_address=proc.dns_address))
         print(f"emulator on {proc.endpoint_url}" + (
             " (started for this lab; stopped when the lab stops)" if started else
             " (already running; left running)"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,17 +25,49 @@ from pathlib import Path
 from typing import Any
 
 from drlib.aws import AwsClients
-from drlib.canary import ActiveRegion, AuroraCanary, CanaryFleet, DynamoDbCanary, S3Canary
+from drlib.canary import (
+    AuroraCanary,
+    CanaryFleet,
+    DnsActiveRegion,
+    DynamoDbCanary,
+    S3Canary,
+)
 from drlib.drill_lock import HEARTBEAT_TTL_SECONDS, DrillLock, DynamoDbLockBackend, LockKeeper
 from drlib.errors import ConfigError, DrillAborted
-from drlib.measure import lag_series, lag_statistics, measure_rpo, measure_rto, records_frame
+from drlib.measure import (
+    STORES,
+    iso_us,
+    lag_series,
+    lag_statistics,
+    measure_rpo,
+    measure_rto,
+    overall_rto,
+    reconciliation_from_records,
+    records_frame,
+    round_trip,
+)
 from drlib.readiness import assess
+from drlib.references import dns_reference
 from drlib.targets import Target
 from drlib.timeline import Timeline, iso, utc_now
 from drlib.timings import Timings, read_timings, step_timeouts
-from drlib.verdict import Measured, evaluate, figures_to_metrics, published_figures, targets_for
-from drlib.waiting import wait_until
+from drlib.verdict import (
+    DnsReference,
+    Measured,
+    PublishedFigure,
+    evaluate,
+    figures_to_metrics,
+    published_figures,
+    targets_for,
+)
+from drlib.waiting import Stamper, wait_observed, wait_until
 from drlib.workload import Workload, pg_endpoints
+from drlib.write_outcomes import (
+    RPO_EVIDENCE_RULE,
+    count_writes,
+    measure_write_outage,
+    rpo_evidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +76,8 @@ STEP_TIMEOUTS_S: Mapping[str, float] = step_timeouts(Timings())
 deployed health check, record TTL and AWS's published durations (:mod:`drlib.timings`)."""
 
 PLANS: Mapping[str, tuple[str, ...]] = {
+    # Scale up first (clients see nothing), then switch the database and move DNS together, so
+    # the write outage is the longer of the two, not their sum.
     "planned-switchover": ("guardrails", "baseline canaries", "scale up the secondary app tier",
                            "switch over the global database", "move DNS to the secondary",
                            "first write in the new primary", "observe", "reconcile"),
@@ -82,25 +117,46 @@ def drill_lock(target: Target, workload: Workload, run_id: str, owner: str) -> D
                      run_id=run_id, owner=owner, ttl_seconds=HEARTBEAT_TTL_SECONDS)
 
 
-def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
-                   interval_s: float) -> tuple[CanaryFleet, ActiveRegion]:
-    """Canary writers for every store, following the application's DNS answer."""
+#: A DNS server clients resolve through (``HOST:PORT``); unset means the system resolver. The
+#: emulator's client environment sets it to the emulator's DNS server.
+DNS_SERVER_VARIABLE = "DRLIB_DNS_SERVER"
+
+
+AURORA_READ_INTERVAL_S = 0.01
+
+
+def client_resolver(workload: Workload) -> DnsActiveRegion:
+    """The application's name resolved as its clients resolve it: a caching, TTL-honouring
+    resolver (the configured DNS server, else the system's) mapped to the region whose load
+    balancer it points at."""
     regions = workload.regions
-    route53 = clients.client("route53", regions.primary)
-    record_type = _failover_record_type(route53, workload)
-    endpoints = {workload.primary.load_balancer_dns: regions.primary,
-                 workload.secondary.load_balancer_dns: regions.secondary}
-    active = ActiveRegion(route53, workload.hosted_zone_id, workload.app_dns_name, endpoints,
-                          record_type=record_type, refresh_s=min(interval_s, 1.0))
+    return DnsActiveRegion(workload.app_dns_name,
+                           {workload.primary.load_balancer_dns: regions.primary,
+                            workload.secondary.load_balancer_dns: regions.secondary},
+                           nameserver=os.environ.get(DNS_SERVER_VARIABLE) or None)
+
+
+def build_canaries(clients: AwsClients, workload: Workload, run_id: str,
+                   interval_s: float) -> tuple[CanaryFleet, DnsActiveRegion]:
+    """Canary writers for every store, following the application's DNS answer as a client
+    resolves it (one resolver cache for the fleet, like one application process)."""
+    regions = workload.regions
+    _failover_record_type(clients.client("route53", regions.primary), workload)
+    active = client_resolver(workload)
     aurora = AuroraCanary(pg_endpoints(clients, workload, reader=False),
-                          pg_endpoints(clients, workload, reader=True))
+                          pg_endpoints(clients, workload, reader=True),
+                          regions=[regions.primary, regions.secondary])
     # The canary database is created on whichever region holds the writer right now.
     aurora.prepare(writer_region(clients, workload, regions.secondary) or regions.primary)
     dynamodb = DynamoDbCanary(lambda r: clients.client("dynamodb", r),
                               lambda r: workload.table_name, "pk", "sk")
     s3 = S3Canary(lambda r: clients.client("s3", r), lambda r: workload.regional(r).bucket)
+    # Aurora's reader is one indexed SELECT over an open connection: read it every 10 ms so
+    # the lag (milliseconds locally) is resolved to about 10 ms; the HTTP stores read at half
+    # the write interval.
     fleet = CanaryFleet(run_id, [aurora, dynamodb, s3], [regions.primary, regions.secondary],
-                        active.resolve, interval_s=interval_s)
+                        active.resolve, interval_s=interval_s,
+                        read_intervals={"aurora": AURORA_READ_INTERVAL_S})
     return fleet, active
 
 
@@ -118,12 +174,18 @@ def _failover_record_type(route53: Any, workload: Workload) -> str:
 
 @dataclass
 class DrillState:
-    """What the drill has changed so far (drives the abort path)."""
+    """What the drill has changed so far (drives the abort path), and its instants.
+
+    ``cutover_at``: the moment the old primary stopped being the writer (the switchover was
+    requested; the region was lost), the reference of the RPO evidence. ``dns_moved_at``: the
+    moment the application name was first seen answering with the new region.
+    """
 
     injected: bool = False
     inverted: list[str] = field(default_factory=list)
     cutover_at: Any = None
     settled: Any = None  # the abort's drlib.abort.SystemState
+    dns_moved_at: Any = None
 
 
 @dataclass
@@ -231,9 +293,9 @@ def _cluster_arn(clients: AwsClients, region: str, cluster_id: str) -> str:
         DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"])
 
 
-def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
-                ) -> dict[str, Any]:
-    """Switch over (or fail over with data loss) the global database to ``to_region``."""
+def request_writer_move(run: DrillRun, to_region: str, *, allow_data_loss: bool) -> str:
+    """Ask for a switchover (or a failover with data loss) of the global database to
+    ``to_region``; returns the target cluster's ARN without waiting."""
     w = run.workload
     rds = run.clients.client("rds", to_region)
     target_arn = _cluster_arn(run.clients, to_region, w.regional(to_region).cluster_id)
@@ -243,15 +305,24 @@ def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: s
     else:
         rds.switchover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
                                       TargetDbClusterIdentifier=target_arn)
+    return target_arn
+
+
+def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
+                ) -> dict[str, Any]:
+    """Switch over (or fail over with data loss) the global database to ``to_region``."""
+    w = run.workload
+    target_arn = request_writer_move(run, to_region, allow_data_loss=allow_data_loss)
     wait_until(lambda: writer_region(run.clients, w, to_region) == to_region,
                description=f"the global database writer in {to_region}",
                timeout=run.timeout(step), interval=0.1, max_interval=10)
     return {"writer": target_arn, "allow_data_loss": allow_data_loss}
 
 
-def wait_for_dns(run: DrillRun, active: ActiveRegion, region: str, step: str) -> dict[str, Any]:
-    """Wait until the application name answers with ``region``."""
-    wait_until(lambda: active.resolve() == region,
+def wait_for_dns(run: DrillRun, active: DnsActiveRegion, region: str, step: str
+                 ) -> dict[str, Any]:
+    """Wait until the application name answers with ``region`` (as clients resolve it)."""
+    wait_until(lambda: active.region_or_none() == region,
                description=f"{run.workload.app_dns_name} to answer with {region}",
                timeout=run.timeout(step), interval=0.1, max_interval=5)
     return {"answers": region}
@@ -279,10 +350,10 @@ def first_write_in(run: DrillRun, fleet: CanaryFleet, region: str) -> dict[str, 
                        and declared is not None and r.acked_at >= declared for r in records)
                    for store in fleet.stores)
 
-    wait_until(all_stores_written, description=f"a canary write acknowledged in {region} for "
-               "every store", timeout=run.timeout("first write in the new primary"),
-               interval=0.05, max_interval=2)
-    return {"region": region}
+    seen = wait_observed(all_stores_written, description=f"a canary write acknowledged in "
+                         f"{region} for every store",
+                         timeout=run.timeout("first write in the new primary"))
+    return {"region": region, "observed_at": seen.at, "resolution_s": seen.resolution_s}
 
 
 # --- the scenario -------------------------------------------------------------------------------
@@ -322,7 +393,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         run.watch = watch.start()  # from here a fault the drill did not cause fails the step
         with run.step("baseline canaries"):
             fleet.start()
-            _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
+            # At least the RPO evidence window: the writes in flight before the cutover are
+            # what an RPO claim rests on.
+            _settle(fleet, seconds=max(RPO_EVIDENCE_RULE.window_s, 5 * run.canary_interval_s))
         if run.before_disaster is not None:
             run.before_disaster(run, fleet)
         if run.scenario == "planned-switchover":
@@ -359,40 +432,61 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     return metrics
 
 
-def _planned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
-    run.timeline.declare_disaster("planned switchover started")
     with run.step("scale up the secondary app tier"):
-        scale_secondary(run)
-    with run.step("switch over the global database"):
-        move_writer(run, regions.secondary, allow_data_loss=False,
-                    step="switch over the global database")
-    with run.step("move DNS to the secondary"):
-        run.state.inverted = set_primary_inverted(run, True)
-        wait_for_dns(run, active, regions.secondary, "move DNS to the secondary")
+        scale_secondary(run)  # before the switchover: clients see nothing of it
+    run.timeline.declare_disaster("planned switchover started")
+    # Switch the database and move DNS together: each condition is awaited in one loop and
+    # each step ends at the moment its condition was seen true.
+    with run.step("switch over the global database") as db_step, \
+            run.step("move DNS to the secondary") as dns_step:
         run.state.cutover_at = utc_now()
-    with run.step("first write in the new primary"):
-        first_write_in(run, fleet, regions.secondary)
+        request_writer_move(run, regions.secondary, allow_data_loss=False)
+        run.state.inverted = set_primary_inverted(run, True)
+        writer = Stamper(lambda: writer_region(run.clients, run.workload, regions.secondary)
+                         == regions.secondary)
+        dns = Stamper(lambda: active.region_or_none() == regions.secondary)
+        wait_until(lambda: all([writer(), dns()]),  # a list: both are polled every round
+                   description=f"the writer and {run.workload.app_dns_name} in "
+                   f"{regions.secondary}", timeout=run.timeout("switch over the global database"),
+                   interval=0.05, backoff=1.0, max_interval=0.05)
+        for handle, stamp in ((db_step, writer), (dns_step, dns)):
+            seen = stamp.observed()
+            handle.condition_met(seen.at, seen.resolution_s)
+        run.state.dns_moved_at = dns.observed().at
+    with run.step("first write in the new primary") as step:
+        first = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(first["observed_at"], first["resolution_s"])
 
 
-def _unplanned(run: DrillRun, fleet: CanaryFleet, active: ActiveRegion) -> None:
+def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
     with run.step("lose the primary region"):
         done = run.target.disaster.inject(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])
         run.state.injected = True
         run.timeline.add_fault("region-down", regions.primary, done)
-        run.timeline.declare_disaster(run.target.disaster.description)
-    with run.step("detect the outage"):
-        wait_for_dns(run, active, regions.secondary, "detect the outage")
-        run.state.cutover_at = utc_now()
-    with run.step("fail over the global database"):
-        move_writer(run, regions.secondary, allow_data_loss=True,
-                    step="fail over the global database")
+        declared = run.timeline.declare_disaster(run.target.disaster.description)
+        run.state.cutover_at = declared.at
+    with run.step("detect the outage") as step:
+        seen = wait_observed(lambda: active.region_or_none() == regions.secondary,
+                             description=f"{run.workload.app_dns_name} to answer with "
+                             f"{regions.secondary}", timeout=run.timeout("detect the outage"))
+        step.condition_met(seen.at, seen.resolution_s)
+        run.state.dns_moved_at = seen.at
+    with run.step("fail over the global database") as step:
+        request_writer_move(run, regions.secondary, allow_data_loss=True)
+        seen = wait_observed(lambda: writer_region(run.clients, run.workload, regions.secondary)
+                             == regions.secondary, description=f"the global database writer in "
+                             f"{regions.secondary}",
+                             timeout=run.timeout("fail over the global database"))
+        step.condition_met(seen.at, seen.resolution_s)
     with run.step("scale up the secondary app tier"):
         scale_secondary(run)
-    with run.step("first write in the new primary"):
-        first_write_in(run, fleet, regions.secondary)
+    with run.step("first write in the new primary") as step:
+        first = first_write_in(run, fleet, regions.secondary)
+        step.condition_met(first["observed_at"], first["resolution_s"])
 
 
 def _settle(fleet: CanaryFleet, seconds: float) -> None:
@@ -465,30 +559,79 @@ def _state_after(run: DrillRun) -> dict[str, Any]:
     return {**state.to_metrics(), **errors}
 
 
+def _deployed_figures(run: DrillRun) -> dict[str, PublishedFigure]:
+    """Reference figures with Route 53's derived from the deployed health check and TTL."""
+    w = run.workload
+    try:
+        dns = dns_reference(run.clients.client("route53", w.regions.primary), w.hosted_zone_id,
+                            w.app_dns_name, w.primary.health_check_id)
+    except Exception as exc:  # the deployment could not be read: say so in the figure
+        dns = DnsReference(source=f"could not read the deployment ({type(exc).__name__}: "
+                           f"{str(exc)[:120]}); AWS defaults")
+    return published_figures(dns=dns)
+
+
+def measure_records(records: list[Any], stores: list[str], *, declared: Any, cutover: Any,
+                    old_primary: str, new_primary: str) -> Measured:
+    """Every figure of ``measured`` from canary records that carry their reconciliation
+    (``present_after``) and the drill's instants: what a reviewer recomputes from canaries.csv
+    and metrics.json (see tests/test_recompute_metrics.py)."""
+    lag = lag_statistics(records)
+    writes = count_writes(records, stores=stores)
+    per_store, rpo, outage, evidence = {}, {}, {}, {}
+    if declared is not None:
+        per_store = {s: measure_rto(declared, records, new_primary, store=s) for s in stores}
+        rpo = measure_rpo(records, new_primary, declared,
+                          present_after=reconciliation_from_records(records), stores=stores)
+        outage = {s: measure_write_outage(records, s, declared, new_primary) for s in stores}
+        if cutover is not None:
+            evidence = {s: rpo_evidence(records, s, cutover, old_primary) for s in stores}
+    return Measured(rto=overall_rto(per_store), rpo=rpo, lag=lag, rto_per_store=per_store,
+                    writes=writes, write_outage=outage, rpo_evidence=evidence)
+
+
 def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
              error: str | None) -> dict[str, Any]:
-    """Compute and write metrics.json, canaries.csv and lag.csv (also for an aborted drill)."""
+    """Compute and write metrics.json, canaries.csv and lag.csv (also for an aborted drill).
+
+    The figures are computed on the records exactly as canaries.csv holds them, so a reviewer
+    recomputes metrics.json from canaries.csv to the microsecond.
+    """
     w = run.workload
     targets = targets_for(w.environment, {"lag_threshold_seconds": run.lag_threshold_s})
-    records = fleet.records() if fleet is not None else []
+    records = round_trip(fleet.records()) if fleet is not None else []
+    stores = list(fleet.stores) if fleet is not None else list(STORES)
     new_primary = w.regions.secondary
     declared = run.timeline.disaster_declared_at
-    rto = None
-    rpo: dict[str, Any] = {}
-    lag = lag_statistics(records)
-    if status == "completed" and declared is not None and fleet is not None:
-        per_store = {s: measure_rto(declared, records, new_primary, store=s) for s in fleet.stores}
-        rto = max(per_store.values(), key=lambda r: r.seconds or 0.0)
-        rpo = measure_rpo(records, new_primary, run.state.cutover_at or utc_now(),
-                          present_after=fleet.present_in(new_primary))
-    measured = Measured(rto=rto, rpo=rpo, lag=lag)
+    reconciled = status == "completed" and declared is not None and fleet is not None
+    if reconciled and fleet is not None:
+        present = fleet.present_in(new_primary)
+        for record in records:
+            record.present_after = record.seq in present.get(record.store, set())
+    measured = measure_records(records, stores, declared=declared if reconciled else None,
+                               cutover=run.state.cutover_at, old_primary=w.regions.primary,
+                               new_primary=new_primary)
+    measured = Measured(**{**measured.__dict__, "extra": {
+        # microseconds, like canaries.csv: the figures are recomputed from these exactly
+        "instants": {"disaster_declared_at": iso_us(declared),
+                     "cutover_at": iso_us(run.state.cutover_at),
+                     "dns_moved_at": iso_us(run.state.dns_moved_at)},
+        "resolution": {
+            "canary_interval_s": run.canary_interval_s,
+            "timestamps": "microseconds (canaries.csv); writes time-stamped by the canary's "
+                          "clock before the request and after the acknowledgement",
+            "rto_and_outage": "the store's attempt spacing (writes.<store>.attempt_spacing_s)",
+            "rpo_evidence_rule": RPO_EVIDENCE_RULE.to_metrics()},
+        "recompute": "every figure of measured (except lag from CloudWatch) follows from "
+                     "canaries.csv and measured.instants: drlib.drill.measure_records"}})
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
-    verdict = evaluate(targets, measured, run.scenario)
+    figures = _deployed_figures(run)
+    verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
     metrics = {
-        "schema": "drlib.metrics/1", "run_id": run.run_id, "environment": w.environment,
+        "schema": "drlib.metrics/2", "run_id": run.run_id, "environment": w.environment,
         "scenario": run.scenario, "target": run.target.name,
         "regions": {"primary": w.regions.primary, "secondary": w.regions.secondary},
         "started_at": iso(started), "ended_at": iso(utc_now()), "status": final,
@@ -496,7 +639,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "verdict": verdict.to_metrics(), "timeline": run.timeline.to_records(),
         "faults": [e.to_record() for e in run.timeline.faults],
         "events": run.timeline.events_to_records(),
-        "published_figures": figures_to_metrics(published_figures()),
+        "published_figures": figures_to_metrics(figures),
         "state_after": _state_after(run), "workload": w.to_dict(),
         "emulator_version": run.target.emulator_version,
     }
@@ -519,11 +662,8 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     if w.environment == "prod" and not confirm_production:
         raise ConfigError("A production failback needs explicit confirmation",
                           expected="confirm_production=True", found="no confirmation")
-    route53 = run.clients.client("route53", regions.primary)
-    active = ActiveRegion(route53, w.hosted_zone_id, w.app_dns_name,
-                          {w.primary.load_balancer_dns: regions.primary,
-                           w.secondary.load_balancer_dns: regions.secondary},
-                          record_type=_failover_record_type(route53, w))
+    _failover_record_type(run.clients.client("route53", regions.primary), w)
+    active = client_resolver(w)
     keeper = LockKeeper(drill_lock(run.target, w, run.run_id,
                                    owner=_who(run.clients, regions.primary)))
     keeper.take()  # failback acts only while holding the environment's lock
@@ -589,7 +729,8 @@ def _restore_secondary_size(run: DrillRun) -> None:
 
 
 def save_drill_charts(run: DrillRun) -> dict[str, Path]:
-    """The drill's charts as PNG files in the run folder: timeline, lag, CDF, RTO/RPO, AWS."""
+    """The drill's charts as PNG files in the run folder: timeline, write outcomes, lag, CDF,
+    RTO/RPO, measured against the reference figures."""
     from drlib import charts
 
     targets = targets_for(run.workload.environment,
@@ -598,13 +739,19 @@ def save_drill_charts(run: DrillRun) -> dict[str, Path]:
     rto = measured.rto if measured else None
     made = {"timeline": charts.timeline_chart(run.timeline, rto,
                                               title=f"{run.scenario} timeline")}
+    if run.records:
+        made["write_outcomes"] = charts.write_outcomes_chart(
+            run.records, run.timeline, measured.write_outage if measured else None,
+            cutover_at=run.state.cutover_at, dns_moved_at=run.state.dns_moved_at)
     if run.lag is not None and not run.lag.empty:
         made["lag_over_time"] = charts.lag_over_time_chart(run.lag, run.lag_threshold_s,
                                                            run.timeline)
         made["lag_cdf"] = charts.lag_cdf_chart(run.lag, run.lag_threshold_s)
     if measured is not None:
-        made["rto_rpo"] = charts.rto_rpo_chart(rto, measured.rpo, targets, run.scenario)
+        made["rto_rpo"] = charts.rto_rpo_chart(
+            rto, measured.rpo, targets, run.scenario,
+            tested={s: measured.rpo_tested(s) for s in measured.rpo})
         made["measured_vs_aws"] = charts.published_comparison_chart(
-            measured.lag, rto, published_figures(), targets)
+            measured.lag, rto, _deployed_figures(run), targets)
     return {name: charts.save_png(figure, run.run_dir / f"{name}.png")
             for name, figure in made.items()}

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 #: The data stores canaries write to, in display order.
 STORES: tuple[str, ...] = ("aurora", "dynamodb", "s3")
 
-LAG_COLUMNS = ["store", "seq", "at", "lag_s", "source"]
-STAT_COLUMNS = ["count", "median_s", "p90_s", "p99_s", "max_s"]
+LAG_COLUMNS = ["store", "seq", "at", "lag_s", "source", "resolution_s"]
+STAT_COLUMNS = ["count", "median_s", "p90_s", "p99_s", "max_s", "resolution_s"]
 
 
 @dataclass
@@ -46,12 +46,34 @@ class CanaryRecord:
     acked_at: datetime | None = None
     visible_at: dict[str, datetime] = field(default_factory=dict)
     error: str | None = None
+    present_after: bool | None = None
+    """Whether the record was found in the new primary when reconciled (None: not reconciled)."""
+    visible_resolution: dict[str, float] = field(default_factory=dict)
+    """Per region, how precisely ``visible_at`` is known: the record became visible after
+    ``visible_at - resolution`` (the start of the last read that did not see it)."""
 
-    def mark_visible(self, region: str, at: datetime) -> None:
-        """Note that the record was seen in ``region`` at ``at`` (the earliest sighting wins)."""
+    def mark_visible(self, region: str, at: datetime, resolution_s: float | None = None) -> None:
+        """Note that the record was seen in ``region`` at ``at`` (the earliest sighting wins),
+        known to within ``resolution_s``."""
         at = to_utc(at)
         if region not in self.visible_at or at < self.visible_at[region]:
             self.visible_at[region] = at
+            if resolution_s is None:
+                self.visible_resolution.pop(region, None)
+            else:
+                self.visible_resolution[region] = max(0.0, float(resolution_s))
+        elif at == self.visible_at[region] and resolution_s is not None:
+            known = self.visible_resolution.get(region)
+            if known is None or resolution_s < known:
+                self.visible_resolution[region] = max(0.0, float(resolution_s))
+
+    def lag_resolution(self) -> float | None:
+        """The resolution of :meth:`lag_seconds`: that of the arrival elsewhere."""
+        arrival = self.arrival_elsewhere()
+        regions = [r for r, t in self.visible_at.items()
+                   if r != self.region_written and t == arrival]
+        values = [self.visible_resolution[r] for r in regions if r in self.visible_resolution]
+        return min(values) if values else None
 
     def arrival_elsewhere(self) -> datetime | None:
         """First time the record was seen in a region other than the one that acknowledged it."""
@@ -70,14 +92,24 @@ class CanaryRecord:
         return max(0.0, (arrival - self.acked_at).total_seconds())
 
     def to_record(self) -> dict[str, Any]:
-        """A flat row for canaries.csv (visible_at as one column per region)."""
+        """A flat row for canaries.csv (visible_at as one column per region).
+
+        ``outcome`` and ``error_class`` are derived (:mod:`drlib.write_outcomes`) and written so
+        a reader can count without code; ``present_in_new_primary`` is the reconciliation.
+        """
+        from drlib.write_outcomes import error_class, outcome
+
         row: dict[str, Any] = {
             "store": self.store, "seq": self.seq, "region_written": self.region_written,
-            "written_at": iso(self.written_at), "acked_at": iso(self.acked_at),
+            "written_at": iso_us(self.written_at), "acked_at": iso_us(self.acked_at),
+            "outcome": outcome(self), "error_class": error_class(self) or "",
             "error": self.error or "",
+            "present_in_new_primary": "" if self.present_after is None else self.present_after,
         }
         for region, at in sorted(self.visible_at.items()):
-            row[f"visible_at:{region}"] = iso(at)
+            row[f"visible_at:{region}"] = iso_us(at)
+            if region in self.visible_resolution:
+                row[f"visible_resolution_s:{region}"] = self.visible_resolution[region]
         return row
 
     @classmethod
@@ -93,10 +125,27 @@ class CanaryRecord:
             acked_at=to_utc(row["acked_at"]) if present(row.get("acked_at")) else None,
             error=str(row["error"]) if present(row.get("error")) else None,
         )
+        reconciled = row.get("present_in_new_primary")
+        if present(reconciled):
+            record.present_after = str(reconciled).strip().lower() in ("true", "1")
         for key, value in row.items():
             if str(key).startswith("visible_at:") and present(value):
-                record.mark_visible(str(key).split(":", 1)[1], value)
+                region = str(key).split(":", 1)[1]
+                resolution = row.get(f"visible_resolution_s:{region}")
+                record.mark_visible(region, value, float(resolution)
+                                    if resolution is not None and present(resolution) else None)
         return record
+
+
+def iso_us(value: datetime | None) -> str | None:
+    """Microsecond ISO text: canaries.csv keeps the full clock resolution, so every figure of
+    metrics.json can be recomputed from it exactly."""
+    return None if value is None else to_utc(value).isoformat(timespec="microseconds")
+
+
+def round_trip(records: Iterable[CanaryRecord]) -> list[CanaryRecord]:
+    """The records exactly as canaries.csv will give them back (what metrics are computed on)."""
+    return [CanaryRecord.from_record(r.to_record()) for r in records]
 
 
 def records_frame(records: Iterable[CanaryRecord]) -> pd.DataFrame:
@@ -107,7 +156,8 @@ def records_frame(records: Iterable[CanaryRecord]) -> pd.DataFrame:
 def lag_series(records: Iterable[CanaryRecord]) -> pd.DataFrame:
     """Per-record lag samples: store, seq, at (acknowledgement time), lag_s, source="canary"."""
     rows = [
-        {"store": r.store, "seq": r.seq, "at": r.acked_at, "lag_s": lag, "source": "canary"}
+        {"store": r.store, "seq": r.seq, "at": r.acked_at, "lag_s": lag, "source": "canary",
+         "resolution_s": r.lag_resolution()}
         for r in records
         if (lag := r.lag_seconds()) is not None
     ]
@@ -118,12 +168,14 @@ def _lag_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=LAG_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     frame["lag_s"] = frame["lag_s"].astype(float)
+    frame["resolution_s"] = pd.to_numeric(frame["resolution_s"], errors="coerce").astype(float)
     return frame.sort_values(["store", "at"], kind="stable").reset_index(drop=True)
 
 
 def lag_statistics(records_or_series: Iterable[CanaryRecord] | pd.DataFrame,
                    stores: Sequence[str] = STORES) -> pd.DataFrame:
-    """Per store: count, median, p90, p99 and max lag in seconds.
+    """Per store: count, median, p90, p99 and max lag in seconds, and the median resolution of
+    the samples (how precisely each arrival was timed; NaN when unknown, e.g. CloudWatch).
 
     Accepts canary records or a lag series (:func:`lag_series`, :func:`lag_from_cloudwatch`).
     Every store in ``stores`` gets a row; a store without samples has count 0 and NaN statistics.
@@ -137,11 +189,15 @@ def lag_statistics(records_or_series: Iterable[CanaryRecord] | pd.DataFrame,
         values = series.loc[series["store"] == store, "lag_s"].to_numpy(dtype=float)
         if values.size == 0:
             rows.append({"count": 0, "median_s": math.nan, "p90_s": math.nan,
-                         "p99_s": math.nan, "max_s": math.nan})
+                         "p99_s": math.nan, "max_s": math.nan, "resolution_s": math.nan})
             continue
         p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        resolution = (series.loc[series["store"] == store, "resolution_s"].dropna()
+                      .to_numpy(dtype=float) if "resolution_s" in series else np.array([]))
         rows.append({"count": int(values.size), "median_s": float(p50), "p90_s": float(p90),
-                     "p99_s": float(p99), "max_s": float(values.max())})
+                     "p99_s": float(p99), "max_s": float(values.max()),
+                     "resolution_s": float(np.median(resolution)) if resolution.size
+                     else math.nan})
     frame = pd.DataFrame(rows, index=pd.Index(names, name="store"), columns=STAT_COLUMNS)
     return frame.astype({"count": int})
 
@@ -190,7 +246,8 @@ def lag_from_cloudwatch(results: Mapping[str, Mapping[str, Any] | Sequence[Mappi
                     fix="pass the MetricDataResults entries unchanged",
                 )
             rows.extend({"store": store, "seq": -1, "at": to_utc(at),
-                         "lag_s": float(value) * factor, "source": "cloudwatch"}
+                         "lag_s": float(value) * factor, "source": "cloudwatch",
+                         "resolution_s": None}
                         for at, value in zip(stamps, values, strict=True))
     return _lag_frame(rows)
 
@@ -259,6 +316,16 @@ def measure_rto(disaster_declared_at: datetime, records: Iterable[CanaryRecord],
     )
 
 
+def overall_rto(per_store: Mapping[str, RtoResult]) -> RtoResult | None:
+    """The slowest store's RTO; not measured (seconds None) as soon as one store is not."""
+    if not per_store:
+        return None
+    unmeasured = [r for r in per_store.values() if r.seconds is None]
+    if unmeasured:
+        return unmeasured[0]
+    return max(per_store.values(), key=lambda r: (r.seconds or 0.0, r.store or ""))
+
+
 # --- RPO ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -273,28 +340,33 @@ class RpoResult:
     last_lost_ack: datetime | None = None
     acknowledged: int = 0
     unacknowledged_present: tuple[int, ...] = ()
+    span_to: datetime | None = None
 
     def to_metrics(self) -> dict[str, Any]:
         """The store's ``measured.rpo`` entry for metrics.json."""
         return {"lost_records": self.lost_records, "span_seconds": round(self.span_seconds, 6),
                 "lost_seqs": list(self.lost_seqs), "first_lost_ack": iso(self.first_lost_ack),
-                "last_lost_ack": iso(self.last_lost_ack), "acknowledged": self.acknowledged,
+                "last_lost_ack": iso(self.last_lost_ack), "span_to": iso(self.span_to),
+                "acknowledged": self.acknowledged,
                 "unacknowledged_present": list(self.unacknowledged_present)}
 
 
-def measure_rpo(records: Iterable[CanaryRecord], new_primary_region: str, cutover_at: datetime,
-                present_after: Mapping[str, Iterable[int]],
+def measure_rpo(records: Iterable[CanaryRecord], new_primary_region: str,
+                disaster_declared_at: datetime, present_after: Mapping[str, Iterable[int]],
                 stores: Sequence[str] | None = None) -> dict[str, RpoResult]:
     """RPO per store, reconciled record by record.
 
-    Candidates are the writes acknowledged at or before ``cutover_at``; ``present_after`` gives,
-    per store, the sequence numbers actually found in ``new_primary_region`` after the failover.
-    A candidate not found there is lost. The span is from the first to the last lost
-    acknowledgement (0 for a single lost record). ``stores`` defaults to the stores present in
-    ``records`` or ``present_after``; a store to measure without reconciliation data is an error,
-    because treating it as empty would report every record lost.
+    Every acknowledged write is a candidate, whichever region acknowledged it and whenever
+    (a client still holding the old DNS answer writes the old region after the cutover, and
+    that write must survive too); ``present_after`` gives, per store, the sequence numbers
+    actually found in ``new_primary_region`` after the failover. A candidate not found there is
+    lost. The span runs from the earliest lost acknowledgement to the disaster (or to the last
+    lost acknowledgement when that came later), so a single lost record spans the time between
+    its acknowledgement and the disaster, never 0 s. ``stores`` defaults to the stores present
+    in ``records`` or ``present_after``; a store to measure without reconciliation data is an
+    error, because treating it as empty would report every record lost.
     """
-    cutover = to_utc(cutover_at)
+    declared = to_utc(disaster_declared_at)
     by_store: dict[str, list[CanaryRecord]] = {}
     for record in records:
         by_store.setdefault(record.store, []).append(record)
@@ -307,14 +379,24 @@ def measure_rpo(records: Iterable[CanaryRecord], new_primary_region: str, cutove
             found=f"present_after for {sorted(present_after) or 'no store'}",
             fix="read the canary records back from the new primary for every store measured",
         )
-    return {store: _rpo_for_store(store, by_store.get(store, []), cutover,
+    return {store: _rpo_for_store(store, by_store.get(store, []), declared,
                                   set(present_after[store]))
             for store in names}
 
 
-def _rpo_for_store(store: str, records: list[CanaryRecord], cutover: datetime,
+def reconciliation_from_records(records: Iterable[CanaryRecord]) -> dict[str, set[int]]:
+    """``present_after`` rebuilt from records that carry their reconciliation (canaries.csv)."""
+    out: dict[str, set[int]] = {}
+    for record in records:
+        seqs = out.setdefault(record.store, set())
+        if record.present_after:
+            seqs.add(record.seq)
+    return out
+
+
+def _rpo_for_store(store: str, records: list[CanaryRecord], declared: datetime,
                    present: set[int]) -> RpoResult:
-    acked = [r for r in records if r.acked_at is not None and r.acked_at <= cutover]
+    acked = [r for r in records if r.acked_at is not None]
     lost = sorted((r for r in acked if r.seq not in present), key=lambda r: (r.acked_at, r.seq))
     # Writes whose acknowledgement never came but that did land: not loss, worth reporting.
     ghosts = tuple(sorted(r.seq for r in records if r.acked_at is None and r.seq in present))
@@ -323,9 +405,10 @@ def _rpo_for_store(store: str, records: list[CanaryRecord], cutover: datetime,
                          unacknowledged_present=ghosts)
     lost_acks = [r.acked_at for r in lost if r.acked_at is not None]
     first, last = lost_acks[0], lost_acks[-1]
+    end = max(declared, last)
     log.info("%s: %d acknowledged canaries lost", store, len(lost))
     return RpoResult(
-        store=store, lost_records=len(lost), span_seconds=(last - first).total_seconds(),
+        store=store, lost_records=len(lost), span_seconds=(end - first).total_seconds(),
         lost_seqs=tuple(sorted(r.seq for r in lost)), first_lost_ack=first, last_lost_ack=last,
-        acknowledged=len(acked), unacknowledged_present=ghosts,
+        acknowledged=len(acked), unacknowledged_present=ghosts, span_to=end,
     )

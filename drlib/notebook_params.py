@@ -88,8 +88,9 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     },
     "10_readiness": {
         **_COMMON,
-        "lag_threshold_seconds": Param(float, 5.0, "largest replication lag allowed to start",
-                                       minimum=0.001, maximum=900.0),
+        "lag_threshold_seconds": Param(float, 0.0, "largest replication lag allowed to start; "
+                                       "0: the environment's (dev 5, staging 3, prod 2)",
+                                       minimum=0.0, maximum=900.0),
     },
     "20_failover_drill": {
         **_COMMON,
@@ -98,8 +99,9 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "dry_run": Param(bool, False, "show the plan and change nothing"),
         "canary_interval_seconds": Param(float, 0.2, "seconds between canary writes per store",
                                          minimum=0.01, maximum=10.0),
-        "lag_threshold_seconds": Param(float, 5.0, "largest replication lag allowed to start",
-                                       minimum=0.001, maximum=900.0),
+        "lag_threshold_seconds": Param(float, 0.0, "largest replication lag allowed to start; "
+                                       "0: the environment's (dev 5, staging 3, prod 2)",
+                                       minimum=0.0, maximum=900.0),
     },
     "30_failback": {
         **_COMMON,

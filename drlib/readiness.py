@@ -171,10 +171,32 @@ def check_dns_failover(clients: AwsClients, workload: Workload) -> CheckResult:
             "HealthCheckObservations"]
         healthy = all(o["StatusReport"]["Status"].startswith("Success") for o in observations)
         statuses.append(f"{check_id}: {'healthy' if healthy else 'UNHEALTHY'}")
-    ok = failover == ["PRIMARY", "SECONDARY"] and all("UNHEALTHY" not in s for s in statuses)
+    # Route 53's own answer (TestDNSAnswer: authoritative, no resolver cache): the primary.
+    answer = route53.test_dns_answer(HostedZoneId=workload.hosted_zone_id, RecordName=name,
+                                     RecordType="A")
+    data = [str(d).rstrip(".").lower().removeprefix("dualstack.")
+            for d in answer.get("RecordData", [])]
+    primary_lb = workload.primary.load_balancer_dns.rstrip(".").lower()
+    answers_primary = primary_lb in data or bool(set(data) & _addresses_of(primary_lb))
+    ok = (failover == ["PRIMARY", "SECONDARY"] and all("UNHEALTHY" not in s for s in statuses)
+          and answers_primary)
     return CheckResult("health checks and failover records", "pass" if ok else "fail",
-                       f"{name} failover records {failover or 'none'}; {'; '.join(statuses)}",
-                       "" if ok else "fix the DNS stack or the failing health check")
+                       f"{name} failover records {failover or 'none'}; {'; '.join(statuses)}; "
+                       f"TestDNSAnswer {data or 'empty'} "
+                       f"({'the primary' if answers_primary else 'NOT the primary'})",
+                       "" if ok else "fix the DNS stack or the failing health check; the name "
+                       "must answer with the primary load balancer before a drill")
+
+
+def _addresses_of(name: str) -> set[str]:
+    """The addresses ``name`` resolves to through the system resolver (none if it does not):
+    on AWS, TestDNSAnswer answers an alias with the load balancer's addresses."""
+    import socket
+
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+    except (OSError, UnicodeError):
+        return set()
 
 
 def check_secondary_can_scale(clients: AwsClients, workload: Workload) -> CheckResult:

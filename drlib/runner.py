@@ -26,6 +26,7 @@ from typing import Any
 
 from drlib.errors import ConfigError, DrError
 from drlib.notebook_params import notebook_path, validate
+from drlib.verdict import targets_for
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,13 @@ def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str
     """The validated parameters of every notebook of the chain (raises before anything runs)."""
     common = {"environment": request.environment, "target": request.target,
               "run_dir": str(run_dir)}
+    # The environment's lag threshold (drlib.verdict.DEFAULT_TARGETS) reaches readiness and
+    # the verdict; without it both would use the notebooks' default.
+    lag = {"lag_threshold_seconds": targets_for(request.environment).lag_threshold_seconds}
     per_notebook: dict[str, dict[str, Any]] = {
         "00_deploy": dict(common),
-        "10_readiness": dict(common),
-        "20_failover_drill": {**common, "scenario": request.scenario,
+        "10_readiness": {**common, **lag},
+        "20_failover_drill": {**common, **lag, "scenario": request.scenario,
                               "confirm_production": request.confirm_production,
                               "dry_run": request.dry_run},
         "30_failback": {**common, "confirm_production": request.confirm_production,

@@ -136,6 +136,7 @@ class StepHandle:
     def __init__(self, record: StepRecord) -> None:
         self.record = record
         self._forced: Outcome | None = None
+        self._met_at: datetime | None = None
 
     @property
     def detail(self) -> str:
@@ -145,6 +146,15 @@ class StepHandle:
     @detail.setter
     def detail(self, text: str) -> None:
         self.record.detail = text
+
+    def condition_met(self, at: datetime, resolution_s: float | None = None) -> None:
+        """The step's condition became true at ``at`` (when its poll saw it, not when the body
+        returns): the step ends there. ``resolution_s`` (the gap since the poll that still saw
+        it false) is noted in the detail."""
+        self._met_at = to_utc(at)
+        if resolution_s is not None:
+            note = f"condition observed true within {resolution_s:.3f} s"
+            self.record.detail = f"{self.record.detail}; {note}" if self.record.detail else note
 
     def skip(self, reason: str) -> None:
         """Mark the step skipped (e.g. dry run, nothing to do); the body should then return."""
@@ -194,7 +204,7 @@ class Timeline:
             record.detail = f"{record.detail}; {first_line}" if record.detail else first_line
             log.warning("step %s %s: %s", name, record.outcome, first_line)
             raise
-        record.ended_at = self.now()
+        record.ended_at = handle._met_at or self.now()
         record.outcome = handle._forced or "ok"
         if self._overran(record):
             record.timed_out = True

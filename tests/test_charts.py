@@ -202,9 +202,12 @@ def test_published_comparison_chart(drill: SyntheticDrill, tmp_path: Path) -> No
     """A panel per comparison (3 stores and RTO), each with two bars and a dashed target."""
     stats = lag_statistics(drill.series[drill.series["source"] == "canary"])
     figure = published_comparison_chart(stats, drill.rto, published_figures(), TARGETS)
-    assert figure.get_suptitle() == "Measured vs AWS published figures"
+    assert figure.get_suptitle() == "Measured vs reference figures"
     assert [ax.get_title() for ax in figure.axes] == [
         "aurora lag (median)", "dynamodb lag (median)", "s3 lag (max)", "RTO"]
+    # the DynamoDB figure is this project's design figure, never labelled AWS's
+    assert [[t.get_text() for t in ax.get_xticklabels()] for ax in figure.axes] == [
+        ["measured", "AWS"], ["measured", "design"], ["measured", "AWS"], ["measured", "AWS"]]
     for ax in figure.axes:
         assert units_in(ax.get_ylabel())
         assert len(ax.patches) == 2
@@ -238,3 +241,48 @@ def test_rto_rpo_chart(drill: SyntheticDrill, tmp_path: Path, scenario: str,
     assert len(ax_rpo.patches) == 3
     assert any(t.get_text().endswith("lost") for t in ax_rpo.texts)
     assert_png(figure, tmp_path / "rto_rpo.png")
+
+
+# --- write outcomes over time ---------------------------------------------------------------------
+
+def test_write_outcomes_chart_marks_every_outcome_and_the_switch() -> None:
+    """One panel per store; acknowledged, rejected, timed out and lost writes are counted in the
+    legend; the disaster, cutover, DNS move and the write outage are marked."""
+    from drlib.charts import write_outcomes_chart
+    from drlib.write_outcomes import measure_write_outage
+
+    timeline = Timeline()
+    timeline.declare_disaster("planned", at=T0 + timedelta(seconds=1))
+    records = []
+    for seq in range(1, 21):
+        t = T0 + timedelta(seconds=0.2 * seq)
+        region = EAST if seq <= 12 else WEST
+        failed = 6 <= seq <= 12
+        error = ("ConnectionTimeout: expired" if seq == 12 else
+                 "ReadOnlySqlTransaction: read-only") if failed else None
+        record = CanaryRecord("aurora", seq, region, t, None if failed else
+                              t + timedelta(seconds=0.01), error=error)
+        record.present_after = seq != 5 if not failed else False
+        records.append(record)
+    records.append(CanaryRecord("s3", 1, EAST, T0, T0 + timedelta(seconds=0.01),
+                                present_after=True))
+    outage = {"aurora": measure_write_outage(records, "aurora", T0 + timedelta(seconds=1), WEST)}
+    figure = write_outcomes_chart(records, timeline, outage, cutover_at=T0 + timedelta(seconds=1.1),
+                                  dns_moved_at=T0 + timedelta(seconds=2.5))
+    aurora, s3 = figure.axes
+    labels = [t.get_text() for t in aurora.get_legend().get_texts()]
+    assert "acknowledged (13)" in labels
+    assert "rejected (6)" in labels
+    assert "timed out (1)" in labels
+    assert "lost (1)" in labels
+    assert any(label.startswith("write outage 1.6") for label in labels)
+    assert {"disaster declared", "cutover", "DNS moved"} <= set(labels)
+    assert s3.get_ylabel() == "s3"
+
+
+def test_write_outcomes_chart_without_records_says_so() -> None:
+    """No canary writes: a figure that says so rather than an empty axis."""
+    from drlib.charts import write_outcomes_chart
+
+    figure = write_outcomes_chart([])
+    assert "no canary writes" in [t.get_text() for t in figure.axes[0].texts]

@@ -7,11 +7,13 @@ failover RPO equal to exactly the writes made while replication was paused; refu
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from drlib import drill as drill_module
 from drlib.aws import AwsClients
 from drlib.canary import CanaryFleet
 from drlib.drill import DrillRun, drill_lock, run_failback, run_scenario, writer_region
@@ -22,8 +24,11 @@ from drlib.errors import ConfigError, DrError, DrillAborted
 from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
 from drlib.timeline import utc_now
+from drlib.verdict import evaluate, targets_for
 from drlib.waiting import wait_until
 from drlib.workload import Workload, project_regions, workload_from_outputs
+from drlib.write_outcomes import RPO_EVIDENCE_RULE
+from tests.test_recompute_metrics import assert_metrics_recomputed
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +85,22 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
         workload.regions.secondary
     assert dns_name(workload.secondary.load_balancer_dns) in app_answer(target.clients, workload)
     assert (run.run_dir / "canaries.csv").exists()
+    measured = metrics["measured"]
+    # the RPO claim rests on writes in flight: at least 10 Aurora acks in the 5 s before cutover
+    evidence = measured["rpo_evidence"]["aurora"]
+    assert evidence["tested"], evidence
+    assert evidence["acknowledged_in_window"] >= 10
+    assert all(measured["rpo"][s]["tested"] for s in measured["rpo"])
+    # every write counted; the rejected ones classified
+    for store, writes in measured["writes"].items():
+        assert writes["attempted"] == writes["acknowledged"] + writes["rejected"] + \
+            writes["timed_out"], store
+        assert sum(writes["rejected_by_class"].values()) == writes["rejected"], store
+        assert measured["write_outage"][store]["first_ack_region"] == workload.regions.secondary
+    assert_metrics_recomputed(run.run_dir)
+    # steps end when their condition was seen true, to within the poll
+    steps = {s["step"]: s for s in metrics["timeline"]}
+    assert "condition observed true within" in steps["move DNS to the secondary"]["detail"]
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
@@ -88,6 +109,53 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
     assert writer_region(target.clients, workload, workload.regions.primary) == \
         workload.regions.primary
     assert dns_name(workload.primary.load_balancer_dns) in app_answer(target.clients, workload)
+
+
+def test_too_few_writes_in_flight_is_not_tested_and_fails_in_prod(
+        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+    """With no write in flight in the seconds before the cutover the RPO is "not tested":
+    a warning in dev, a failure under prod's targets."""
+
+    def go_quiet(run: DrillRun, fleet: CanaryFleet) -> None:
+        fleet.hold_writes()  # resumed right after the cutover, below
+        time.sleep(RPO_EVIDENCE_RULE.window_s + 0.5)
+
+    run = drill(deployed, "planned-switchover", tmp_path, before_disaster=go_quiet)
+    original = drill_module.request_writer_move
+
+    def move_then_resume(*args: object, **kwargs: object) -> str:
+        try:
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            fleet_holder["fleet"].resume_writes()
+
+    fleet_holder: dict[str, CanaryFleet] = {}
+    original_build = drill_module.build_canaries
+
+    def build(*args: object, **kwargs: object) -> object:
+        fleet, active = original_build(*args, **kwargs)  # type: ignore[arg-type]
+        fleet_holder["fleet"] = fleet
+        return fleet, active
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(drill_module, "request_writer_move", move_then_resume)
+        patch.setattr(drill_module, "build_canaries", build)
+        metrics = run_scenario(run)
+    not_tested = [f for f in metrics["verdict"]["findings"] if "RPO not tested" in f["message"]]
+    assert {f["store"] for f in not_tested} == set(metrics["measured"]["rpo"])
+    assert all(f["severity"] == "warning" for f in not_tested)
+    assert metrics["status"] == "passed"
+    assert all(not r["tested"] for r in metrics["measured"]["rpo"].values())
+    assert run.measured is not None
+    prod = evaluate(targets_for("prod"), run.measured, "planned-switchover")
+    assert not prod.passed
+    assert {f.store for f in prod.failures() if f.check == "rpo"} == \
+        set(metrics["measured"]["rpo"])
+    assert all("RPO not tested" in f.message for f in prod.failures() if f.check == "rpo")
+
+    back = drill(deployed, "failback", tmp_path)
+    back.run_dir = run.run_dir
+    assert run_failback(back)["failback"]["completed"]
 
 
 def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Target, Workload],
@@ -125,6 +193,11 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
                           workload.regions.primary and r.acked_at > paused_at)
         assert expected, store
         assert list(rpo["lost_seqs"]) == expected, store
+        lost_acks = [r.acked_at for r in run.records if r.store == store and r.seq in expected]
+        assert rpo["span_seconds"] == pytest.approx(
+            (max(declared, *lost_acks) - min(lost_acks)).total_seconds(), abs=1e-6), store
+        assert rpo["tested"], store
+    assert_metrics_recomputed(run.run_dir)
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir

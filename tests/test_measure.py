@@ -110,7 +110,20 @@ def test_lag_metrics_turn_nan_into_null() -> None:
     assert metrics["aurora"]["count"] == 1
     assert metrics["aurora"]["median_s"] == pytest.approx(0.02)
     assert metrics["s3"] == {"count": 0, "median_s": None, "p90_s": None, "p99_s": None,
-                             "max_s": None}
+                             "max_s": None, "resolution_s": None}
+
+
+def test_lag_resolution_travels_through_csv_and_statistics() -> None:
+    """Each arrival's resolution (time since the last read that missed it) is kept in
+    canaries.csv and summarised per store as the median resolution."""
+    records = [rec("aurora", i, float(i), float(i) + 0.05) for i in range(1, 4)]
+    for record, resolution in zip(records, [0.01, 0.02, 0.03], strict=True):
+        record.mark_visible(WEST, record.visible_at[WEST], resolution)
+    again = [CanaryRecord.from_record(r.to_record()) for r in records]
+    assert [r.lag_resolution() for r in again] == pytest.approx([0.01, 0.02, 0.03])
+    stats = lag_statistics(again)
+    assert stats.loc["aurora", "resolution_s"] == pytest.approx(0.02)
+    assert math.isnan(stats.loc["dynamodb", "resolution_s"])
 
 
 def test_unknown_store_is_appended() -> None:
@@ -212,25 +225,27 @@ def test_rto_restricted_to_one_store() -> None:
 @pytest.mark.parametrize(
     ("acks", "present", "lost", "span"),
     [
+        # disaster at T0+5; span = from the earliest lost ack to max(disaster, last lost ack)
         ([1.0, 2.0, 3.0, 4.0], {1, 2, 3, 4}, (), 0.0),            # nothing lost
-        ([1.0, 2.0, 3.0, 4.0], {2, 3, 4}, (1,), 0.0),             # lost at the first edge
-        ([1.0, 2.0, 3.0, 4.0], {1, 2, 3}, (4,), 0.0),             # lost at the last edge
-        ([1.0, 2.0, 3.0, 4.0], {1, 4}, (2, 3), 1.0),              # a gap in the middle
-        ([1.0, 2.0, 3.0, 4.0], set(), (1, 2, 3, 4), 3.0),         # everything lost
-        ([1.0, 2.0, 10.0, 11.0], {1, 2}, (), 0.0),                # acked after cut-over: not RPO
-        ([1.0, 2.0, 5.0], {1, 2}, (3,), 0.0),                     # acked exactly at cut-over
+        ([1.0, 2.0, 3.0, 4.0], {2, 3, 4}, (1,), 4.0),             # one lost record is not 0 s
+        ([1.0, 2.0, 3.0, 4.0], {1, 2, 3}, (4,), 1.0),             # lost at the last edge
+        ([1.0, 2.0, 3.0, 4.0], {1, 4}, (2, 3), 3.0),              # a gap in the middle
+        ([1.0, 2.0, 3.0, 4.0], set(), (1, 2, 3, 4), 4.0),         # everything lost
+        ([1.0, 2.0, 10.0, 11.0], {1, 2}, (3, 4), 1.0),            # both acked after the disaster
+        ([1.0, 2.0, 5.0], {1, 2}, (3,), 0.0),                     # acked at the disaster itself
         ([], set(), (), 0.0),                                      # no records
     ],
 )
 def test_rpo_reconciles_record_by_record(acks: list[float], present: set[int],
                                          lost: tuple[int, ...], span: float) -> None:
-    """Acknowledged-before-cut-over records absent from the new primary are lost, with a span."""
+    """Every acknowledged record absent from the new primary is lost; the span runs from the
+    earliest lost acknowledgement to the disaster (or the last lost acknowledgement if later)."""
     records = [rec("aurora", i, ack) for i, ack in enumerate(acks, start=1)]
     result = measure_rpo(records, WEST, at(5.0), {"aurora": present}, stores=["aurora"])["aurora"]
     assert result.lost_seqs == lost
     assert result.lost_records == len(lost)
     assert result.span_seconds == pytest.approx(span)
-    assert result.acknowledged == sum(1 for a in acks if a <= 5.0)
+    assert result.acknowledged == len(acks)
 
 
 def test_rpo_ignores_unacknowledged_writes_but_reports_those_that_landed() -> None:

@@ -173,3 +173,15 @@ def test_disaster_constant_is_the_event_action() -> None:
     """declare_disaster records an event named by DISASTER_DECLARED."""
     timeline = Timeline()
     assert timeline.declare_disaster().action == DISASTER_DECLARED
+
+
+def test_step_ends_when_its_condition_was_met_not_when_the_body_returns() -> None:
+    """condition_met() sets the step's end to the moment the condition was seen true and notes
+    the resolution in the detail."""
+    timeline = Timeline(clock=ticking_clock(5.0))
+    with timeline.step("move DNS", timeout_s=60) as handle:
+        handle.condition_met(T0 + timedelta(seconds=1.5), resolution_s=0.05)
+    (step,) = timeline.steps
+    assert step.ended_at == T0 + timedelta(seconds=1.5)
+    assert step.duration_s == pytest.approx(1.5)
+    assert "within 0.050 s" in step.detail

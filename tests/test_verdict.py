@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,12 @@ from drlib.verdict import (
     published_figures,
     route53_failover_seconds,
     targets_for,
+)
+from drlib.write_outcomes import (
+    RPO_EVIDENCE_RULE,
+    RpoEvidence,
+    count_writes,
+    measure_write_outage,
 )
 
 T0 = datetime(2026, 11, 28, 17, 0, 0, tzinfo=UTC)
@@ -184,6 +191,59 @@ def test_rpo_in_every_store_is_checked() -> None:
     (failure,) = verdict.failures()
     assert failure.store == "s3"
     assert "seq 7" in failure.message
+
+
+def evidence(tested: bool) -> RpoEvidence:
+    """RPO evidence for aurora: 25 writes in flight (tested) or 2 (not tested)."""
+    return RpoEvidence(store="aurora", cutover_at=T0, old_primary_region="us-east-1",
+                       acknowledged_in_window=25 if tested else 2,
+                       attempted_in_window=25, blind_s=0.1 if tested else 3.0, tested=tested,
+                       rule=RPO_EVIDENCE_RULE, reason="25 writes" if tested else "2 writes")
+
+
+@pytest.mark.parametrize(
+    ("environment", "scenario", "tested", "lost", "severity"),
+    [
+        ("prod", "planned-switchover", False, 0, "failure"),   # too few writes in flight
+        ("staging", "planned-switchover", False, 0, "failure"),
+        ("dev", "planned-switchover", False, 0, "warning"),    # dev warns, does not fail
+        ("prod", "unplanned-failover", False, 0, "failure"),
+        ("prod", "planned-switchover", True, 0, "info"),       # enough writes: a real claim
+        ("prod", "planned-switchover", False, 2, "failure"),   # a loss is a loss, tested or not
+        ("dev", "unplanned-failover", False, 1, "info"),       # a measured loss within target
+    ],
+)
+def test_rpo_on_too_few_writes_in_flight_is_not_tested(environment: str, scenario: str,
+                                                        tested: bool, lost: int,
+                                                        severity: str) -> None:
+    """With too few acknowledged writes before the cutover, "no loss" is reported "not
+    tested", never 0, and fails the drill in staging and prod."""
+    m = replace(measured(lost=lost, span=1.0), rpo_evidence={"aurora": evidence(tested)})
+    verdict = evaluate(targets_for(environment), m, scenario)
+    (finding,) = [f for f in verdict.findings if f.check == "rpo"]
+    assert finding.severity == severity
+    assert ("not tested" in finding.message) is (not tested and lost == 0)
+    assert verdict.passed is (severity != "failure")
+    assert m.to_metrics()["rpo"]["aurora"]["tested"] is tested
+
+
+def test_writes_are_reported_per_store() -> None:
+    """Every store's attempts, rejections by class and outage appear among the findings."""
+    records = [CanaryRecord("aurora", 1, "us-east-1", T0, T0 + timedelta(seconds=0.01)),
+               CanaryRecord("aurora", 2, "us-east-1", T0 + timedelta(seconds=1),
+                            error="ReadOnlySqlTransaction: read-only"),
+               CanaryRecord("aurora", 3, "us-west-2", T0 + timedelta(seconds=2),
+                            T0 + timedelta(seconds=2.01))]
+    m = replace(measured(), writes=count_writes(records),
+                write_outage={"aurora": measure_write_outage(records, "aurora", T0,
+                                                             "us-west-2")})
+    (finding,) = [f for f in evaluate(TARGETS, m, "planned-switchover").findings
+                  if f.check == "writes"]
+    assert "3 writes attempted, 2 acknowledged, 1 rejected (1 ReadOnlySqlTransaction)" \
+        in finding.message
+    assert finding.measured == pytest.approx(2.0)
+    assert m.to_metrics()["writes"]["aurora"]["rejected_by_class"] == {
+        "ReadOnlySqlTransaction": 1}
 
 
 def test_no_rpo_measured_fails() -> None:

@@ -41,6 +41,7 @@ class EmulatorProcess:
     endpoint_url: str
     state_dir: Path
     process: ProcessIdentity | None = None
+    dns_address: str | None = None
     kind: str = "background"
     """``background`` (``drlib emulator start``) or ``drill`` (the emulator a ``drlib drill``
     runs in its own process: faults reach it, ``stop`` leaves it to its drill)."""
@@ -76,6 +77,7 @@ def read_state(state_dir: Path | None = None) -> EmulatorProcess | None:
         proc = EmulatorProcess(pid=int(data["pid"]), port=int(data["port"]),
                                endpoint_url=str(data["endpoint_url"]), state_dir=state_dir,
                                process=ProcessIdentity.from_json(recorded) if recorded else None,
+                               dns_address=data.get("dns"),
                                kind=str(data.get("kind") or "background"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise EmulatorError(
@@ -186,7 +188,8 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
     state_path = emulator.state_dir / STATE_FILE
     state_path.write_text(json.dumps({"pid": os.getpid(), "port": emulator.port,
                                       "endpoint_url": emulator.endpoint_url,
-                                      "process": identify().to_json()}))
+                                      "process": identify().to_json(),
+                                      "dns": emulator.dns_address}))
     stopping = {"now": False}
 
     def on_signal(signum: int, frame: object) -> None:
@@ -194,7 +197,7 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(describe_environment(emulator.endpoint_url), flush=True)
+    print(describe_environment(emulator.endpoint_url, emulator.dns_address), flush=True)
     try:
         while not stopping["now"]:
             time.sleep(0.2)
@@ -203,9 +206,10 @@ def serve(port: int | None = None, state_dir: Path | None = None) -> None:
         state_path.unlink(missing_ok=True)
 
 
-def describe_environment(endpoint_url: str) -> str:
+def describe_environment(endpoint_url: str, dns_address: str | None = None) -> str:
     """How to point boto3, the AWS CLI, Sceptre and a notebook at the emulator."""
-    exports = "\n".join(f"export {k}={v}" for k, v in client_environment(endpoint_url).items())
+    exports = "\n".join(f"export {k}={v}" for k, v in
+                        client_environment(endpoint_url, dns_address=dns_address).items())
     return (
         f"drlib emulator answering on {endpoint_url}\n\n"
         "Point boto3, the AWS CLI, Sceptre and notebook kernels at it with:\n\n"

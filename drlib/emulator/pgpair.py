@@ -535,30 +535,44 @@ class LagProbe:
                 self.seq = int(row[0]) if row else 0
             conn.execute(f"INSERT INTO {HEARTBEAT} VALUES (%s, %s) ON CONFLICT (id) "
                          "DO UPDATE SET seq = excluded.seq", [self.row_id, self.seq + 1])
+            acked = time.monotonic()  # the commit's acknowledgement, not the disconnect
         self.seq += 1
-        self.pending.append((self.seq, time.monotonic()))
+        self.pending.append((self.seq, acked))
 
-    def measure(self, standby: PgServer, poll_for: float = 0.5) -> float | None:
-        """The lag in seconds now (None if nothing was ever written)."""
+    def measure(self, standby: PgServer, poll_for: float = 0.5,
+                conn: Any = None) -> float | None:
+        """The lag in seconds now (None if nothing was ever written).
+
+        Pass ``conn``, a connection to the standby opened *before* :meth:`beat`, so the lag
+        does not include setting up a connection (locally that is longer than the lag).
+        """
         if not self.pending:
             return None
-        with standby.connect(ADMIN_DB) as conn:
-            def visible() -> float | None:
-                row = conn.execute(f"SELECT seq FROM {HEARTBEAT} WHERE id = %s",
-                                   [self.row_id]).fetchone()
-                seen = int(row[0]) if row else 0
-                now = time.monotonic()
-                latest: float | None = None
-                while self.pending and self.pending[0][0] <= seen:
-                    latest = now - self.pending.popleft()[1]
-                return latest if not self.pending else None
+        if conn is None:
+            with standby.connect(ADMIN_DB) as own:
+                return self.measure(standby, poll_for, own)
 
-            try:
-                return wait_until(visible, description="the heartbeat to reach the standby",
-                                  timeout=poll_for, interval=0.002, backoff=1.3,
-                                  max_interval=0.05)
-            except WaitTimeout:
-                return time.monotonic() - self.pending[0][1]
+        def visible() -> float | None:
+            row = conn.execute(f"SELECT seq FROM {HEARTBEAT} WHERE id = %s",
+                               [self.row_id]).fetchone()
+            seen = int(row[0]) if row else 0
+            now = time.monotonic()
+            latest: float | None = None
+            while self.pending and self.pending[0][0] <= seen:
+                latest = now - self.pending.popleft()[1]
+            return latest if not self.pending else None
+
+        try:
+            return wait_until(visible, description="the heartbeat to reach the standby",
+                              timeout=poll_for, interval=0.002, backoff=1.3,
+                              max_interval=0.05)
+        except WaitTimeout:
+            return time.monotonic() - self.pending[0][1]
+
+    def unreplicated_age(self) -> float:
+        """Seconds since the oldest heartbeat commit the standby has not shown yet (0 when it
+        is caught up): how far behind the standby is in commit time, the RPO lag."""
+        return time.monotonic() - self.pending[0][1] if self.pending else 0.0
 
 
 def postgres_processes(data_root: Path) -> list[int]:

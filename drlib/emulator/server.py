@@ -50,14 +50,24 @@ def emulator_version() -> str:
     return f"drlib-emulator {__version__} (moto {version('moto')})"
 
 
-def client_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """The environment that points boto3, the AWS CLI, Sceptre and notebooks at the emulator."""
-    return {
+#: The environment variable naming the DNS server clients resolve through (``HOST:PORT``);
+#: drlib's canaries use it when set and the system resolver otherwise.
+DNS_SERVER_VARIABLE = "DRLIB_DNS_SERVER"
+
+
+def client_environment(endpoint_url: str, region: str = DEFAULT_REGION,
+                       dns_address: str | None = None) -> dict[str, str]:
+    """The environment that points boto3, the AWS CLI, Sceptre and notebooks at the emulator
+    (and DNS clients at its DNS server, when its address is given)."""
+    env = {
         "AWS_ENDPOINT_URL": endpoint_url,
         **DUMMY_CREDENTIALS,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
+    if dns_address:
+        env[DNS_SERVER_VARIABLE] = dns_address
+    return env
 
 
 class Emulator:
@@ -68,15 +78,21 @@ class Emulator:
         self.state_dir = (state_dir or default_state_dir()).resolve()
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.dns: Any = None  # the DnsServer, once started
 
     @property
     def endpoint_url(self) -> str:
         """The URL every AWS client uses to reach the emulator."""
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def dns_address(self) -> str | None:
+        """``127.0.0.1:PORT`` of the DNS server for the hosted zones, while it runs."""
+        return None if self.dns is None else str(self.dns.address)
+
     def environment(self, region: str = DEFAULT_REGION) -> dict[str, str]:
         """The client environment for this emulator (see :func:`client_environment`)."""
-        return client_environment(self.endpoint_url, region)
+        return client_environment(self.endpoint_url, region, self.dns_address)
 
     def start(self, timeout: float = 30.0) -> Emulator:
         """Install the extensions, bind the port, and return once the server answers."""
@@ -112,6 +128,9 @@ class Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name=f"drlib-emulator-{self.port}", daemon=True)
         self._thread.start()
+        from drlib.emulator.dns_server import DnsServer
+
+        self.dns = DnsServer().start()
         wait_until(self._answers, description=f"the emulator on {self.endpoint_url} to answer",
                    timeout=timeout, interval=0.02)
         log.info("emulator listening on %s (state in %s)", self.endpoint_url, self.state_dir)
@@ -135,6 +154,9 @@ class Emulator:
         if self._thread is None:
             return
         run_shutdown_hooks()
+        if self.dns is not None:
+            self.dns.stop()
+            self.dns = None
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)

@@ -37,6 +37,8 @@ class RunReport:
     integrity: str
     charts: tuple[Path, ...]
     notebooks: pd.DataFrame
+    writes: pd.DataFrame | None = None
+    references: pd.DataFrame | None = None
 
 
 def outputs_path(outputs_dir: Path | str) -> Path:
@@ -82,6 +84,8 @@ def run_report(outputs_dir: Path | str, run_dir: Path | str = "") -> RunReport:
         run_dir=folder,
         summary=_summary_table(summary),
         results=results_table(metrics),
+        writes=writes_table(metrics),
+        references=references_table(metrics),
         timeline=pd.DataFrame(metrics.get("timeline") or [],
                               columns=["step", "started_at", "ended_at", "outcome", "detail"]),
         findings=pd.DataFrame((metrics.get("verdict") or {}).get("findings") or [],
@@ -161,21 +165,85 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
 
 
 def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
-    """Measured RTO and RPO (per store) against the environment's targets."""
+    """Measured RTO (overall and per store) and RPO (per store) against the environment's
+    targets, each with what it rests on. An RPO "not tested" is never "within target"."""
     targets = metrics.get("targets") or {}
     measured = metrics.get("measured") or {}
-    rows = [_row("RTO", "seconds", measured.get("rto_seconds"), targets.get("rto_seconds"))]
+    writes = measured.get("writes") or {}
+    rto = measured.get("rto") or {}
+    rows = [_row("RTO", "seconds", measured.get("rto_seconds"), targets.get("rto_seconds"),
+                 rests_on=f"slowest store: {rto.get('store')}" if rto.get("store") else None)]
+    for store, entry in sorted((measured.get("rto_per_store") or {}).items()):
+        spacing = (writes.get(store) or {}).get("attempt_spacing_s")
+        rows.append(_row(f"RTO {store}", "seconds", entry.get("rto_seconds"),
+                         targets.get("rto_seconds"),
+                         rests_on=f"first acknowledged write #{entry.get('seq')}; resolution "
+                         f"{_fmt(spacing)} s (attempt spacing)"))
+    evidence = measured.get("rpo_evidence") or {}
     for store, rpo in sorted((measured.get("rpo") or {}).items()):
         if isinstance(rpo, dict):
-            rows.append(_row(f"RPO {store}", "seconds of writes lost", rpo.get("span_seconds"),
-                             targets.get("rpo_seconds"), lost=rpo.get("lost_records")))
+            proof = evidence.get(store) or {}
+            tested = rpo.get("tested", True)
+            rests = (f"{rpo.get('acknowledged')} acknowledged writes reconciled; "
+                     f"{proof.get('acknowledged_in_window')} in the {proof.get('window_s')} s "
+                     f"before the cutover" if proof else None)
+            row = _row(f"RPO {store}", "seconds of writes lost", rpo.get("span_seconds"),
+                       targets.get("rpo_seconds"), lost=rpo.get("lost_records"),
+                       rests_on=rests if tested else f"NOT TESTED: {proof.get('reason')}")
+            if not tested:
+                row[5] = None
+            rows.append(row)
     return pd.DataFrame(rows, columns=["measure", "unit", "measured", "target", "lost records",
-                                       "within target"]).set_index("measure")
+                                       "within target", "rests on"]).set_index("measure")
 
 
-def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None) -> list[Any]:
+def _fmt(value: Any) -> str:
+    return "?" if value is None else f"{float(value):.3g}"
+
+
+def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None,
+         rests_on: str | None = None) -> list[Any]:
     within = None if value is None or target is None else float(value) <= float(target)
-    return [name, unit, value, target, lost, within]
+    return [name, unit, value, target, lost, within, rests_on]
+
+
+def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Every canary write per store: attempts, acknowledgements, rejections by class, timeouts,
+    and the write outage clients saw (last acknowledgement before, first after, where)."""
+    measured = metrics.get("measured") or {}
+    outage = measured.get("write_outage") or {}
+    rows = []
+    for store, w in sorted((measured.get("writes") or {}).items()):
+        o = outage.get(store) or {}
+        rows.append({
+            "store": store, "attempted": w.get("attempted"),
+            "acknowledged": w.get("acknowledged"), "rejected": w.get("rejected"),
+            "rejected by class": ", ".join(f"{n} {c}" for c, n in
+                                           (w.get("rejected_by_class") or {}).items()) or "-",
+            "timed out": w.get("timed_out"),
+            "write outage s": o.get("seconds"),
+            "last ack before": f"{o.get('last_ack_region')} #{o.get('last_ack_seq')} "
+                               f"{o.get('last_ack_before')}" if o.get("last_ack_before") else None,
+            "first ack after": f"{o.get('first_ack_region')} #{o.get('first_ack_seq')} "
+                               f"{o.get('first_ack_after')}" if o.get("first_ack_after") else None,
+            "resolution s": o.get("resolution_s"),
+        })
+    columns = ["store", "attempted", "acknowledged", "rejected", "rejected by class",
+               "timed out", "write outage s", "last ack before", "first ack after",
+               "resolution s"]
+    return pd.DataFrame(rows, columns=columns).set_index("store")
+
+
+def references_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """The reference figures the verdict quotes, each with its origin (AWS documentation,
+    derived from the deployment, or this project's design figure) and source."""
+    rows = [{"figure": key, "metric": f"{f.get('service')}: {f.get('metric')}",
+             "seconds": f.get("value_seconds"),
+             "origin": f.get("origin", "AWS documentation"), "note": f.get("note"),
+             "sources": ", ".join(f.get("sources") or [])}
+            for key, f in (metrics.get("published_figures") or {}).items()]
+    return pd.DataFrame(rows, columns=["figure", "metric", "seconds", "origin", "note",
+                                       "sources"]).set_index("figure")
 
 
 def integrity_text(run_dir: Path) -> str:

@@ -70,7 +70,9 @@ def rpo_text(measured: dict[str, Any]) -> str | None:
     stores = [v for v in rpo.values() if isinstance(v, dict)]
     lost = sum(int(v.get("lost_records") or 0) for v in stores)
     span = max((float(v.get("span_seconds") or 0.0) for v in stores), default=0.0)
-    return f"{lost} lost / {span:.1f} s"
+    untested = sorted(k for k, v in rpo.items() if isinstance(v, dict) and v.get("tested") is False)
+    suffix = f" (NOT TESTED: {', '.join(untested)})" if untested else ""
+    return f"{lost} lost / {span:.1f} s{suffix}"
 
 
 _RUN_ID = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)_(?P<env>[a-z0-9]+)_(?P<scenario>[a-z0-9-]+?)"

@@ -218,6 +218,33 @@ def test_lag_probe_measures_small_lag_and_growing_lag_when_paused(
 
 
 @pytest.mark.slow
+def test_rpo_lag_is_how_far_behind_the_standby_is_not_the_replication_time(
+        pair: tuple[PgServer, PgServer]) -> None:
+    """AuroraGlobalDBRPOLag (unreplicated_age) is 0 once the standby shows every commit and
+    grows while replay is paused, while AuroraGlobalDBReplicationLag (measure) is the
+    commit-to-visible time; over a connection opened before the commit the streaming lag is a
+    few milliseconds, not a connection set-up."""
+    primary, standby = pair
+    probe = LagProbe(row_id=9)
+    with standby.connect() as conn:
+        probe.beat(primary)
+        streaming = probe.measure(standby, poll_for=2.0, conn=conn)
+        assert streaming is not None
+        assert streaming < 0.05
+        assert probe.unreplicated_age() == 0.0
+        standby.pause_replay()
+        probe.beat(primary)
+        probe.measure(standby, poll_for=0.1, conn=conn)
+        behind = probe.unreplicated_age()
+        assert behind >= 0.1
+        standby.resume_replay()
+        caught_up = probe.measure(standby, poll_for=2.0, conn=conn)
+    assert caught_up is not None
+    assert caught_up >= behind  # the commit took that long to become visible
+    assert probe.unreplicated_age() == 0.0  # and now nothing is missing
+
+
+@pytest.mark.slow
 def test_apply_delay_holds_back_replay(pair: tuple[PgServer, PgServer]) -> None:
     """recovery_min_apply_delay makes a commit appear on the standby only after the delay."""
     primary, standby = pair

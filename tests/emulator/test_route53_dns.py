@@ -11,6 +11,7 @@ from drlib.aws import AwsClients
 from drlib.emulator import faults
 from drlib.emulator.extensions.route53_dns import choose_failover
 from drlib.emulator.extensions.route53_health import set_health_check_time_scale
+from drlib.emulator.server import Emulator
 
 ZONE = "drill.example.com"
 
@@ -232,3 +233,93 @@ def test_answers_come_from_the_queried_zone_only(r53: Any, zone: str) -> None:
     _create(r53, other, _a(f"only-other.{ZONE}", "192.0.2.99"))
     assert _answer(r53, zone, f"only-other.{ZONE}")["ResponseCode"] == "NXDOMAIN"
     assert _answer(r53, other, f"only-other.{ZONE}")["RecordData"] == ["192.0.2.99"]
+
+
+# --- the DNS server ------------------------------------------------------------------------------
+
+def _dig(emulator: Emulator, name: str, record_type: str = "A", tcp: bool = False) -> Any:
+    """A dig-style query to the emulator's DNS server (dnspython), over UDP or TCP."""
+    import dns.message
+    import dns.query
+
+    host, port = str(emulator.dns_address).rsplit(":", 1)
+    query = dns.message.make_query(name, record_type)
+    send = dns.query.tcp if tcp else dns.query.udp
+    return send(query, host, port=int(port), timeout=5)
+
+
+def _values(response: Any) -> list[str]:
+    return sorted(str(r) for rrset in response.answer for r in rrset)
+
+
+def test_dns_server_answers_failover_records_and_follows_the_health_check(
+        emulator: Emulator, r53: Any, zone: str) -> None:
+    """Over UDP and TCP the failover name answers the PRIMARY with its TTL, the SECONDARY once
+    the primary's health check fails, and the PRIMARY again when it recovers."""
+    import dns.rcode
+
+    set_health_check_time_scale(1.0)  # TTLs as declared (they follow the time scale)
+    check = _check(r53, "app.us-east-1.example.net")
+    _create(r53, zone,
+            {**_a(f"app.{ZONE}", "192.0.2.10", SetIdentifier="p", Failover="PRIMARY",
+                  HealthCheckId=check), "TTL": 30},
+            {**_a(f"app.{ZONE}", "198.51.100.10", SetIdentifier="s", Failover="SECONDARY"),
+             "TTL": 30})
+    for tcp in (False, True):
+        response = _dig(emulator, f"app.{ZONE}", tcp=tcp)
+        assert response.rcode() == dns.rcode.NOERROR
+        assert _values(response) == ["192.0.2.10"]
+        assert response.answer[0].ttl == 30
+    set_health_check_time_scale(0)
+    faults.fail_health_check(check)
+    assert _values(_dig(emulator, f"app.{ZONE}")) == ["198.51.100.10"]
+    faults.restore_health_check(check)
+    assert _values(_dig(emulator, f"app.{ZONE}")) == ["192.0.2.10"]
+
+
+def test_dns_server_answers_alias_to_load_balancers_with_addresses(
+        emulator: Emulator, aws: AwsClients, r53: Any, zone: str) -> None:
+    """An alias to a load balancer answers the load balancer's own address (the one its DNS
+    name resolves to), with Route 53's 60 s alias TTL, and moves with the target's health."""
+    from drlib.emulator.dns_server import load_balancer_address
+
+    set_health_check_time_scale(1.0)
+    east = _load_balancer(aws, "us-east-1", "dns-east")
+    west = _load_balancer(aws, "us-west-2", "dns-west")
+    _create(r53, zone, *[{"Name": f"app.{ZONE}", "Type": "A", "SetIdentifier": role,
+                          "Failover": role,
+                          "AliasTarget": {"HostedZoneId": lb["CanonicalHostedZoneId"],
+                                          "DNSName": f"dualstack.{lb['DNSName']}",
+                                          "EvaluateTargetHealth": True}}
+                         for lb, role in ((east, "PRIMARY"), (west, "SECONDARY"))])
+    east_address = load_balancer_address(east["DNSName"])
+    west_address = load_balancer_address(west["DNSName"])
+    assert east_address != west_address
+    assert _values(_dig(emulator, east["DNSName"])) == [east_address]
+    assert _values(_dig(emulator, west["DNSName"])) == [west_address]
+    answer = _dig(emulator, f"app.{ZONE}")
+    assert _values(answer) == [east_address]
+    assert answer.answer[0].ttl == 60
+    set_health_check_time_scale(0)
+    faults.take_region_down("us-east-1")
+    assert _values(_dig(emulator, f"app.{ZONE}")) == [west_address]
+    faults.bring_region_up("us-east-1")
+    assert _values(_dig(emulator, f"app.{ZONE}")) == [east_address]
+
+
+def test_dns_server_rcodes(emulator: Emulator, r53: Any, zone: str) -> None:
+    """NXDOMAIN for an unknown name in a zone, NOERROR without data for a missing type, REFUSED
+    outside every hosted zone (it is not a recursive resolver)."""
+    import dns.rcode
+
+    _create(r53, zone, _a(f"www.{ZONE}", "192.0.2.1"))
+    assert _dig(emulator, f"nothing.{ZONE}").rcode() == dns.rcode.NXDOMAIN
+    no_type = _dig(emulator, f"www.{ZONE}", "AAAA")
+    assert (no_type.rcode(), no_type.answer) == (dns.rcode.NOERROR, [])
+    assert _dig(emulator, "example.org").rcode() == dns.rcode.REFUSED
+
+
+def test_emulator_exports_its_dns_server(emulator: Emulator) -> None:
+    """The client environment names the DNS server, as `drlib emulator status` prints it."""
+    assert emulator.environment()["DRLIB_DNS_SERVER"] == emulator.dns_address
+    assert str(emulator.dns_address).startswith("127.0.0.1:")

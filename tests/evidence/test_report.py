@@ -13,9 +13,11 @@ from drlib.evidence.report import (
     history,
     outcome_counts,
     pick_run,
+    references_table,
     results_table,
     rto_history_chart,
     run_report,
+    writes_table,
 )
 
 from .conftest import RUN_IDS, build_run, metrics
@@ -124,3 +126,34 @@ def test_notebook_outcomes_from_papermill_metadata(tmp_path: Path) -> None:
                                           "90_report": "running"}
     assert frame.loc["10_readiness", "error"] == "StackError: no outputs"
     assert frame.loc["00_deploy", "seconds"] == 3.5
+
+
+def test_rpo_not_tested_is_never_within_target_and_writes_are_tabled() -> None:
+    """A store whose RPO was not tested shows why and is not "within target"; every write is
+    tabled per store with its outage; reference figures carry their origin."""
+    data = metrics(RUN_IDS[0], "passed")
+    data["measured"]["rpo"]["aurora"]["tested"] = False
+    data["measured"]["rpo_evidence"] = {"aurora": {"tested": False, "window_s": 5.0,
+                                                   "acknowledged_in_window": 0,
+                                                   "reason": "0 writes acknowledged"}}
+    data["measured"]["writes"] = {"aurora": {
+        "attempted": 113, "acknowledged": 16, "rejected": 97, "timed_out": 0,
+        "rejected_by_class": {"AdminShutdown": 1, "ReadOnlySqlTransaction": 96}}}
+    data["measured"]["write_outage"] = {"aurora": {
+        "seconds": 20.8, "last_ack_region": "us-east-1", "last_ack_seq": 6,
+        "last_ack_before": "2026-11-28T17:00:01+00:00", "first_ack_region": "us-west-2",
+        "first_ack_seq": 104, "first_ack_after": "2026-11-28T17:00:22+00:00",
+        "resolution_s": 0.2}}
+    data["published_figures"] = {"dynamodb_lag": {"service": "DynamoDB", "metric": "lag",
+                                                  "value_seconds": 1.0,
+                                                  "origin": "project design figure",
+                                                  "sources": ["https://example"]}}
+    results = results_table(data)
+    assert results.loc["RPO aurora", "within target"] is None
+    assert results.loc["RPO aurora", "rests on"].startswith("NOT TESTED: 0 writes")
+    assert results.loc["RPO dynamodb", "within target"]
+    writes = writes_table(data)
+    assert writes.loc["aurora", "rejected by class"] == "1 AdminShutdown, 96 ReadOnlySqlTransaction"
+    assert writes.loc["aurora", "write outage s"] == 20.8
+    assert writes.loc["aurora", "first ack after"].startswith("us-west-2 #104")
+    assert references_table(data).loc["dynamodb_lag", "origin"] == "project design figure"

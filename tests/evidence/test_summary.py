@@ -24,6 +24,9 @@ def test_format_table_aligns_columns_and_shows_none_as_dash() -> None:
         ({"rpo": {"aurora": {"lost_records": 3, "span_seconds": 1.25},
                   "s3": {"lost_records": 2, "span_seconds": 4.0}}}, "5 lost / 4.0 s"),
         ({"rpo": {"dynamodb": {"lost_records": None, "span_seconds": None}}}, "0 lost / 0.0 s"),
+        ({"rpo": {"aurora": {"lost_records": 0, "span_seconds": 0.0, "tested": False},
+                  "s3": {"lost_records": 0, "span_seconds": 0.0, "tested": True}}},
+         "0 lost / 0.0 s (NOT TESTED: aurora)"),
     ],
 )
 def test_rpo_text(measured: dict[str, Any], expected: str | None) -> None:

@@ -27,10 +27,13 @@ get a server:
   upstream (``primary_conninfo`` cleared) and pauses replay (``pg_wal_replay_pause``), so a
   failover then loses what was written meanwhile; resuming reconnects and resumes; a delay sets
   ``recovery_min_apply_delay``;
-- a worker thread writes a heartbeat on each writer every second, measures commit-to-visible
-  lag on each standby, and every 5 s puts ``AuroraGlobalDBReplicationLag`` and
-  ``AuroraGlobalDBRPOLag`` (AWS/RDS, Milliseconds, dimension DBClusterIdentifier of the
-  secondary) into CloudWatch of the secondary's region; it also rebuilds a fenced old primary as
+- a worker thread writes a heartbeat on each writer every second and measures, on each standby
+  (over a connection opened before the heartbeat, so set-up is not counted),
+  ``AuroraGlobalDBReplicationLag``: the commit-to-visible time of the heartbeat, and
+  ``AuroraGlobalDBRPOLag``: how far behind the standby is in commit time, the age of the oldest
+  heartbeat commit it does not show yet (0 when caught up), as AWS defines the two; every 5 s
+  it puts them (AWS/RDS, Milliseconds, dimension DBClusterIdentifier of the secondary) into
+  CloudWatch of the secondary's region; it also rebuilds a fenced old primary as
   a secondary ``RESYNC_DELAY`` seconds after a failover (once its region is up), as Aurora does.
 
 ``GET /_drlib/aurora`` lists the servers (cluster, role, port, data directory, log). The drill
@@ -60,6 +63,7 @@ from drlib.emulator import control, faults, state
 from drlib.emulator.faults import FaultEvent
 from drlib.emulator.patching import pid_alive
 from drlib.emulator.pgpair import (
+    ADMIN_DB,
     LagProbe,
     PgRuntime,
     PgServer,
@@ -99,7 +103,8 @@ class Backing:
     down: bool = False  # stopped by a region-down fault
     fenced_at: float | None = None
     probe: LagProbe | None = None
-    samples: list[tuple[datetime, float]] = field(default_factory=list)
+    samples: list[tuple[datetime, float, float]] = field(default_factory=list)
+    """(time, AuroraGlobalDBReplicationLag ms, AuroraGlobalDBRPOLag ms) not yet published."""
 
 
 @dataclass
@@ -562,15 +567,18 @@ def _measure(backing: Backing) -> None:
     if backing.probe is None:
         backing.probe = LagProbe(row_id=_probe_row(backing))
     try:
-        backing.probe.beat(writer.server)
-        lag = backing.probe.measure(backing.server)
+        # connect to the standby first: the lag must not include connection set-up
+        with backing.server.connect(ADMIN_DB) as standby:
+            backing.probe.beat(writer.server)
+            lag = backing.probe.measure(backing.server, conn=standby)
+            rpo_lag = backing.probe.unreplicated_age()
     except Exception as exc:
         log.debug("aurora lag probe of %s failed: %s", backing.identifier, exc)
         return
     if lag is not None:
         from moto.core.utils import utcnow
 
-        backing.samples.append((utcnow(), lag * 1000.0))
+        backing.samples.append((utcnow(), lag * 1000.0, rpo_lag * 1000.0))
 
 
 def _probe_row(backing: Backing) -> int:
@@ -589,7 +597,8 @@ def publish_lag_metrics() -> int:
     for backing, samples in batches:
         data = [{"MetricName": name, "Value": value, "Unit": "Milliseconds", "Timestamp": at,
                  "Dimensions": [{"Name": "DBClusterIdentifier", "Value": backing.identifier}]}
-                for at, value in samples for name in LAG_METRICS]
+                for at, replication, rpo in samples
+                for name, value in zip(LAG_METRICS, (replication, rpo), strict=True)]
         try:
             cloudwatch_backends[backing.account_id][backing.region].put_metric_data(
                 NAMESPACE, data)
