@@ -49,6 +49,8 @@ from drlib.measure import (
 from drlib.readiness import assess
 from drlib.references import dns_reference
 from drlib.targets import Target
+from drlib.time_scale import statement as time_scale_statement
+from drlib.time_scale import time_scale_record
 from drlib.timeline import Timeline, iso, utc_now
 from drlib.timings import Timings, read_timings, step_timeouts
 from drlib.verdict import (
@@ -630,19 +632,25 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
     figures = _deployed_figures(run)
     verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
+    verdict_record = verdict.to_metrics()
+    if run.target.time_scale != 1.0:  # the figures are a rehearsal at that pace: say so
+        verdict_record["findings"].append(
+            {"severity": "info", "message": time_scale_statement(run.target.time_scale)})
     metrics = {
         "schema": "drlib.metrics/2", "run_id": run.run_id, "environment": w.environment,
         "scenario": run.scenario, "target": run.target.name,
         "regions": {"primary": w.regions.primary, "secondary": w.regions.secondary},
         "started_at": iso(started), "ended_at": iso(utc_now()), "status": final,
         "error": error, "targets": targets.to_metrics(), "measured": measured.to_metrics(),
-        "verdict": verdict.to_metrics(), "timeline": run.timeline.to_records(),
+        "verdict": verdict_record, "timeline": run.timeline.to_records(),
         "faults": [e.to_record() for e in run.timeline.faults],
         "events": run.timeline.events_to_records(),
         "published_figures": figures_to_metrics(figures),
         "state_after": _state_after(run), "workload": w.to_dict(),
         "emulator_version": run.target.emulator_version,
+        "time_scale": time_scale_record(run.target.time_scale),
     }
+
     run.run_dir.mkdir(parents=True, exist_ok=True)
     (run.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     records_frame(records).to_csv(run.run_dir / "canaries.csv", index=False)

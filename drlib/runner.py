@@ -65,6 +65,9 @@ class DrillRequest:
     outputs_dir: Path = DEFAULT_OUTPUTS
     chain: tuple[str, ...] = CHAIN
     upload: bool = False
+    aws_timing: bool = False
+    """Run the emulator's Route 53 detection and DNS TTLs at AWS's pace (time scale 1.0)
+    instead of the default drill's declared :data:`~drlib.time_scale.DEFAULT_LOCAL_SCALE`."""
 
 
 @dataclass
@@ -144,18 +147,30 @@ def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str
 def _local_emulator(request: DrillRequest) -> Any:
     if request.target != "local" or os.environ.get("AWS_ENDPOINT_URL"):
         return nullcontext(None)
-    return _drill_emulator()
+    return _drill_emulator(request.aws_timing)
 
 
 @contextmanager
-def _drill_emulator() -> Iterator[Any]:
-    """The drill's own emulator, recorded so `drlib emulator fault` reaches it."""
+def _drill_emulator(aws_timing: bool) -> Iterator[Any]:
+    """The drill's own emulator, recorded so `drlib emulator fault` reaches it, its emulated
+    AWS waits at the declared pace (AWS's with ``aws_timing``; else an explicit
+    DRLIB_HEALTH_CHECK_TIME_SCALE, else the default drill's)."""
     from drlib.emulator import running_emulator
     from drlib.emulator.daemon import DRILL_STATE_DIR, recorded_in_process
+    from drlib.emulator.extensions.route53_health import TIME_SCALE_VARIABLE
+    from drlib.time_scale import DEFAULT_LOCAL_SCALE
 
-    with running_emulator(state_dir=DRILL_STATE_DIR, set_environment=True) as emulator, \
-            recorded_in_process(emulator.endpoint_url, emulator.port, DRILL_STATE_DIR):
-        yield emulator
+    saved = os.environ.get(TIME_SCALE_VARIABLE)
+    os.environ[TIME_SCALE_VARIABLE] = "1" if aws_timing else (saved or str(DEFAULT_LOCAL_SCALE))
+    try:
+        with running_emulator(state_dir=DRILL_STATE_DIR, set_environment=True) as emulator, \
+                recorded_in_process(emulator.endpoint_url, emulator.port, DRILL_STATE_DIR):
+            yield emulator
+    finally:
+        if saved is None:
+            os.environ.pop(TIME_SCALE_VARIABLE, None)
+        else:
+            os.environ[TIME_SCALE_VARIABLE] = saved
 
 
 def preflight_drill(request: DrillRequest) -> Any:
@@ -187,13 +202,19 @@ def preflight_drill(request: DrillRequest) -> Any:
 def check_target(request: DrillRequest, project: Any) -> None:
     """The target answers with credentials in both regions (STS caller identity); raises
     :class:`~drlib.preflight.SettingsError` before the chain starts when it does not."""
-    from drlib.preflight import require_target_access
+    from drlib.preflight import Problem, SettingsError, require_target_access
     from drlib.targets import open_target
     from drlib.workload import project_regions
 
     regions = project_regions(project.variables)
     target = open_target(request.target, regions)
     require_target_access(target.clients, [regions.primary, regions.secondary], request.target)
+    if request.aws_timing and target.time_scale != 1.0:
+        raise SettingsError(f"target {request.target}", [Problem(
+            "--aws-timing", f"the running emulator's time scale is {target.time_scale:g}",
+            "time scale 1.0 (AWS's pace)",
+            "drlib emulator fault health-check-time-scale 1 (or let the drill start its own "
+            "emulator: unset AWS_ENDPOINT_URL)")])
 
 
 def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) -> RunResult:

@@ -37,6 +37,9 @@ class Target:
     clients: AwsClients
     disaster: DisasterInjector
     emulator_version: str | None
+    time_scale: float = 1.0
+    """The pace of the target's waits against AWS's (1.0 on AWS; the emulator may run its
+    Route 53 detection and DNS TTLs faster, and says so)."""
 
 
 def open_target(name: str, regions: RegionPair) -> Target:
@@ -44,9 +47,9 @@ def open_target(name: str, regions: RegionPair) -> Target:
     if name == "local":
         from drlib.emulator.connect import local_target_parts
 
-        endpoint, version, injector = local_target_parts()
+        endpoint, version, injector, scale = local_target_parts()
         clients = AwsClients(endpoint_url=endpoint)
-        return Target(name, regions, clients, injector, version)
+        return Target(name, regions, clients, injector, version, scale)
     if name == "aws":
         from drlib.aws_disaster import HealthCheckInversion
 

@@ -56,8 +56,8 @@ def local_endpoint() -> str:
     return proc.endpoint_url
 
 
-def local_target_parts() -> tuple[str, str, EmulatorRegionOutage]:
-    """Endpoint, version label and disaster injector of the local target."""
+def local_target_parts() -> tuple[str, str, EmulatorRegionOutage, float]:
+    """Endpoint, version label, disaster injector and time scale of the local target."""
     endpoint = local_endpoint()
     try:
         health = requests.get(f"{endpoint}/_drlib/health", timeout=5).json()
@@ -66,4 +66,5 @@ def local_target_parts() -> tuple[str, str, EmulatorRegionOutage]:
                             fix="start it again: drlib emulator start") from exc
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    return endpoint, str(health["version"]), EmulatorRegionOutage(endpoint)
+    return (endpoint, str(health["version"]), EmulatorRegionOutage(endpoint),
+            float(health.get("time_scale", 1.0)))

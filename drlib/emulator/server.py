@@ -112,6 +112,14 @@ class Emulator:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state.configure(state_dir=self.state_dir, endpoint_url=self.endpoint_url)
         install_all()
+        # Each start takes the pace its environment declares (a second emulator in one process
+        # shares the extensions installed by the first).
+        from drlib.emulator.extensions.route53_health import (
+            default_time_scale,
+            set_health_check_time_scale,
+        )
+
+        set_health_check_time_scale(default_time_scale())
         # One access-log line per AWS call drowns everything else; keep warnings and errors.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = ControlMiddleware(DomainDispatcherApplication(create_backend_app))

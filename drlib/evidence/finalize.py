@@ -110,6 +110,7 @@ def finalize_run(
             identity=mask_secrets(run_identity(identity), secret_values),
             git=git_state(repo_dir or Path.cwd()),
             emulator_version=emulator_version,
+            time_scale=metrics.get("time_scale"),
             render_errors=tuple({"notebook": r.notebook, "error": r.error or ""}
                                 for r in renders if r.error),
             secret_scan=secret_scan,

@@ -129,6 +129,8 @@ class Manifest:
     emulator_version: str | None = None
     render_errors: tuple[Mapping[str, str], ...] = ()
     schema: str = MANIFEST_SCHEMA
+    time_scale: Mapping[str, Any] | None = None
+    """The pace of the run's emulated waits (metrics.json ``time_scale``); None: not recorded."""
     secret_scan: str | None = None
     """``performed`` (every file checked for the run's secret values) or ``not performed: why``
     (the values could not be read); None in manifests written before the field existed."""
@@ -162,6 +164,8 @@ class Manifest:
             "render_errors": [dict(e) for e in self.render_errors],
             "secret_scan": self.secret_scan,
         }
+        if self.time_scale is not None:
+            document["time_scale"] = dict(self.time_scale)
         document["content_sha256"] = content_digest(document)
         return document
 
@@ -197,6 +201,7 @@ class Manifest:
                 render_errors=tuple(document.get("render_errors") or ()),
                 schema=document.get("schema", ""),
                 secret_scan=document.get("secret_scan"),
+                time_scale=document.get("time_scale"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(

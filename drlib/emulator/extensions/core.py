@@ -40,9 +40,13 @@ def install() -> None:
 
     @control.route("GET", "/_drlib/health")
     def health(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        from drlib.emulator.extensions.route53_health import health_check_time_scale
         from drlib.emulator.server import emulator_version
 
-        return {"status": "ok", "version": emulator_version()}
+        # time_scale: the pace of the emulated AWS waits (Route 53 detection, DNS TTLs) against
+        # AWS's own (1.0); every drill records it with its figures.
+        return {"status": "ok", "version": emulator_version(),
+                "time_scale": health_check_time_scale()}
 
     @control.route("POST", "/_drlib/reset")
     def reset(body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
