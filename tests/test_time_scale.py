@@ -12,6 +12,7 @@ import requests
 from drlib.cli import measured_summary_lines
 from drlib.emulator.extensions.route53_health import TIME_SCALE_VARIABLE
 from drlib.evidence.manifest import Manifest
+from drlib.evidence.report import run_report
 from drlib.runner import _drill_emulator
 from drlib.time_scale import DEFAULT_LOCAL_SCALE, statement, time_scale_record
 from tests.evidence.conftest import build_run, seal
@@ -41,8 +42,8 @@ def test_console_rto_line_says_the_pace() -> None:
     assert "time scale" not in real[0]
 
 
-def test_manifest_records_the_time_scale(tmp_path: Path) -> None:
-    """Sealing copies metrics.json's time_scale into the manifest."""
+def test_manifest_and_report_record_the_time_scale(tmp_path: Path) -> None:
+    """Sealing copies metrics.json's time_scale into the manifest; the report shows it."""
     run_dir = build_run(tmp_path, "20261128T170102Z_dev_planned-switchover")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["time_scale"] = time_scale_record(0.1)
@@ -51,6 +52,8 @@ def test_manifest_records_the_time_scale(tmp_path: Path) -> None:
     manifest = Manifest.from_dict(json.loads((run_dir / "manifest.json").read_text()))
     assert manifest.time_scale is not None
     assert manifest.time_scale["factor"] == 0.1
+    report = run_report(tmp_path, run_dir.name)
+    assert report.summary.loc["time scale", "value"] == statement(0.1)
 
 
 @pytest.mark.slow

@@ -154,6 +154,8 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
         ("ended", metrics.get("ended_at") or (manifest.ended_at if manifest else None)),
         ("ran as", (aws or {}).get("Arn")),
         ("verdict", summary.verdict),
+        ("time scale", (metrics.get("time_scale") or {}).get("statement")
+         or "not recorded"),
     ]
     if manifest is not None:
         rows += [("code (git)", manifest.git.get("commit")),
