@@ -22,6 +22,8 @@ CHART_DESCRIPTIONS = {
     "lag_over_time.png": "Replication lag per store during the drill, over time",
     "load_lag_cdf.png": "Replication lag per store under load, cumulative distribution",
     "load_lag_over_time.png": "Replication lag per store under load, over time",
+    "write_outcomes.png": "Canary writes per store over time (acknowledged, rejected, lost) "
+                          "with the disaster, the cutover, the DNS move and the outage marked",
     "cost_by_component.png": "Estimated monthly cost per region and component",
     "cost_standby_share.png": "Share of the monthly cost spent on the standby region",
     "cost_actuals.png": "Daily cost from Cost Explorer against the daily estimate",
