@@ -1,11 +1,14 @@
-"""CloudFormation parameter constraints and ``NoEcho`` masking, as CloudFormation applies them.
+"""CloudFormation parameter constraints, template ``Rules`` and ``NoEcho`` masking, as
+CloudFormation applies them.
 
 moto validates none of ``AllowedPattern``, ``AllowedValues``, ``MinLength``, ``MaxLength``,
-``MinValue`` and ``MaxValue``, and its ``NoEcho`` mask compares values with keys (so it never
-masks). Here each declared parameter's effective value (given or default) is checked whenever the
-stack's parameters are loaded (create_stack, update_stack, executing a change set), failing with
-the ``ValidationError`` message CloudFormation gives; ``describe_stacks`` shows ``****`` for
-``NoEcho`` parameters.
+``MinValue`` and ``MaxValue``, ignores the template's ``Rules`` section, and its ``NoEcho`` mask
+compares values with keys (so it never masks). Here each declared parameter's effective value
+(given or default) is checked, then every rule whose ``RuleCondition`` holds has its
+``Assertions`` evaluated, whenever the stack's parameters are loaded (create_stack,
+update_stack, executing a change set), failing with the ``ValidationError`` message
+CloudFormation gives (for a rule, its ``AssertDescription``) before any resource is made;
+``describe_stacks`` shows ``****`` for ``NoEcho`` parameters.
 """
 
 from __future__ import annotations
@@ -80,16 +83,88 @@ def is_no_echo(declaration: dict[str, Any]) -> bool:
     return str(declaration.get("NoEcho", False)).lower() == "true"
 
 
-def validate_parameters(template: dict[str, Any], values: dict[str, Any]) -> None:
-    """Raise CloudFormation's ValidationError for the first parameter that breaks a constraint."""
+class RuleError(ValueError):
+    """A rule uses a function or reference CloudFormation would not accept."""
+
+
+def _rule_value(node: Any, values: dict[str, Any]) -> Any:
+    """Evaluate one node of a rule: a rule-specific intrinsic function or a literal."""
+    if isinstance(node, list):
+        return [_rule_value(item, values) for item in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        return node
+    (function, argument), = node.items()
+    if function == "Ref":
+        if argument not in values:
+            raise RuleError(f"Unresolved parameter reference {argument!r} in rule")
+        value = values[argument]
+        return value if not isinstance(value, list) else [str(v) for v in value]
+    if function == "Fn::Equals":
+        left, right = (_rule_value(a, values) for a in argument)
+        return str(left) == str(right)
+    if function == "Fn::Not":
+        return not _truth(_rule_value(argument[0], values))
+    if function == "Fn::And":
+        return all(_truth(_rule_value(a, values)) for a in argument)
+    if function == "Fn::Or":
+        return any(_truth(_rule_value(a, values)) for a in argument)
+    if function == "Fn::Contains":
+        haystack, needle = (_rule_value(a, values) for a in argument)
+        return str(needle) in [str(h) for h in _as_list(haystack)]
+    if function == "Fn::EachMemberEquals":
+        members, wanted = (_rule_value(a, values) for a in argument)
+        return all(str(m) == str(wanted) for m in _as_list(members))
+    if function == "Fn::EachMemberIn":
+        members, allowed = (_rule_value(a, values) for a in argument)
+        return all(str(m) in [str(a) for a in _as_list(allowed)] for m in _as_list(members))
+    if function == "Condition":
+        raise RuleError("Conditions cannot be referenced in Rules")
+    raise RuleError(f"Rule function {function} is not supported by the emulator")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else str(value).split(",")
+
+
+def _truth(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() == "true"
+
+
+def rule_violation(template: dict[str, Any], values: dict[str, Any]) -> str | None:
+    """The message of the first failing assertion of the template's Rules, or None."""
+    for name, rule in ((template or {}).get("Rules") or {}).items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not _truth(_rule_value(condition, values)):
+            continue
+        for assertion in rule.get("Assertions") or []:
+            if not _truth(_rule_value(assertion["Assert"], values)):
+                return str(assertion.get("AssertDescription")
+                           or f"Template validation error: rule {name} failed")
+    return None
+
+
+def validate_parameters(template: dict[str, Any], values: dict[str, Any],
+                        pseudo: dict[str, Any] | None = None) -> None:
+    """Raise CloudFormation's ValidationError for the first parameter that breaks a constraint,
+    then for the first assertion of the template's Rules that fails."""
     from moto.cloudformation.exceptions import ValidationError
 
     declarations = (template or {}).get("Parameters") or {}
+    effective: dict[str, Any] = dict(pseudo or {})
     for name, declaration in declarations.items():
-        problem = constraint_violation(name, declaration, values.get(name, declaration.get(
-            "Default")))
+        value = values.get(name, declaration.get("Default"))
+        problem = constraint_violation(name, declaration, value)
         if problem:
             raise ValidationError(message=problem)
+        effective[name] = value
+    try:
+        problem = rule_violation(template, effective)
+    except RuleError as error:
+        raise ValidationError(message=f"Template format error: {error}") from error
+    if problem:
+        raise ValidationError(message=problem)
 
 
 def _template_dict(template: Any) -> dict[str, Any]:
@@ -101,8 +176,9 @@ def _template_dict(template: Any) -> dict[str, Any]:
 
 
 def load_parameters(self: Any) -> None:
-    """moto's ``ResourceMap.load_parameters``, then the constraints of every parameter."""
-    validate_parameters(self._template, self.input_parameters)
+    """moto's ``ResourceMap.load_parameters``, after the constraints and the Rules."""
+    validate_parameters(self._template, self.input_parameters,
+                        {"AWS::Region": self._region_name, "AWS::AccountId": self._account_id})
     _original_load_parameters(self)
 
 
@@ -111,14 +187,16 @@ def update_stack(self: Any, name: str, template: str, role_arn: str | None,
     """moto's ``update_stack``, refusing invalid parameters before anything changes."""
     stack = self.get_stack(name)
     resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
-    validate_parameters(_template_dict(template), resolved)
+    validate_parameters(_template_dict(template), resolved,
+                        {"AWS::Region": self.region_name, "AWS::AccountId": self.account_id})
     return _original_update_stack(self, name, template, role_arn, parameters, tags)
 
 
 def create_change_set(self: Any, stack_name: str, change_set_name: str, template: str,
                       parameters: dict[str, str], *args: Any, **kwargs: Any) -> Any:
     """moto's ``create_change_set``, refusing invalid parameters as CloudFormation does."""
-    validate_parameters(_template_dict(template), parameters)
+    validate_parameters(_template_dict(template), parameters,
+                        {"AWS::Region": self.region_name, "AWS::AccountId": self.account_id})
     return _original_create_change_set(self, stack_name, change_set_name, template, parameters,
                                        *args, **kwargs)
 
