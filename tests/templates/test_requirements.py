@@ -135,7 +135,8 @@ def test_nat_gateway_in_each_az() -> None:
 
 def test_gateway_endpoints_for_s3_and_dynamodb() -> None:
     """S3 and DynamoDB gateway endpoints serve both private route tables and the database one."""
-    endpoints = resources("network.yaml", "AWS::EC2::VPCEndpoint").values()
+    endpoints = [e for e in resources("network.yaml", "AWS::EC2::VPCEndpoint").values()
+                 if e["Properties"]["VpcEndpointType"] == "Gateway"]
     services = {e["Properties"]["ServiceName"]["Fn::Sub"] for e in endpoints}
     assert services == {"com.amazonaws.${AWS::Region}.s3", "com.amazonaws.${AWS::Region}.dynamodb"}
     for endpoint in endpoints:
