@@ -54,6 +54,10 @@ def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> tuple[str,
     return (suffix, loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
 
 
+# Sceptre registers its resolvers on yaml.SafeLoader when imported; keep only YAML's own tags.
+_ConfigLoader.yaml_constructors = {tag: constructor for tag, constructor in
+                                   yaml.SafeLoader.yaml_constructors.items()
+                                   if not str(tag).startswith("!")}
 _ConfigLoader.add_multi_constructor("!", _tagged)
 
 
@@ -330,6 +334,70 @@ def test_vaults_are_locked_in_compliance_mode_in_prod(environment: str, group: s
     lock = template["Resources"]["BackupVault"]["Properties"]["LockConfiguration"]
     assert lock["MinRetentionDays"] == str(variables(environment)["aws_backup_retention_days"])
     assert ("ChangeableForDays" in lock) is (environment == "prod")
+
+
+# --- Audit trails --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("group", ["primary", "secondary"])
+def test_load_balancer_access_logs_go_to_the_locked_log_bucket(environment: str, group: str
+                                                               ) -> None:
+    """Every load balancer writes access logs to its region's log bucket, which is private,
+    TLS-only, versioned, accepts writes only from the region's log-delivery account and
+    CloudTrail, and lets no principal delete a log."""
+    values = parameters(environment, f"{group}/app.yaml")
+    assert values["AccessLogBucketName"] == ("stack_output", f"{group}/audit.yaml::LogBucketName")
+    balancer = effective("app.yaml", values)["Resources"]["LoadBalancer"]["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == {"Ref": "AccessLogBucketName"}
+    audit = effective("audit.yaml", parameters(environment, f"{group}/audit.yaml"))["Resources"]
+    bucket = audit["LogBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    statements = {s["Sid"]: s for s in audit["LogBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"]}
+    assert statements["DenyDeletingLogs"]["Effect"] == "Deny"
+    assert statements["DenyDeletingLogs"]["Principal"] == "*"
+    assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(
+        statements["DenyDeletingLogs"]["Action"])
+    assert statements["DenyInsecureTransport"]["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+    mapping = load("audit.yaml")["Mappings"]["ElbLogDeliveryAccounts"]
+    assert variables(environment)[f"{group}_region"] in mapping
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_trail_records_s3_data_events_of_both_buckets(environment: str) -> None:
+    """The primary region holds a logging, multi-region trail with log-file validation that
+    records every read and write of objects in the data and replica buckets; naming an
+    organisation trail replaces it, and the rule refuses a trail without the buckets."""
+    values = parameters(environment, "primary/audit.yaml")
+    assert values["DataBucketArn"] == ("stack_output", "primary/storage.yaml::DataBucketArn")
+    assert values["ReplicaBucketArn"] == ("stack_output",
+                                          "secondary/recovery-storage.yaml::ReplicaBucketArn")
+    trail = effective("audit.yaml", values)["Resources"]["Trail"]["Properties"]
+    assert trail["IsLogging"] is True
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["EnableLogFileValidation"] is True
+    (selector,) = trail["EventSelectors"]
+    assert selector["ReadWriteType"] == "All"
+    (data,) = selector["DataResources"]
+    assert data["Type"] == "AWS::S3::Object"
+    assert data["Values"] == [{"Fn::Sub": "${DataBucketArn}/"}, {"Fn::Sub": "${ReplicaBucketArn}/"}]
+    assert rule_violation(load("audit.yaml"), {"DRRole": "primary", "OrganizationTrailArn": "",
+                                               "DataBucketArn": "", "ReplicaBucketArn": ""})
+    organisation = "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail"
+    with_org = parameters(environment, "primary/audit.yaml", organization_trail_arn=organisation)
+    assert "Trail" not in effective("audit.yaml", with_org)["Resources"]
+    assert "Trail" not in effective("audit.yaml", parameters(
+        environment, "secondary/audit.yaml"))["Resources"]
+
+
+def test_access_logs_are_not_skipped_anywhere() -> None:
+    """No template skips checkov's access-log check of the load balancer."""
+    assert all("CKV_AWS_91" not in raw_text(name) for name in template_names())
 
 
 # --- checkov -------------------------------------------------------------------------------------

@@ -21,9 +21,9 @@ REQUIRED_VAR_KEYS = {
     "domain_name",
 }
 PRIMARY_STACKS = {"kms", "artifacts", "network", "database", "dynamodb", "storage", "app",
-                  "dr-automation", "monitoring", "backup"}
+                  "dr-automation", "monitoring", "backup", "audit"}
 SECONDARY_STACKS = {"kms", "artifacts", "network", "recovery-storage", "database", "app",
-                    "dr-automation", "monitoring", "dns", "backup"}
+                    "dr-automation", "monitoring", "dns", "backup", "audit"}
 # (before, after): stacks whose outputs the later one needs.
 ORDER = [
     ("secondary/kms", "primary/dynamodb"),
@@ -41,6 +41,9 @@ ORDER = [
     ("primary/kms", "primary/network"),
     ("secondary/backup", "primary/backup"),
     ("primary/storage", "primary/backup"),
+    ("primary/storage", "primary/audit"),
+    ("primary/audit", "primary/app"),
+    ("secondary/audit", "secondary/app"),
 ]
 
 
