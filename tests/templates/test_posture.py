@@ -395,6 +395,26 @@ def test_trail_records_s3_data_events_of_both_buckets(environment: str) -> None:
         environment, "secondary/audit.yaml"))["Resources"]
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_master_secret_rotates_automatically(environment: str) -> None:
+    """The primary's master secret has a rotation schedule of at most 90 days, run by the
+    inline function in the private subnets (reaching Secrets Manager and RDS through their
+    endpoints); the secondary's replica follows the primary."""
+    values = parameters(environment, "primary/database.yaml")
+    resources = effective("database.yaml", values)["Resources"]
+    schedule = resources["RotationSchedule"]["Properties"]
+    assert schedule["SecretId"] == {"Ref": "DatabaseSecret"}
+    assert schedule["RotateImmediatelyOnUpdate"] is False
+    days = int(effective("database.yaml", values)["values"]["SecretRotationDays"])
+    assert 1 <= days <= 90
+    function = resources["RotationFunction"]["Properties"]
+    assert function["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "LambdaSecurityGroupId"}]
+    assert values["LambdaSecurityGroupId"] == ("stack_output",
+                                               "primary/network.yaml::LambdaSecurityGroupId")
+    secondary = effective("database.yaml", parameters(environment, "secondary/database.yaml"))
+    assert "RotationSchedule" not in secondary["Resources"]
+
+
 def test_access_logs_are_not_skipped_anywhere() -> None:
     """No template skips checkov's access-log check of the load balancer."""
     assert all("CKV_AWS_91" not in raw_text(name) for name in template_names())
