@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from drlib.aws import AwsClients
-from drlib.errors import StackError
+from drlib.errors import ConfigError, StackError
 from drlib.stacks import DEFAULT_PROJECT_DIR, SceptreProject, SimpleStatus
 from drlib.workload import project_regions, workload_from_outputs
 
@@ -197,15 +197,31 @@ def test_short_password_fails_with_the_validation_error(aws: AwsClients,
                    s["StackStatus"] == "CREATE_COMPLETE" for s in stacks)
 
 
+@pytest.mark.parametrize("path", ["", "primary/app.yaml"])
 def test_prod_without_certificate_is_refused_naming_the_setting(
-        aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Launching prod's app stack without a certificate fails CloudFormation's rule, naming the
-    parameter and the var-file key, and no app stack is created."""
+        aws: AwsClients, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Launching prod without a certificate is refused before any stack is deployed, naming the
+    parameter and the var-file key (the app template's rule, checked by the preflight)."""
     monkeypatch.delenv("DR_DATABASE_MASTER_PASSWORD", raising=False)
     project = SceptreProject("prod")
-    with pytest.raises(StackError) as info:
-        project.launch("primary/app.yaml")
+    with pytest.raises(ConfigError) as info:
+        project.launch(path)
     assert "CertificateArn is required in staging and prod" in info.value.render()
     assert "primary_certificate_arn" in info.value.render()
+    for region in ("us-east-1", "us-west-2"):
+        assert aws.client("cloudformation", region).list_stacks()["StackSummaries"] == []
+
+
+def test_cloudformation_itself_refuses_the_app_stack_without_a_certificate(
+        aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the preflight (the plain `sceptre` command has none), CloudFormation's rule refuses
+    prod's app stack, naming the setting, and no app stack is created."""
+    monkeypatch.delenv("DR_DATABASE_MASTER_PASSWORD", raising=False)
+    sceptre = str(Path(sys.executable).parent / "sceptre")
+    done = subprocess.run([sceptre, "--var-file", "vars/prod.yaml", "launch", "--yes",
+                           "primary/app.yaml"], cwd=DEFAULT_PROJECT_DIR, capture_output=True,
+                          text=True, env=dict(os.environ), timeout=600, check=False)
+    assert done.returncode != 0
+    assert "CertificateArn is required in staging and prod" in done.stdout + done.stderr
     stacks = aws.client("cloudformation", "us-east-1").list_stacks()["StackSummaries"]
     assert not any(s["StackName"].endswith("primary-app") for s in stacks)

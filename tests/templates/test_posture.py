@@ -13,7 +13,7 @@ import jinja2
 import pytest
 import yaml
 
-from drlib.emulator.extensions.cfn_parameters import rule_violation
+from drlib.cfn_rules import rule_violation
 from tests.templates.cfn import ENVIRONMENTS, SCEPTRE_DIR, load, raw_text, template_names
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drlib.cfn_rules import RuleError, rule_violation
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
+
+__all__ = ["RuleError", "constraint_violation", "rule_violation", "validate_parameters"]
 
 MASK = "****"
 
@@ -81,68 +84,6 @@ def _default_message(name: str, declaration: dict[str, Any], value: str, kind: s
 def is_no_echo(declaration: dict[str, Any]) -> bool:
     """Whether a parameter declaration has ``NoEcho`` (a boolean or the string 'true')."""
     return str(declaration.get("NoEcho", False)).lower() == "true"
-
-
-class RuleError(ValueError):
-    """A rule uses a function or reference CloudFormation would not accept."""
-
-
-def _rule_value(node: Any, values: dict[str, Any]) -> Any:
-    """Evaluate one node of a rule: a rule-specific intrinsic function or a literal."""
-    if isinstance(node, list):
-        return [_rule_value(item, values) for item in node]
-    if not isinstance(node, dict) or len(node) != 1:
-        return node
-    (function, argument), = node.items()
-    if function == "Ref":
-        if argument not in values:
-            raise RuleError(f"Unresolved parameter reference {argument!r} in rule")
-        value = values[argument]
-        return value if not isinstance(value, list) else [str(v) for v in value]
-    if function == "Fn::Equals":
-        left, right = (_rule_value(a, values) for a in argument)
-        return str(left) == str(right)
-    if function == "Fn::Not":
-        return not _truth(_rule_value(argument[0], values))
-    if function == "Fn::And":
-        return all(_truth(_rule_value(a, values)) for a in argument)
-    if function == "Fn::Or":
-        return any(_truth(_rule_value(a, values)) for a in argument)
-    if function == "Fn::Contains":
-        haystack, needle = (_rule_value(a, values) for a in argument)
-        return str(needle) in [str(h) for h in _as_list(haystack)]
-    if function == "Fn::EachMemberEquals":
-        members, wanted = (_rule_value(a, values) for a in argument)
-        return all(str(m) == str(wanted) for m in _as_list(members))
-    if function == "Fn::EachMemberIn":
-        members, allowed = (_rule_value(a, values) for a in argument)
-        return all(str(m) in [str(a) for a in _as_list(allowed)] for m in _as_list(members))
-    if function == "Condition":
-        raise RuleError("Conditions cannot be referenced in Rules")
-    raise RuleError(f"Rule function {function} is not supported by the emulator")
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else str(value).split(",")
-
-
-def _truth(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).lower() == "true"
-
-
-def rule_violation(template: dict[str, Any], values: dict[str, Any]) -> str | None:
-    """The message of the first failing assertion of the template's Rules, or None."""
-    for name, rule in ((template or {}).get("Rules") or {}).items():
-        condition = rule.get("RuleCondition")
-        if condition is not None and not _truth(_rule_value(condition, values)):
-            continue
-        for assertion in rule.get("Assertions") or []:
-            if not _truth(_rule_value(assertion["Assert"], values)):
-                return str(assertion.get("AssertDescription")
-                           or f"Template validation error: rule {name} failed")
-    return None
 
 
 def validate_parameters(template: dict[str, Any], values: dict[str, Any],
