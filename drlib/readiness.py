@@ -210,6 +210,42 @@ def check_evidence_bucket(clients: AwsClients, workload: Workload) -> CheckResul
                        "" if ok else "enable Object Lock on the evidence bucket")
 
 
+# A scheduled rotation runs within its window; a day's grace before calling it overdue.
+ROTATION_GRACE = timedelta(days=1)
+
+
+def secret_rotation_verdict(description: dict[str, Any], now: datetime) -> CheckResult:
+    """Whether a secret (a DescribeSecret answer) rotates automatically and rotated within its
+    window: last rotation (or creation, before the first) at most AutomaticallyAfterDays ago."""
+    name = "master secret rotated"
+    secret = str(description.get("Name") or description.get("ARN"))
+    if not description.get("RotationEnabled"):
+        return CheckResult(name, "fail", f"{secret}: automatic rotation is off",
+                           "deploy the database stack's rotation schedule")
+    days = int((description.get("RotationRules") or {}).get("AutomaticallyAfterDays") or 0)
+    last = description.get("LastRotatedDate") or description.get("CreatedDate")
+    if not isinstance(last, datetime) or days < 1:
+        return CheckResult(name, "fail", f"{secret}: no rotation window or date to check "
+                           f"(window {days} days, last {last})", "check the rotation schedule")
+    age = now - last
+    evidence = (f"{secret}: last {'rotated' if description.get('LastRotatedDate') else 'created'}"
+                f" {age.days} days ago, window {days} days")
+    if age > timedelta(days=days) + ROTATION_GRACE:
+        return CheckResult(name, "fail", evidence + " (overdue)",
+                           "find why the rotation function failed (describe_secret, its logs) "
+                           "and rotate the secret (rotate_secret)")
+    return CheckResult(name, "pass", evidence)
+
+
+def check_secret_rotation(clients: AwsClients, workload: Workload,
+                          now: datetime | None = None) -> CheckResult:
+    """The database master secret rotates automatically and is within its rotation window."""
+    arn = workload.database_secret_arn
+    region = arn.split(":")[3] if arn.startswith("arn:") else workload.regions.primary
+    description = clients.client("secretsmanager", region).describe_secret(SecretId=arn)
+    return secret_rotation_verdict(description, now or datetime.now(UTC))
+
+
 def check_lag(lag_by_store: dict[str, float | None], threshold_s: float,
               source: str) -> CheckResult:
     """Every store's latest lag is under the threshold (no data is a warning)."""
@@ -271,6 +307,8 @@ def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
          "check the Auto Scaling groups"),
         ("evidence bucket", lambda: check_evidence_bucket(clients, workload),
          "check the evidence bucket"),
+        ("master secret rotated", lambda: check_secret_rotation(clients, workload),
+         "check the master secret's rotation schedule"),
         ("replication lag (CloudWatch)", lambda: check_lag(
             cloudwatch_lag(clients, workload), lag_threshold_s, "CloudWatch"),
          "check the replication metrics"),
