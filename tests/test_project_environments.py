@@ -21,7 +21,7 @@ import pytest
 
 from drlib.aws import AwsClients
 from drlib.errors import ConfigError, StackError
-from drlib.readiness import check_secret_rotation
+from drlib.readiness import check_audit_trail, check_secret_rotation
 from drlib.stacks import DEFAULT_PROJECT_DIR, SceptreProject, SimpleStatus
 from drlib.workload import project_regions, workload_from_outputs
 
@@ -123,8 +123,9 @@ def check_deployed(aws: AwsClients, project: SceptreProject) -> None:
     assert protection is bool(project.variables["deletion_protection"])
     assert workload.primary.health_check_id
     assert workload.secondary.health_check_id
-    rotation = check_secret_rotation(aws, workload)
-    assert rotation.status == "pass", rotation.evidence
+    for check in (check_secret_rotation, check_audit_trail):
+        result = check(aws, workload)
+        assert result.status == "pass", result.evidence
     https = project.environment != "dev"
     check_listeners(aws, regions.primary, workload.primary.load_balancer_dns, https)
     check_listeners(aws, regions.secondary, workload.secondary.load_balancer_dns, https)
