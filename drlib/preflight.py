@@ -235,6 +235,12 @@ KEY_RULES: dict[str, KeyRule] = {
                                required=False),
     "secondary_profile": KeyRule("a named AWS profile", _pattern(r"^[A-Za-z0-9_.@+-]{1,64}$"),
                                  required=False),
+    "secret_rotation_days": KeyRule("a whole number of days 1..365", _integer(1, 365),
+                                    required=False),
+    "organization_trail_arn": KeyRule(
+        "empty, or the ARN of an organisation CloudTrail trail",
+        _pattern(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[a-zA-Z0-9._-]+$",
+                 allow_empty=True), required=False),
     "cost_assumptions": KeyRule("a mapping of cost assumptions (drlib/cost)", _mapping,
                                 required=False),
 }
@@ -278,6 +284,13 @@ def _cross_checks(variables: Mapping[str, Any],
     def valid(key: str) -> bool:
         return key in variables and KEY_RULES[key].check(variables[key]) is None
 
+    if variables.get("environment") in ("staging", "prod"):
+        for key in ("primary_certificate_arn", "secondary_certificate_arn"):
+            if not variables.get(key):
+                bad(key, "empty" if key in variables else "missing",
+                    f"an ACM certificate ARN: {variables.get('environment')} serves HTTPS only",
+                    f"import or request the certificate of domain_name in its region and set "
+                    f"{key} (or pass it: --var {key}=arn:aws:acm:...)")
     primary = variables.get("primary_region", "us-east-1")
     secondary = variables.get("secondary_region", "us-west-2")
     if primary == secondary:

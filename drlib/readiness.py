@@ -232,6 +232,92 @@ def check_evidence_bucket(clients: AwsClients, workload: Workload) -> CheckResul
                        "" if ok else "enable Object Lock on the evidence bucket")
 
 
+# A scheduled rotation runs within its window; a day's grace before calling it overdue.
+ROTATION_GRACE = timedelta(days=1)
+
+
+def secret_rotation_verdict(description: dict[str, Any], now: datetime) -> CheckResult:
+    """Whether a secret (a DescribeSecret answer) rotates automatically and rotated within its
+    window: last rotation (or creation, before the first) at most AutomaticallyAfterDays ago."""
+    name = "master secret rotated"
+    secret = str(description.get("Name") or description.get("ARN"))
+    if not description.get("RotationEnabled"):
+        return CheckResult(name, "fail", f"{secret}: automatic rotation is off",
+                           "deploy the database stack's rotation schedule")
+    days = int((description.get("RotationRules") or {}).get("AutomaticallyAfterDays") or 0)
+    last = description.get("LastRotatedDate") or description.get("CreatedDate")
+    if not isinstance(last, datetime) or days < 1:
+        return CheckResult(name, "fail", f"{secret}: no rotation window or date to check "
+                           f"(window {days} days, last {last})", "check the rotation schedule")
+    age = now - last
+    evidence = (f"{secret}: last {'rotated' if description.get('LastRotatedDate') else 'created'}"
+                f" {age.days} days ago, window {days} days")
+    if age > timedelta(days=days) + ROTATION_GRACE:
+        return CheckResult(name, "fail", evidence + " (overdue)",
+                           "find why the rotation function failed (describe_secret, its logs) "
+                           "and rotate the secret (rotate_secret)")
+    return CheckResult(name, "pass", evidence)
+
+
+def check_secret_rotation(clients: AwsClients, workload: Workload,
+                          now: datetime | None = None) -> CheckResult:
+    """The database master secret rotates automatically and is within its rotation window."""
+    arn = workload.database_secret_arn
+    region = arn.split(":")[3] if arn.startswith("arn:") else workload.regions.primary
+    description = clients.client("secretsmanager", region).describe_secret(SecretId=arn)
+    return secret_rotation_verdict(description, now or datetime.now(UTC))
+
+
+def _selects_bucket(trail: dict[str, Any], bucket: str) -> bool:
+    """Whether a trail's (basic or advanced) event selectors record object events of bucket."""
+    arn_prefix = f"arn:aws:s3:::{bucket}/"
+    for selector in trail.get("EventSelectors") or []:
+        for data in selector.get("DataResources") or []:
+            if data.get("Type") == "AWS::S3::Object" and any(
+                    value in ("arn:aws:s3", "arn:aws:s3:::") or arn_prefix.startswith(value)
+                    for value in data.get("Values") or []):
+                return True
+    for selector in trail.get("AdvancedEventSelectors") or []:
+        fields = {f["Field"]: f for f in selector.get("FieldSelectors") or []}
+        if "Data" not in (fields.get("eventCategory") or {}).get("Equals", []):
+            continue
+        if "AWS::S3::Object" not in (fields.get("resources.type") or {}).get("Equals", []):
+            continue
+        arns = fields.get("resources.ARN")
+        if arns is None or any(arn_prefix.startswith(v) for v in arns.get("StartsWith", [])):
+            return True
+    return False
+
+
+def trail_coverage_verdict(trails: Sequence[dict[str, Any]], buckets: Sequence[str]
+                           ) -> CheckResult:
+    """Whether one logging trail records S3 data events of every bucket. ``trails`` are
+    DescribeTrails entries with ``IsLogging`` and their selectors added."""
+    name = "S3 data events recorded"
+    for trail in trails:
+        if trail.get("IsLogging") and all(_selects_bucket(trail, b) for b in buckets):
+            return CheckResult(name, "pass", f"trail {trail.get('Name')} is logging object "
+                                             f"events of {', '.join(buckets)}")
+    seen = "; ".join(f"{t.get('Name')} ({'logging' if t.get('IsLogging') else 'not logging'},"
+                     f" covers {[b for b in buckets if _selects_bucket(t, b)] or 'none'})"
+                     for t in trails) or "no trail"
+    return CheckResult(name, "fail", seen, "deploy the audit stack's trail, or name the "
+                                           "organisation trail that records both buckets")
+
+
+def check_audit_trail(clients: AwsClients, workload: Workload) -> CheckResult:
+    """A logging trail records S3 data events of the data and replica buckets."""
+    cloudtrail = clients.client("cloudtrail", workload.regions.primary)
+    trails = []
+    for trail in cloudtrail.describe_trails(includeShadowTrails=True).get("trailList", []):
+        arn = trail["TrailARN"]
+        selectors = cloudtrail.get_event_selectors(TrailName=arn)
+        trails.append({**trail, "IsLogging": cloudtrail.get_trail_status(Name=arn).get(
+            "IsLogging"), "EventSelectors": selectors.get("EventSelectors"),
+            "AdvancedEventSelectors": selectors.get("AdvancedEventSelectors")})
+    return trail_coverage_verdict(trails, [workload.primary.bucket, workload.secondary.bucket])
+
+
 def check_lag(lag_by_store: dict[str, float | None], threshold_s: float,
               source: str) -> CheckResult:
     """Every store's latest lag is under the threshold (no data is a warning)."""
@@ -295,6 +381,10 @@ def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
          "check the Auto Scaling groups"),
         ("evidence bucket", lambda: check_evidence_bucket(clients, workload),
          "check the evidence bucket"),
+        ("master secret rotated", lambda: check_secret_rotation(clients, workload),
+         "check the master secret's rotation schedule"),
+        ("S3 data events recorded", lambda: check_audit_trail(clients, workload),
+         "check the audit stack's trail"),
         ("replication lag (CloudWatch)", lambda: check_lag(
             cloudwatch_lag(clients, workload), lag_threshold_s, "CloudWatch"),
          "check the replication metrics"),

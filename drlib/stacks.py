@@ -202,8 +202,35 @@ class SceptreProject:
                              ) from exc
         return {stack.name: str(status) for stack, status in result.items()}
 
+    def check_rules(self, path: str = "") -> None:
+        """Refuse, before anything is deployed, a plan in which CloudFormation would refuse a
+        stack for its template's Rules (e.g. staging or prod without a certificate)."""
+        from sceptre.resolvers import Resolver
+
+        from drlib.cfn_rules import read_template, rule_violation
+
+        plan = self.plan(path)
+        plan.resolve("launch")
+        for stack in plan:
+            template = read_template(self.project_dir / "templates" / Path(
+                stack.template_handler_config["path"]).name)
+            if not template.get("Rules"):
+                continue
+            declared = template.get("Parameters") or {}
+            given = dict(getattr(stack, "_parameters", None) or {})
+            values = {name: given.get(name, spec.get("Default", "")) for name, spec in
+                      declared.items()} | {"AWS::Region": stack.region}
+            unknown = {name for name, value in given.items() if isinstance(value, Resolver)}
+            problem = rule_violation(template, values, unknown | {"AWS::AccountId"})
+            if problem:
+                raise ConfigError(f"{stack.name} ({self.environment}) would be refused by "
+                                  "CloudFormation; nothing was deployed",
+                                  found=problem, fix=f"set what it names in {self.var_file}")
+
     def launch(self, path: str = "") -> list[StackInfo]:
-        """Create or update the stacks under ``path`` in dependency order; raise if any fails."""
+        """Create or update the stacks under ``path`` in dependency order; raise if any fails.
+        Template Rules are checked first for every stack of the plan (:meth:`check_rules`)."""
+        self.check_rules(path)
         statuses = self._run(path, "launch")
         failed = {name: s for name, s in statuses.items() if s not in ("complete",)}
         infos = self.status(path)

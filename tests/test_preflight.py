@@ -94,11 +94,23 @@ def test_each_bad_setting_names_file_key_and_cause(change: Callable[[dict[str, A
     assert named[0].fix
 
 
-def test_the_shipped_environments_pass() -> None:
-    """dev, staging and prod as committed have no problem."""
-    for environment in ("dev", "staging", "prod"):
+CERTIFICATES = {key: f"arn:aws:acm:{region}:123456789012:certificate/0000-1111"
+                for key, region in (("primary_certificate_arn", "us-east-1"),
+                                    ("secondary_certificate_arn", "us-west-2"))}
+
+
+def test_the_shipped_environments_pass_once_staging_and_prod_have_certificates() -> None:
+    """dev as committed has no problem; staging and prod ship without certificate ARNs, which
+    are refused by name until given."""
+    dev = DEFAULT_PROJECT_DIR / "vars" / "dev.yaml"
+    assert check_settings(read_var_file(dev), dev, "dev", environ={}) == []
+    for environment in ("staging", "prod"):
         path = DEFAULT_PROJECT_DIR / "vars" / f"{environment}.yaml"
-        assert check_settings(read_var_file(path), path, environment, environ={}) == []
+        variables = read_var_file(path)
+        refused = check_settings(variables, path, environment, environ={})
+        assert sorted(p.where.rsplit(" ", 1)[-1] for p in refused) == sorted(CERTIFICATES)
+        assert check_settings({**variables, **CERTIFICATES}, path, environment,
+                              environ={}) == []
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -117,3 +117,25 @@ def test_drift_on_a_target_without_drift_detection_is_a_clear_error(aws: AwsClie
     project.launch("primary/queue.yaml")
     with pytest.raises(StackError, match="drift detection"):
         project.drift("primary/queue.yaml")
+
+
+@pytest.mark.parametrize(("environment", "variables", "refused"), [
+    ("dev", {}, False),
+    ("staging", {}, True),
+    ("prod", {}, True),
+    ("prod", {"primary_certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/0a-1",
+              "secondary_certificate_arn": "arn:aws:acm:us-west-2:111122223333:certificate/0b-2"},
+     False),
+])
+def test_preflight_applies_template_rules_without_aws(environment: str, variables: dict[str, str],
+                                                      refused: bool) -> None:
+    """check_rules refuses a plan a template rule would refuse (staging or prod without a
+    certificate), naming the setting, using only the var file; rules that need a stack output
+    are left to CloudFormation."""
+    project = SceptreProject(environment, variables=variables)
+    if not refused:
+        project.check_rules("")
+        return
+    with pytest.raises(ConfigError, match="nothing was deployed") as info:
+        project.check_rules("")
+    assert "primary_certificate_arn" in info.value.render()

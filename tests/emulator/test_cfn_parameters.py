@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from drlib.aws import AwsClients
-from drlib.emulator.extensions.cfn_parameters import constraint_violation
+from drlib.emulator.extensions.cfn_parameters import RuleError, constraint_violation, rule_violation
 from tests.emulator.cfn_support import create_stack
 
 PASSWORD: dict[str, Any] = {"Type": "String", "MinLength": 12, "MaxLength": 41,
@@ -171,6 +171,68 @@ BOOLEAN_TEMPLATE = """
 """
 
 
+CERTIFICATE_RULE: dict[str, Any] = {"Rules": {"CertificateOutsideDev": {
+    "RuleCondition": {"Fn::Or": [{"Fn::Equals": [{"Ref": "Environment"}, "staging"]},
+                                 {"Fn::Equals": [{"Ref": "Environment"}, "prod"]}]},
+    "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]},
+                    "AssertDescription": "CertificateArn is required in staging and prod"}]}}}
+
+
+@pytest.mark.parametrize(("template", "values", "message"), [
+    (CERTIFICATE_RULE, {"Environment": "prod", "CertificateArn": ""},
+     "CertificateArn is required in staging and prod"),
+    (CERTIFICATE_RULE, {"Environment": "staging", "CertificateArn": ""},
+     "CertificateArn is required in staging and prod"),
+    (CERTIFICATE_RULE, {"Environment": "prod", "CertificateArn": "arn:cert"}, None),
+    (CERTIFICATE_RULE, {"Environment": "dev", "CertificateArn": ""}, None),
+    ({"Rules": {"R": {"Assertions": [{"Assert": {"Fn::Contains": [["a", "b"], {"Ref": "P"}]}}]}}},
+     {"P": "c"}, "Template validation error: rule R failed"),
+    ({"Rules": {"R": {"Assertions": [{"Assert": {"Fn::EachMemberIn": [
+        {"Ref": "P"}, ["a", "b"]]}, "AssertDescription": "only a or b"}]}}},
+     {"P": "a,b,c"}, "only a or b"),
+    ({"Rules": {"R": {"Assertions": [{"Assert": {"Fn::And": [
+        {"Fn::EachMemberEquals": [{"Ref": "P"}, "a"]},
+        {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}]}}]}}},
+     {"P": ["a", "a"], "AWS::Region": "us-east-1"}, None),
+    ({}, {"P": "x"}, None),
+])
+def test_rule_messages(template: dict[str, Any], values: dict[str, Any], message: str | None
+                       ) -> None:
+    """A rule whose condition holds fails with its AssertDescription when an assertion is false."""
+    assert rule_violation(template, values) == message
+
+
+def test_rule_with_an_unknown_reference_is_an_error() -> None:
+    """A rule naming a parameter the template does not declare is refused, not passed."""
+    with pytest.raises(RuleError, match="Missing"):
+        rule_violation({"Rules": {"R": {"Assertions": [
+            {"Assert": {"Fn::Equals": [{"Ref": "Missing"}, ""]}}]}}}, {})
+
+
+RULE_TEMPLATE = """
+    Parameters:
+      Environment:
+        Type: String
+        AllowedValues: [dev, staging, prod]
+      CertificateArn:
+        Type: String
+        Default: ''
+    Rules:
+      CertificateOutsideDev:
+        RuleCondition: !Or [!Equals [!Ref Environment, staging], !Equals [!Ref Environment, prod]]
+        Assertions:
+          - Assert: !Not [!Equals [!Ref CertificateArn, '']]
+            AssertDescription: CertificateArn is required in staging and prod
+    Resources:
+      Marker:
+        Type: AWS::SSM::Parameter
+        Properties:
+          Name: !Sub "/rules/${Environment}"
+          Type: String
+          Value: !Sub "cert=${CertificateArn}"
+"""
+
+
 @pytest.mark.slow
 def test_yaml_boolean_allowed_values_take_true_and_false_as_cloudformation_does(
         aws: AwsClients) -> None:
@@ -186,3 +248,26 @@ def test_yaml_boolean_allowed_values_take_true_and_false_as_cloudformation_does(
     message = _error(lambda: create_stack(aws, "flag-bad", BOOLEAN_TEMPLATE,
                                           parameters={"EnableMarker": "yes"}))
     assert message == "Parameter 'EnableMarker' must be one of AllowedValues"
+
+
+@pytest.mark.slow
+def test_create_stack_enforces_rules_before_anything_is_made(aws: AwsClients) -> None:
+    """A failing rule refuses create_stack and its change set with the AssertDescription and
+    makes no stack; where the rule's condition is false the stack is created."""
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    found = _error(lambda: create_stack(aws, "rules", RULE_TEMPLATE,
+                                        parameters={"Environment": "prod"}))
+    assert found == "CertificateArn is required in staging and prod"
+    found = _error(lambda: cloudformation.create_change_set(
+        StackName="rules-cs", ChangeSetName="create", ChangeSetType="CREATE",
+        TemplateBody=textwrap.dedent(RULE_TEMPLATE),
+        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "staging"}]))
+    assert found == "CertificateArn is required in staging and prod"
+    assert cloudformation.list_stacks()["StackSummaries"] == []
+    assert create_stack(aws, "rules", RULE_TEMPLATE, parameters={"Environment": "dev"})[
+        "StackStatus"] == "CREATE_COMPLETE"
+    message = _error(lambda: cloudformation.update_stack(
+        StackName="rules", TemplateBody=textwrap.dedent(RULE_TEMPLATE),
+        Parameters=[{"ParameterKey": "Environment", "ParameterValue": "prod"}]))
+    assert message == "CertificateArn is required in staging and prod"
+    assert aws.client("ssm", "us-east-1").get_parameter(Name="/rules/dev")["Parameter"]

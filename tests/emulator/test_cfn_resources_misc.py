@@ -409,3 +409,30 @@ def test_backup_vault_plan_and_selection(aws: AwsClients) -> None:
     aws.client("cloudformation", "us-east-1").delete_stack(StackName="backup")
     assert backup.list_backup_vaults()["BackupVaultList"] == []
     assert backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"] == []
+
+
+REPLICATED_SECRET = """
+    Resources:
+      Secret:
+        Type: AWS::SecretsManager::Secret
+        Properties:
+          Name: replicated-secret
+          SecretString: '{"username": "u", "password": "p"}'
+          ReplicaRegions: [{Region: us-west-2}]
+"""
+
+
+@pytest.mark.slow
+def test_secret_with_replicas_is_deleted_with_its_stack(aws: AwsClients) -> None:
+    """Deleting the stack removes the secret's replica regions first, then the secret, as
+    CloudFormation does (Secrets Manager refuses to delete a secret that has replicas)."""
+    create_stack(aws, "replicated", REPLICATED_SECRET)
+    west = aws.client("secretsmanager", "us-west-2")
+    assert west.describe_secret(SecretId="replicated-secret")["Name"] == "replicated-secret"
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    cloudformation.delete_stack(StackName="replicated")
+    assert {s["StackStatus"] for s in cloudformation.list_stacks()["StackSummaries"]} == {
+        "DELETE_COMPLETE"}
+    names = [s["Name"] for s in aws.client("secretsmanager", "us-east-1").list_secrets()[
+        "SecretList"]]
+    assert "replicated-secret" not in names

@@ -47,7 +47,8 @@ TAG_PROPERTIES = ("Tags", "HostedZoneTags", "HealthCheckTags", "BackupVaultTags"
 
 def test_every_template_is_listed() -> None:
     """The project has the expected templates, one concern each."""
-    expected = ["app.yaml", "artifacts.yaml", "backup.yaml", "database.yaml", "dns.yaml",
+    expected = ["app.yaml", "artifacts.yaml", "audit.yaml", "backup.yaml", "database.yaml",
+                "dns.yaml",
                 "dr-automation.yaml", "dynamodb.yaml", "kms.yaml", "monitoring.yaml",
                 "network.yaml", "recovery-storage.yaml", "storage.yaml"]
     assert expected == TEMPLATES
@@ -191,6 +192,7 @@ def test_outputs_are_exported_as_stack_name_dash_output(name: str) -> None:
     ("artifacts.yaml", {"ArtifactsBucketName"}),
     ("monitoring.yaml", {"DashboardName", "AlarmNames"}),
     ("backup.yaml", {"BackupVaultName", "BackupPlanId"}),
+    ("audit.yaml", {"LogBucketName", "TrailArn"}),
     ("kms.yaml", {"KeyArn"}),
 ])
 def test_outputs_drlib_needs(name: str, keys: set[str]) -> None:

@@ -135,7 +135,8 @@ def test_nat_gateway_in_each_az() -> None:
 
 def test_gateway_endpoints_for_s3_and_dynamodb() -> None:
     """S3 and DynamoDB gateway endpoints serve both private route tables and the database one."""
-    endpoints = resources("network.yaml", "AWS::EC2::VPCEndpoint").values()
+    endpoints = [e for e in resources("network.yaml", "AWS::EC2::VPCEndpoint").values()
+                 if e["Properties"]["VpcEndpointType"] == "Gateway"]
     services = {e["Properties"]["ServiceName"]["Fn::Sub"] for e in endpoints}
     assert services == {"com.amazonaws.${AWS::Region}.s3", "com.amazonaws.${AWS::Region}.dynamodb"}
     for endpoint in endpoints:
@@ -605,15 +606,17 @@ def test_alarms_cover_required_metrics_and_notify_the_topic() -> None:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopicArn"}]
 
 
-def test_backup_vault_with_kms_daily_plan_and_selection_of_cluster_and_table() -> None:
-    """AWS Backup keeps daily, KMS-encrypted recovery points of the cluster and the table."""
+def test_backup_vault_with_kms_daily_plan_and_selection_of_every_store() -> None:
+    """AWS Backup keeps daily, KMS-encrypted recovery points of the cluster, the table and the
+    data bucket (the posture gate in test_posture.py checks it per environment)."""
     backup = resources("backup.yaml")
     assert backup["BackupVault"]["Properties"]["EncryptionKeyArn"] == {"Ref": "KmsKeyArn"}
     (rule,) = backup["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
     assert rule["ScheduleExpression"] == "cron(0 5 * * ? *)"
     assert rule["Lifecycle"] == {"DeleteAfterDays": {"Ref": "BackupRetentionDays"}}
     selection = backup["BackupSelection"]["Properties"]["BackupSelection"]
-    assert selection["Resources"] == [{"Ref": "ClusterArn"}, {"Ref": "TableArn"}]
+    assert selection["Resources"] == [{"Ref": "ClusterArn"}, {"Ref": "TableArn"},
+                                      {"Ref": "DataBucketArn"}]
     days = [_vars(env)["aws_backup_retention_days"] for env in ENVIRONMENTS]
     assert days == sorted(days)
 

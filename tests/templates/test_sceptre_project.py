@@ -21,9 +21,9 @@ REQUIRED_VAR_KEYS = {
     "domain_name",
 }
 PRIMARY_STACKS = {"kms", "artifacts", "network", "database", "dynamodb", "storage", "app",
-                  "dr-automation", "monitoring", "backup"}
+                  "dr-automation", "monitoring", "backup", "audit"}
 SECONDARY_STACKS = {"kms", "artifacts", "network", "recovery-storage", "database", "app",
-                    "dr-automation", "monitoring", "dns"}
+                    "dr-automation", "monitoring", "dns", "backup", "audit"}
 # (before, after): stacks whose outputs the later one needs.
 ORDER = [
     ("secondary/kms", "primary/dynamodb"),
@@ -39,6 +39,11 @@ ORDER = [
     ("primary/dr-automation", "primary/monitoring"),
     ("primary/network", "primary/app"),
     ("primary/kms", "primary/network"),
+    ("secondary/backup", "primary/backup"),
+    ("primary/storage", "primary/backup"),
+    ("primary/storage", "primary/audit"),
+    ("primary/audit", "primary/app"),
+    ("secondary/audit", "secondary/app"),
 ]
 
 
@@ -140,11 +145,12 @@ def test_plan_orders_cross_region_dependencies(environment: str) -> None:
 
 
 def test_launching_primary_brings_in_the_secondary_prerequisites() -> None:
-    """`sceptre launch primary` also launches the secondary's kms and recovery storage first."""
+    """`sceptre launch primary` also launches the secondary's kms, recovery storage and backup
+    vault (the copy destination) first."""
     names = set().union(*_batches(_plan("dev", "primary")))
-    assert {"secondary/kms", "secondary/recovery-storage"} <= names
-    assert not any(n.startswith("secondary/") for n in names - {"secondary/kms",
-                                                                 "secondary/recovery-storage"})
+    prerequisites = {"secondary/kms", "secondary/recovery-storage", "secondary/backup"}
+    assert prerequisites <= names
+    assert not any(n.startswith("secondary/") for n in names - prerequisites)
 
 
 def test_regions_come_from_the_var_file() -> None:

@@ -1,13 +1,17 @@
-"""CloudFormation parameter constraints and ``NoEcho`` masking, as CloudFormation applies them.
+"""CloudFormation parameter constraints, template ``Rules`` and ``NoEcho`` masking, as
+CloudFormation applies them.
 
 moto validates none of ``AllowedPattern``, ``AllowedValues``, ``MinLength``, ``MaxLength``,
-``MinValue`` and ``MaxValue``, and its ``NoEcho`` mask compares values with keys (so it never
-masks). Here each declared parameter's effective value (given or default) is checked whenever the
-stack's parameters are loaded (create_stack, update_stack, executing a change set), failing with
-the ``ValidationError`` message CloudFormation gives; ``describe_stacks`` shows ``****`` for
-``NoEcho`` parameters. YAML booleans in a parameter's ``Default`` or ``AllowedValues``
-(``[true, false]``) are the strings "true" and "false", as CloudFormation reads them (moto kept
-Python's ``True``, so "true" was not an allowed value and ``!Ref`` gave a boolean).
+``MinValue`` and ``MaxValue``, ignores the template's ``Rules`` section, and its ``NoEcho`` mask
+compares values with keys (so it never masks). Here each declared parameter's effective value
+(given or default) is checked, then every rule whose ``RuleCondition`` holds has its
+``Assertions`` evaluated, whenever the stack's parameters are loaded (create_stack,
+update_stack, executing a change set), failing with the ``ValidationError`` message
+CloudFormation gives (for a rule, its ``AssertDescription``) before any resource is made;
+``describe_stacks`` shows ``****`` for ``NoEcho`` parameters. YAML booleans in a parameter's
+``Default`` or ``AllowedValues`` (``[true, false]``) are the strings "true" and "false", as
+CloudFormation reads them (moto kept Python's ``True``, so "true" was not an allowed value and
+``!Ref`` gave a boolean).
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drlib.cfn_rules import RuleError, rule_violation
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
+
+__all__ = ["RuleError", "constraint_violation", "rule_violation", "validate_parameters"]
 
 MASK = "****"
 
@@ -100,18 +107,28 @@ def is_no_echo(declaration: dict[str, Any]) -> bool:
     return str(declaration.get("NoEcho", False)).lower() == "true"
 
 
-def validate_parameters(template: dict[str, Any], values: dict[str, Any]) -> None:
-    """Raise CloudFormation's ValidationError for the first parameter that breaks a constraint."""
+def validate_parameters(template: dict[str, Any], values: dict[str, Any],
+                        pseudo: dict[str, Any] | None = None) -> None:
+    """Raise CloudFormation's ValidationError for the first parameter that breaks a constraint,
+    then for the first assertion of the template's Rules that fails."""
     from moto.cloudformation.exceptions import ValidationError
 
     declarations = (template or {}).get("Parameters") or {}
+    effective: dict[str, Any] = dict(pseudo or {})
     for name, declaration in declarations.items():
         if isinstance(declaration, dict):
             normalise_declaration(declaration)
-        problem = constraint_violation(name, declaration, values.get(name, declaration.get(
-            "Default")))
+        value = values.get(name, declaration.get("Default"))
+        problem = constraint_violation(name, declaration, value)
         if problem:
             raise ValidationError(message=problem)
+        effective[name] = value
+    try:
+        problem = rule_violation(template, effective)
+    except RuleError as error:
+        raise ValidationError(message=f"Template format error: {error}") from error
+    if problem:
+        raise ValidationError(message=problem)
 
 
 def _template_dict(template: Any) -> dict[str, Any]:
@@ -123,9 +140,11 @@ def _template_dict(template: Any) -> dict[str, Any]:
 
 
 def load_parameters(self: Any) -> None:
-    """The constraints of every parameter, then moto's ``ResourceMap.load_parameters`` (which
-    sees the booleans of the declarations as CloudFormation's strings)."""
-    validate_parameters(self._template, self.input_parameters)
+    """The constraints of every parameter and the Rules, then moto's
+    ``ResourceMap.load_parameters`` (which sees the booleans of the declarations as
+    CloudFormation's strings)."""
+    validate_parameters(self._template, self.input_parameters,
+                        {"AWS::Region": self._region_name, "AWS::AccountId": self._account_id})
     _original_load_parameters(self)
 
 
@@ -134,14 +153,16 @@ def update_stack(self: Any, name: str, template: str, role_arn: str | None,
     """moto's ``update_stack``, refusing invalid parameters before anything changes."""
     stack = self.get_stack(name)
     resolved = self._resolve_update_parameters(instance=stack, incoming_params=parameters)
-    validate_parameters(_template_dict(template), resolved)
+    validate_parameters(_template_dict(template), resolved,
+                        {"AWS::Region": self.region_name, "AWS::AccountId": self.account_id})
     return _original_update_stack(self, name, template, role_arn, parameters, tags)
 
 
 def create_change_set(self: Any, stack_name: str, change_set_name: str, template: str,
                       parameters: dict[str, str], *args: Any, **kwargs: Any) -> Any:
     """moto's ``create_change_set``, refusing invalid parameters as CloudFormation does."""
-    validate_parameters(_template_dict(template), parameters)
+    validate_parameters(_template_dict(template), parameters,
+                        {"AWS::Region": self.region_name, "AWS::AccountId": self.account_id})
     return _original_create_change_set(self, stack_name, change_set_name, template, parameters,
                                        *args, **kwargs)
 

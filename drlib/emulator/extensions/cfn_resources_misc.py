@@ -132,7 +132,14 @@ def _define_models() -> None:
             return cls(backend.secrets[name].arn, name)
 
         def delete(self, account_id: str, region_name: str) -> None:
-            secretsmanager_backends[account_id][region_name].delete_secret(
+            # CloudFormation removes the replicas it made (ReplicaRegions) before deleting;
+            # Secrets Manager refuses to delete a secret that still has replica regions.
+            backend = secretsmanager_backends[account_id][region_name]
+            replicas = [r.region for r in getattr(backend.describe_secret(self.arn), "replicas",
+                                                 None) or []]
+            if replicas:
+                backend.remove_regions_from_replication(self.arn, replicas)
+            backend.delete_secret(
                 self.arn, recovery_window_in_days=None, force_delete_without_recovery=True)
 
     class AlarmResource(CloudFormationModel):
