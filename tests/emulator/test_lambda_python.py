@@ -10,9 +10,11 @@ import zipfile
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from drlib.aws import AwsClients
+from drlib.emulator import faults
 from drlib.waiting import wait_until
 from tests.emulator.automation_support import create_runbook, run, statuses
 
@@ -156,3 +158,17 @@ def test_a_runbook_invokes_the_function(aws: AwsClients, functions: Any) -> None
     assert found["StepExecutions"][0]["Outputs"]["StatusCode"] == ["200"]
     assert "failed (Unhandled)" in found["FailureMessage"]
     assert "no such order" in found["FailureMessage"]
+
+
+def test_invoke_in_a_downed_region_is_refused(aws: AwsClients, functions: Any) -> None:
+    """While us-west-2 is down its functions cannot be invoked (HTTP 503)."""
+    no_retry = aws.session(REGION).client("lambda", endpoint_url=aws.endpoint_url,
+                                          config=Config(retries={"max_attempts": 1}))
+    faults.take_region_down(REGION)
+    try:
+        with pytest.raises(ClientError) as error:
+            no_retry.invoke(FunctionName="ok", Payload=json.dumps({"name": "x"}))
+    finally:
+        faults.bring_region_up(REGION)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert "region-down" in error.value.response["Error"]["Message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from datetime import timedelta
 from itertools import pairwise
@@ -363,3 +364,33 @@ def test_a_running_execution_makes_no_progress_while_its_region_is_down(ssm: Any
         faults.bring_region_up(WEST)
     assert statuses(wait_for_status(ssm, execution_id)) == [("First", "Success"),
                                                             ("Second", "Success")]
+
+
+def test_a_stack_update_with_a_bad_runbook_keeps_the_document(aws: AwsClients, ssm: Any) -> None:
+    """Updating a stack's runbook to bad content is refused naming the step, and the document
+    deployed before stays and runs."""
+    template = """
+        Resources:
+          Runbook:
+            Type: AWS::SSM::Document
+            Properties:
+              Name: kept-runbook
+              DocumentType: Automation
+              DocumentFormat: YAML
+              Content:
+                schemaVersion: '0.3'
+                mainSteps:
+                  - name: Wait
+                    action: ACTION
+                    inputs: {Duration: PT0S}
+        """
+    assert create_stack(aws, "kept", template.replace("ACTION", "aws:sleep"),
+                        region=WEST)["StackStatus"] == "CREATE_COMPLETE"
+    cloudformation = aws.client("cloudformation", WEST)
+    with pytest.raises(ClientError) as error:
+        cloudformation.update_stack(StackName="kept", TemplateBody=textwrap.dedent(
+            template.replace("ACTION", "aws:snooze")))
+    assert error.value.response["Error"]["Code"] == "InvalidDocumentContent"
+    assert "Step Wait has an invalid action 'aws:snooze'" in error.value.response["Error"][
+        "Message"]
+    assert run(ssm, "kept-runbook")["AutomationExecutionStatus"] == "Success"

@@ -154,11 +154,10 @@ def clean_json(resource_json: Any, resources_map: Any) -> Any:
 
 
 def yaml_tag_constructor(loader: Any, tag: str, node: Any) -> dict[str, Any]:
-    """YAML short forms (``!Ref``, ``!GetAtt A.B.C``, ``!Sub``...) to their long forms
-    (``!Condition X`` is ``{"Condition": X}``, not ``Fn::Condition``, which moto misses)."""
+    """YAML short forms (``!Ref``, ``!GetAtt A.B.C``, ``!Sub``...) to their long forms."""
     import yaml
 
-    key = {"!Ref": "Ref", "!Condition": "Condition"}.get(tag, f"Fn::{tag[1:]}")
+    key = "Ref" if tag == "!Ref" else f"Fn::{tag[1:]}"
     if isinstance(node, yaml.SequenceNode):
         value: Any = loader.construct_sequence(node, deep=True)
     elif isinstance(node, yaml.MappingNode):

@@ -6,7 +6,8 @@ contract, the payload and ``FunctionError`` are what Lambda returns, ``LogType=T
 last 4 KB of the log, and every invocation's log lines go to the function's CloudWatch Logs group
 ``/aws/lambda/<name>`` in a stream of Lambda's format. ``InvocationType=Event`` returns 202 at once
 and runs the function in the background; ``DryRun`` runs nothing. Functions of any other runtime
-(or container images) are refused with ``InvalidRuntimeException`` naming the runtime.
+(or container images) are refused with ``InvalidRuntimeException`` naming the runtime. While the
+function's region is down (``faults.region_down``) Invoke answers HTTP 503 ``ServiceException``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import logging
 import threading
 from typing import Any
 
-from drlib.emulator import state
+from drlib.emulator import faults, state
+from drlib.emulator.extensions.region_outage import outage_message
 from drlib.emulator.lambda_runtime import (
     FunctionSpec,
     Invocation,
@@ -75,6 +77,10 @@ def run(function: Any, event: Any) -> Invocation:
 def _invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     from moto.awslambda.exceptions import LambdaClientError
 
+    if faults.region_down(self.region):
+        error = LambdaClientError("ServiceException", outage_message(self.region))
+        error.code = 503
+        raise error
     try:
         if getattr(self, "package_type", "Zip") != "Zip":
             raise UnsupportedRuntime("Container-image functions are not run by the drlib "

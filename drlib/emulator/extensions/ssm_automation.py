@@ -340,8 +340,27 @@ def _handlers() -> dict[str, Any]:
         send_automation_signal)}
 
 
+def _validating_stack_update(original: Any) -> Any:
+    def update_from_cloudformation_json(cls: Any, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: Any, account_id: str,
+                                        region_name: str) -> Any:
+        # moto deletes the old document before creating the new one; refuse bad content first,
+        # so a failed update keeps the document CloudFormation would keep.
+        properties = cloudformation_json.get("Properties") or {}
+        if properties.get("DocumentType") == "Automation":
+            check_automation_content(properties.get("Content"),
+                                     properties.get("DocumentFormat", "JSON"))
+        return original.__func__(cls, original_resource, new_resource_name, cloudformation_json,
+                                 account_id, region_name)
+
+    return classmethod(update_from_cloudformation_json)
+
+
 def _patch_backend() -> None:
-    from moto.ssm.models import SimpleSystemManagerBackend
+    from moto.ssm.models import Document, SimpleSystemManagerBackend
+
+    Document.update_from_cloudformation_json = _validating_stack_update(  # type: ignore[method-assign]
+        Document.update_from_cloudformation_json)
 
     SimpleSystemManagerBackend.create_document = _validating_create(  # type: ignore[method-assign]
         SimpleSystemManagerBackend.create_document)
