@@ -121,9 +121,30 @@ def notebook_outcomes(run_dir: Path) -> pd.DataFrame:
             outcome = "ok"
         else:
             outcome = "running" if meta else "not run by papermill"
-        rows.append([path.stem, outcome, meta.get("start_time"), meta.get("duration"),
-                     _first_error(node)])
+        rows.append([path.stem, outcome, _clock(meta.get("start_time"), places=0),
+                     _rounded(meta.get("duration"), 1), _first_error(node) or ""])
     return pd.DataFrame(rows, columns=["notebook", "outcome", "started_at", "seconds", "error"])
+
+
+def _rounded(value: Any, places: int) -> Any:
+    """A number rounded to what it means (seconds to ms, durations to 0.1 s); '' when absent."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        return round(float(value), places)
+    except (TypeError, ValueError):
+        return value
+
+
+def _clock(stamp: Any, places: int = 3) -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM:SS[.mmm]Z' (UTC); '' when absent."""
+    if not stamp:
+        return ""
+    moment = pd.Timestamp(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC")
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (text[:-3] if places else text[:-7]) + "Z"
 
 
 def _first_error(node: Any) -> str | None:
@@ -193,7 +214,7 @@ def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
                        targets.get("rpo_seconds"), lost=rpo.get("lost_records"),
                        rests_on=rests if tested else f"NOT TESTED: {proof.get('reason')}")
             if not tested:
-                row[5] = None
+                row[5] = "not tested"
             rows.append(row)
     return pd.DataFrame(rows, columns=["measure", "unit", "measured", "target", "lost records",
                                        "within target", "rests on"]).set_index("measure")
@@ -206,7 +227,8 @@ def _fmt(value: Any) -> str:
 def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None,
          rests_on: str | None = None) -> list[Any]:
     within = None if value is None or target is None else float(value) <= float(target)
-    return [name, unit, value, target, lost, within, rests_on]
+    return [name, unit, _rounded(value, 3), _rounded(target, 3), _rounded(lost, 0),
+            "unknown" if within is None else within, rests_on or ""]
 
 
 def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
@@ -223,12 +245,14 @@ def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
             "rejected by class": ", ".join(f"{n} {c}" for c, n in
                                            (w.get("rejected_by_class") or {}).items()) or "-",
             "timed out": w.get("timed_out"),
-            "write outage s": o.get("seconds"),
+            "write outage s": _rounded(o.get("seconds"), 3),
             "last ack before": f"{o.get('last_ack_region')} #{o.get('last_ack_seq')} "
-                               f"{o.get('last_ack_before')}" if o.get("last_ack_before") else None,
+                               f"{_clock(o.get('last_ack_before'))}"
+                               if o.get("last_ack_before") else "",
             "first ack after": f"{o.get('first_ack_region')} #{o.get('first_ack_seq')} "
-                               f"{o.get('first_ack_after')}" if o.get("first_ack_after") else None,
-            "resolution s": o.get("resolution_s"),
+                               f"{_clock(o.get('first_ack_after'))}"
+                               if o.get("first_ack_after") else "",
+            "resolution s": _rounded(o.get("resolution_s"), 3),
         })
     columns = ["store", "attempted", "acknowledged", "rejected", "rejected by class",
                "timed out", "write outage s", "last ack before", "first ack after",

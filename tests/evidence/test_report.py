@@ -61,10 +61,10 @@ def test_pick_run_without_runs_raises(outputs: Path) -> None:
 
 @pytest.mark.parametrize(
     ("rto", "target", "within"),
-    [(12.3, 900, True), (901.0, 900, False), (None, 900, None), (12.3, None, None)],
+    [(12.3, 900, True), (901.0, 900, False), (None, 900, "unknown"), (12.3, None, "unknown")],
 )
 def test_results_table_compares_rto_with_target(rto: float | None, target: float | None,
-                                                within: bool | None) -> None:
+                                                within: bool | str) -> None:
     """RTO is within target when measured <= target; unknown when either is missing."""
     data = metrics(RUN_IDS[0], "passed")
     data["measured"]["rto_seconds"] = rto
@@ -149,7 +149,7 @@ def test_rpo_not_tested_is_never_within_target_and_writes_are_tabled() -> None:
                                                   "origin": "project design figure",
                                                   "sources": ["https://example"]}}
     results = results_table(data)
-    assert results.loc["RPO aurora", "within target"] is None
+    assert results.loc["RPO aurora", "within target"] == "not tested"
     assert results.loc["RPO aurora", "rests on"].startswith("NOT TESTED: 0 writes")
     assert results.loc["RPO dynamodb", "within target"]
     writes = writes_table(data)
