@@ -38,7 +38,9 @@ def pinned_moto() -> str:
 
 
 def _pip_download(requirement: str, into: Path) -> list[str]:
-    uv = os.environ.get("UV") or shutil.which("uv")
+    from drlib.lambda_package import uv_executable
+
+    uv = uv_executable() or os.environ.get("UV")  # the environment's own uv, never PATH
     args = ["download", "--no-deps", "--no-binary", ":all:", "--quiet", requirement,
             "-d", str(into)]
     if uv:
