@@ -83,9 +83,11 @@ def _drill(args: argparse.Namespace) -> int:
                            aws_timing=args.aws_timing)
     if args.dry_run:
         from drlib.drill import describe_plan
+        from drlib.rto_model import model_from_settings
 
-        preflight_drill(request)
+        project = preflight_drill(request)
         print(describe_plan(args.scenario, args.env, args.target))
+        print("\n".join(model_from_settings(args.env, project.variables, args.scenario).lines()))
         print("notebook chain (parameters validated):")
         for notebook, params in chain_parameters(request, Path("<run folder>")).items():
             shown = {k: v for k, v in params.items() if k != "run_dir"}

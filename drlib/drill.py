@@ -48,6 +48,7 @@ from drlib.measure import (
 )
 from drlib.readiness import assess
 from drlib.references import dns_reference
+from drlib.rto_model import model_rto
 from drlib.targets import Target
 from drlib.time_scale import statement as time_scale_statement
 from drlib.time_scale import time_scale_record
@@ -563,6 +564,11 @@ def _state_after(run: DrillRun) -> dict[str, Any]:
 
 def _deployed_figures(run: DrillRun) -> dict[str, PublishedFigure]:
     """Reference figures with Route 53's derived from the deployed health check and TTL."""
+    return published_figures(dns=_deployed_dns(run))
+
+
+def _deployed_dns(run: DrillRun) -> DnsReference:
+    """The deployed health check and failover record (AWS defaults when unreadable, saying so)."""
     w = run.workload
     try:
         dns = dns_reference(run.clients.client("route53", w.regions.primary), w.hosted_zone_id,
@@ -570,7 +576,7 @@ def _deployed_figures(run: DrillRun) -> dict[str, PublishedFigure]:
     except Exception as exc:  # the deployment could not be read: say so in the figure
         dns = DnsReference(source=f"could not read the deployment ({type(exc).__name__}: "
                            f"{str(exc)[:120]}); AWS defaults")
-    return published_figures(dns=dns)
+    return dns
 
 
 def measure_records(records: list[Any], stores: list[str], *, declared: Any, cutover: Any,
@@ -629,7 +635,9 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
-    figures = _deployed_figures(run)
+    dns = _deployed_dns(run)
+    figures = published_figures(dns=dns)
+    rto_model = model_rto(run.scenario, dns, _standby_instances(run), targets.rto_seconds)
     verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
     verdict_record = verdict.to_metrics()
@@ -649,6 +657,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "state_after": _state_after(run), "workload": w.to_dict(),
         "emulator_version": run.target.emulator_version,
         "time_scale": time_scale_record(run.target.time_scale),
+        "rto_model": rto_model.to_metrics(),
     }
 
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -724,13 +733,17 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     return metrics
 
 
-def _restore_secondary_size(run: DrillRun) -> None:
-    """Back to the warm-standby size the secondary group was deployed with."""
+def _standby_instances(run: DrillRun) -> int:
+    """The warm standby's configured size (the var file's; the drill scales the group up)."""
     from drlib.stacks import SceptreProject
 
+    return int(SceptreProject(run.workload.environment).variables["secondary_asg_desired"])
+
+
+def _restore_secondary_size(run: DrillRun) -> None:
+    """Back to the warm-standby size the secondary group was deployed with."""
     w = run.workload
-    project = SceptreProject(w.environment)
-    desired = int(project.variables["secondary_asg_desired"])
+    desired = _standby_instances(run)
     auto = run.clients.client("autoscaling", w.regions.secondary)
     auto.update_auto_scaling_group(AutoScalingGroupName=w.secondary.asg_name,
                                    DesiredCapacity=desired)

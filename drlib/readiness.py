@@ -359,10 +359,28 @@ def cloudwatch_lag(clients: AwsClients, workload: Workload,
     return out
 
 
+def check_rto_model(clients: AwsClients, workload: Workload, secondary_desired: int,
+                    scenario: str = "unplanned-failover") -> CheckResult:
+    """The RTO this deployment would give clients on AWS (drlib.rto_model, from the deployed
+    health check and record TTL) against the environment's target."""
+    from drlib.references import dns_reference
+    from drlib.rto_model import check_modelled_rto, model_rto
+    from drlib.verdict import targets_for
+
+    route53 = clients.client("route53", workload.regions.primary)
+    dns = dns_reference(route53, workload.hosted_zone_id, workload.app_dns_name,
+                        workload.primary.health_check_id)
+    model = model_rto(scenario, dns, secondary_desired,
+                      targets_for(workload.environment).rto_seconds)
+    status, evidence, remedy = check_modelled_rto(model)
+    return CheckResult("modelled RTO on AWS within target", status, evidence, remedy)
+
+
 def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
            canary_lag: dict[str, float | None] | None = None,
            lock_holder: str | None = None,
-           probe_error: str | None = None) -> ReadinessReport:
+           probe_error: str | None = None,
+           secondary_desired: int | None = None) -> ReadinessReport:
     """Every readiness check for ``workload``. ``probe_error``: the canary probe crashed, which
     fails its check (a check that cannot be made is not passed)."""
     checks: list[tuple[str, Check, str]] = [
@@ -385,6 +403,9 @@ def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
          "check the master secret's rotation schedule"),
         ("S3 data events recorded", lambda: check_audit_trail(clients, workload),
          "check the audit stack's trail"),
+        *([("modelled RTO on AWS within target", lambda: check_rto_model(
+            clients, workload, secondary_desired), "check the health check and the record")]
+          if secondary_desired is not None else []),
         ("replication lag (CloudWatch)", lambda: check_lag(
             cloudwatch_lag(clients, workload), lag_threshold_s, "CloudWatch"),
          "check the replication metrics"),

@@ -43,6 +43,8 @@ def run_readiness(session: Session, lag_threshold_s: float) -> ReadinessReport:
         holder = None  # the lock this run's runner holds: ours, not another drill
     report = assess(session.target.clients, workload, lag_threshold_s=lag_threshold_s,
                     canary_lag=canary_lag, probe_error=probe_error,
-                    lock_holder=holder.describe() if holder is not None else None)
+                    lock_holder=holder.describe() if holder is not None else None,
+                    secondary_desired=int(session.project.variables.get(
+                        "secondary_asg_desired", 1)))
     (session.run_dir / "readiness.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report

@@ -177,6 +177,7 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
         ("verdict", summary.verdict),
         ("time scale", (metrics.get("time_scale") or {}).get("statement")
          or "not recorded"),
+        ("modelled RTO on AWS", _modelled(metrics.get("rto_model"))),
     ]
     if manifest is not None:
         rows += [("code (git)", manifest.git.get("commit")),
@@ -185,6 +186,15 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
                  ("chained to", manifest.chain.previous_run or "genesis")]
     rows = [(name, NOT_RECORDED if value is None else value) for name, value in rows]
     return pd.DataFrame(rows, columns=["field", "value"]).set_index("field")
+
+
+def _modelled(block: Any) -> str | None:
+    """The RTO model's first line (total, formula, against the target), or None."""
+    if not block:
+        return None
+    from drlib.rto_model import from_metrics
+
+    return from_metrics(block).lines()[0]
 
 
 def results_table(metrics: dict[str, Any]) -> pd.DataFrame:
