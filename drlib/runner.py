@@ -218,6 +218,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
                                    progress)
                 closing.run_lock = run_lock
+                interrupts.run_dir = run_dir
                 _mark_runner(request, run_dir, parameters)
                 progress(f"drill {request.scenario} on {request.environment} "
                          f"({request.target}) -> {run_dir}")
