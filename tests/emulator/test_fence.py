@@ -18,7 +18,6 @@ from .test_aurora import (
     GLOBAL_ID,
     WEST,
     connect,
-    global_cluster,
     make_global_database,
     rows,
     wait_available,
