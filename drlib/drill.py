@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from drlib.canary import (
     S3Canary,
 )
 from drlib.drill_lock import HEARTBEAT_TTL_SECONDS, DrillLock, DynamoDbLockBackend, LockKeeper
-from drlib.errors import ConfigError, DrillAborted
+from drlib.errors import ConfigError, DrError, DrillAborted
 from drlib.measure import (
     STORES,
     iso_us,
@@ -219,12 +220,36 @@ class DrillRun:
     def run_id(self) -> str:
         return self.run_dir.name
 
-    def step(self, name: str) -> Any:
-        if self.lock is not None:
-            self.lock.check()
+    @contextmanager
+    def step(self, name: str) -> Iterator[Any]:
+        """A timeline step that first checks its guards: the runner's stop request, the world
+        watch, the lock (a failed check fails this step, recorded)."""
+        with self.timeline.step(name, self.timeouts[name]) as handle:
+            self._guard()
+            yield handle
+
+    def _guard(self) -> None:
+        from drlib.run_guard import STOP_FILE
+
+        stop = self.run_dir / STOP_FILE
+        if stop.exists():  # the runner was interrupted: no next step
+            raise DrillAborted("The drill runner asked this run to stop",
+                               found=stop.read_text(), fix="the abort path runs now; the "
+                               "console says where the system is")
         if self.watch is not None:
             self.watch.check()
-        return self.timeline.step(name, self.timeouts[name])
+        if self.lock is None:
+            return
+        try:
+            self.lock.check()
+        except DrError:
+            raise
+        except Exception as exc:  # the lock store did not answer: an outage?
+            if self.watch is not None:
+                self.watch.explain(exc)
+            raise DrError("The drill lock cannot be read: no step runs without it",
+                          found=f"{type(exc).__name__}: {str(exc)[:300]}",
+                          fix="see `drlib lock status`") from exc
 
     def timeout(self, name: str) -> float:
         return self.timeouts[name]
@@ -412,6 +437,11 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Exception) and run.watch is not None:
+            try:  # a raw error caused by an outage the drill did not cause: name the outage
+                run.watch.explain(exc)
+            except DrError as explained:
+                error = f"{type(explained).__name__}: {explained}"
         watch.stop()  # the abort's own waits must not trip on the fault
         run.watch = None
         _abort(run, fleet)

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 ABORT_GRACE_S = 900.0
 """How long an interrupted notebook may take to run its abort path before it is killed."""
+STOP_FILE = "stop-requested.json"
+"""Written into the run folder when the runner asks its notebooks to stop: a drill or failback
+checks it before every step, so a kernel that was starting, or between cells, when the interrupt
+came still stops before its next step (the SIGINT only reaches a cell that is running)."""
 
 
 class Interrupted(BaseException):
@@ -60,6 +64,7 @@ class Interrupts:
         self._count = 0
         self._timer: threading.Timer | None = None
         self._previous: dict[int, Any] = {}
+        self.run_dir: Any = None
 
     @property
     def requested(self) -> bool:
@@ -98,6 +103,12 @@ class Interrupts:
         the chain after it."""
         if self.reason is None:
             self.reason = reason
+        if self.run_dir is not None:
+            import json
+            from datetime import UTC, datetime
+
+            (self.run_dir / STOP_FILE).write_text(json.dumps(
+                {"reason": reason, "at": datetime.now(UTC).isoformat(timespec="milliseconds")}))
         self.progress(f"  interrupted ({reason}): the running notebook takes the abort path; "
                       "interrupt again to stop at once")
         for pid in kernel_pids():

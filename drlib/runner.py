@@ -45,8 +45,8 @@ documented state, the report explains what happened."""
 
 NEEDS_NO_LOCK = ("90_report",)
 """Notebooks that only read the run folder; every other one acts on the environment and runs only
-while the run holds the environment's lock (``00_deploy`` of a workload not deployed yet has
-nothing to lock: the lock is taken right after it)."""
+while the run holds the environment's lock (a workload not deployed at all has nothing to lock:
+the lock is taken right after ``00_deploy``)."""
 
 TOUCHES_SYSTEM = ("20_failover_drill", "30_failback")
 """Notebooks that move the writer or DNS: when one of them failed or was interrupted, the runner
@@ -246,6 +246,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
                                    progress)
                 closing.run_lock = run_lock
+                interrupts.run_dir = run_dir
                 _mark_runner(request, run_dir, parameters)
                 progress(f"drill {request.scenario} on {request.environment} "
                          f"({request.target}) -> {run_dir}")
@@ -511,8 +512,9 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             result.notebooks.append(NotebookRun(notebook, "skipped", 0.0))
             progress(f"  [{index}/{total}] {notebook}: skipped after an earlier failure")
             continue
-        if notebook not in NEEDS_NO_LOCK and not run_lock.held and not (
-                notebook == "00_deploy" and not run_lock.deployed):
+        # Nothing deployed: nothing to lock or change (the notebooks fail on their own; the drill
+        # and failback notebooks still take the lock themselves). Deployed: only with the lock.
+        if notebook not in NEEDS_NO_LOCK and run_lock.deployed and not run_lock.held:
             failed = True
             result.notebooks.append(NotebookRun(notebook, "skipped", 0.0,
                                                 "not run: the run does not hold the lock"))

@@ -49,6 +49,8 @@ class WorldWatch:
         self._registered = False
 
     def start(self) -> WorldWatch:
+        regions = self.workload.regions
+        self._probes = {r: self._probe_client(r) for r in (regions.primary, regions.secondary)}
         waiting.add_watch(self.check)
         self._registered = True
         self._thread.start()
@@ -77,6 +79,35 @@ class WorldWatch:
                 "Health Dashboard on AWS), then run the printed command to return the system",
             data={"fault": fault})
 
+    def explain(self, error: BaseException) -> None:
+        """A call failed: probe every region now (once, no retries) and raise
+        :class:`WorldFault` when an outage the drill did not cause explains it."""
+        if self.fault is None:
+            expected = self.expected_down()
+            for region in (self.workload.regions.primary, self.workload.regions.secondary):
+                if region in expected:
+                    continue
+                found = self._probe_data_plane(region)
+                if found:
+                    self._trip("region-down", region, f"{found} (and: {type(error).__name__}: "
+                               f"{str(error)[:200]})")
+                    break
+        self.check()
+
+    def _probe_client(self, region: str) -> Any:
+        """A DynamoDB client that fails fast: one attempt, short timeouts (a blip is handled
+        by :data:`TRIP_AFTER`, not by retries)."""
+        if not hasattr(self.clients, "session"):
+            return self.clients.client("dynamodb", region)
+        from botocore.config import Config
+
+        kwargs: dict[str, Any] = {"config": Config(retries={"max_attempts": 1,
+                                                             "mode": "standard"},
+                                                    connect_timeout=2, read_timeout=3)}
+        if getattr(self.clients, "endpoint_url", None):
+            kwargs["endpoint_url"] = self.clients.endpoint_url
+        return self.clients.session(region).client("dynamodb", **kwargs)
+
     # --- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -104,8 +135,10 @@ class WorldWatch:
                        f"global cluster {self.workload.global_cluster_id} status {status}")
 
     def _probe_data_plane(self, region: str) -> str | None:
+        client = getattr(self, "_probes", {}).get(region) or self.clients.client("dynamodb",
+                                                                                region)
         try:
-            self.clients.client("dynamodb", region).get_item(
+            client.get_item(
                 TableName=self.workload.table_name,
                 Key={"pk": {"S": "drlib-world-watch"}, "sk": {"S": "probe"}})
         except Exception as exc:

@@ -255,11 +255,17 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
     assert observed["detail"]["caused_by_drill"] is False
     [failed] = [s for s in metrics["timeline"] if s["outcome"] == "failed"]
     assert f"region-down in {secondary}" in failed["detail"]
-    assert failed["step"] == observed["detail"]["during_step"]
+    assert observed["detail"]["during_step"] in (failed["step"], None)  # None: between steps
     took = (to_utc(failed["ended_at"]) - to_utc(observed["at"])).total_seconds()
     assert 0 <= took < 5
+    # The writer is in the downed secondary: Route 53 answers with the primary while both health
+    # checks fail, so DNS cannot follow it; the state must say so, not claim coherence.
     state = metrics["state_after"]
-    assert state["writer_region"] == state["dns_region"]
+    assert state["writer_region"] is not None
+    assert state["coherent"] is (state["writer_region"] == state["dns_region"])
+    if not state["coherent"]:
+        assert any("error" in action for action in state["actions"])
+        assert state["return_command"] == "drlib failback --env dev --target local"
     # Give the next test a system at home.
     wait_until(lambda: locate_writer(target.clients, workload, timeout=5), timeout=300,
                description="the global database to settle", interval=0.5)
