@@ -191,7 +191,7 @@ def test_a_crashing_canary_probe_fails_readiness(monkeypatch: pytest.MonkeyPatch
 
     for name in ("check_global_cluster", "check_secondary_cluster", "check_dynamodb_replicas",
                  "check_s3_replication", "check_dns_failover", "check_secondary_can_scale",
-                 "check_evidence_bucket"):
+                 "check_evidence_bucket", "check_secret_rotation", "check_audit_trail"):
         monkeypatch.setattr(readiness, name, passing)
     monkeypatch.setattr(readiness, "cloudwatch_lag", lambda *a, **k: {"aurora": 0.1})
     report = readiness.assess(None, None, lag_threshold_s=5.0,  # type: ignore[arg-type]
