@@ -130,6 +130,8 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
     from drlib.targets import open_target
     from drlib.workload import project_regions
 
+    if request.environment == "prod":
+        require_confirmation(request, None)  # --yes first: prod never prompts
     project = preflight_failover(request)
     require_confirmation(request, ask)
     regions = project_regions(project.variables)
