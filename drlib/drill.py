@@ -96,7 +96,8 @@ PLANS: Mapping[str, tuple[str, ...]] = {
     "unplanned-failover": ("guardrails", "baseline canaries", "lose the primary region",
                            "detect the outage", RUNBOOK, "first write in the new primary",
                            "observe", "reconcile"),
-    "failback": ("give the primary region back", RUNBOOK, "DNS answers the primary"),
+    "failback": ("give the primary region back", "stop runbooks left running", RUNBOOK,
+                 "DNS answers the primary"),
 }
 
 
@@ -658,6 +659,14 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             run.target.disaster.restore(regions.primary,
                                         [c for c in [w.primary.health_check_id] if c])
             step.record.detail = "data plane restored"
+        with run.step("stop runbooks left running") as step:
+            # An abort cannot stop a runbook while its region is down; it would go on once the
+            # region is back, and fight the failback.
+            from drlib.runbook import stop_running
+
+            stopped = stop_running(run.clients, w)
+            step.record.detail = (f"stopped {', '.join(stopped)}" if stopped
+                                  else "none was running")
         # The failback runbook: it waits until the primary's cluster is a synchronized
         # secondary, switches back (or skips that when the writer is already there), restores
         # the primary's health check and scales this region down to warm standby.

@@ -311,3 +311,31 @@ def start_runbook(clients: Any, workload: Any, purpose: str, *,
     return RunbookExecution(ssm=ssm, region=region, document=document,
                             execution_id=str(execution_id), timeline=timeline,
                             parameters=values)
+
+
+def stop_running(clients: Any, workload: Any) -> list[str]:
+    """Stop every execution of the workload's procedure runbooks that still runs in the
+    secondary region (one an abort could not stop while that region was down); returns their
+    ids."""
+    ssm = clients.client("ssm", workload.regions.secondary)
+    stopped: list[str] = []
+    for document in sorted(set((getattr(workload, "runbooks", None) or {}).values())):
+        token: str | None = None
+        while True:
+            page = ssm.describe_automation_executions(
+                Filters=[{"Key": "DocumentNamePrefix", "Values": [document]},
+                         {"Key": "ExecutionStatus",
+                          "Values": sorted(RUNNING - {"Cancelling"})}],
+                **({"NextToken": token} if token else {}))
+            for found in page.get("AutomationExecutionMetadataList", []):
+                if found.get("DocumentName") != document:
+                    continue  # a longer name with the same prefix
+                execution = RunbookExecution(ssm=ssm, region=workload.regions.secondary,
+                                             document=document,
+                                             execution_id=str(found["AutomationExecutionId"]))
+                if execution.stop():
+                    stopped.append(execution.execution_id)
+            token = page.get("NextToken")
+            if not token:
+                break
+    return stopped

@@ -273,7 +273,7 @@ class Timeline:
     def to_frame(self) -> pd.DataFrame:
         """The steps as a DataFrame (datetime columns, one row per step, with duration_s)."""
         columns = ["step", "started_at", "ended_at", "outcome", "detail", "timeout_s",
-                   "timed_out", "duration_s"]
+                   "timed_out", "runbook", "duration_s"]
         rows = [{**r.__dict__, "duration_s": r.duration_s}
                 for r in sorted(self.steps, key=lambda s: s.started_at)]
         frame = pd.DataFrame(rows, columns=columns)

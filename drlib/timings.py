@@ -70,7 +70,7 @@ def step_timeouts(t: Timings) -> dict[str, float]:
         # The first write follows the DNS answer through a resolver honouring the TTL.
         "first write in the new primary": bound(t.dns_ttl_s + 10.0),
         "observe": bound(10.0), "reconcile": bound(60.0),
-        "give the primary region back": bound(30.0),
+        "give the primary region back": bound(30.0), "stop runbooks left running": bound(30.0),
     }
 
 

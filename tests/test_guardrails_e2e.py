@@ -226,18 +226,19 @@ def test_kill_9_then_the_next_drill_seals_it_as_crashed(deployed: tuple[Target, 
 
 def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_seconds(
         deployed: tuple[Target, Workload], tmp_path: Path) -> None:
-    """An outage the drill did not cause (region-down of the secondary as the global database
-    switches) fails the running step within seconds, naming the fault, recorded in the timeline
-    and metrics.json; the abort still leaves DNS with the writer."""
+    """An outage the drill did not cause (region-down of the secondary while its runbook runs)
+    fails the running runbook step within seconds, naming the fault, recorded in the timeline
+    and metrics.json; the abort still leaves DNS with the writer; failback stops the runbook the
+    abort could not stop while the region was down."""
     target, workload = deployed
     secondary = workload.regions.secondary
     run = DrillRun(target=target, workload=workload, scenario="planned-switchover",
                    run_dir=tmp_path / "run", canary_interval_s=0.05, lag_threshold_s=5.0)
 
     def outage_during_the_switch() -> None:
-        wait_until(lambda: any(s.step == "switch over the global database"
-                               for s in run.timeline.steps),
-                   description="the switch to start", timeout=300, interval=0.02)
+        # Early in the runbook (its switchover, seconds later, must not have begun).
+        wait_until(lambda: any(s.step == "CheckTarget" for s in run.timeline.steps),
+                   description="the runbook to check its target", timeout=300, interval=0.02)
         faults.take_region_down(secondary)
 
     injector = threading.Thread(target=outage_during_the_switch, daemon=True)
@@ -267,3 +268,6 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
                     run_dir=tmp_path / "run")
     run_failback(back)
     assert where(deployed) == (workload.regions.primary,) * 2
+    stopped = next(s for s in back.timeline.steps if s.step == "stop runbooks left running")
+    assert metrics["runbook"]["execution_id"] in stopped.detail
+    assert failed["runbook"] == workload.runbooks["planned-switchover"]
