@@ -210,3 +210,33 @@ def test_a_missing_runbook_says_which_stack_to_deploy() -> None:
     with pytest.raises(ConfigError, match="No planned-switchover runbook") as caught:
         runbook_name(Workload(), "planned-switchover")
     assert "PlannedSwitchoverRunbookName" in caught.value.render()
+
+
+class ListingSsm(ScriptedSsm):
+    """Also lists executions: one running execution of each named document."""
+
+    def __init__(self, running: dict[str, str]) -> None:
+        super().__init__([("InProgress", [step("WaitForAppTier", "InProgress", 0.0)])])
+        self.running = running
+        self.filters: list[list[dict[str, Any]]] = []
+
+    def describe_automation_executions(self, Filters: list[dict[str, Any]],
+                                       **kwargs: Any) -> dict[str, Any]:
+        self.filters.append(Filters)
+        prefix = Filters[0]["Values"][0]
+        return {"AutomationExecutionMetadataList": [
+            {"AutomationExecutionId": ident, "DocumentName": name}
+            for ident, name in self.running.items() if name.startswith(prefix)]}
+
+
+def test_stop_running_cancels_only_the_workloads_runbooks_still_running() -> None:
+    """stop_running asks for running executions of each procedure runbook and stops exactly
+    those (a longer document name sharing the prefix is left alone)."""
+    from drlib.runbook import stop_running
+
+    ssm = ListingSsm({"e1": "acme-dev-dr-failback", "e2": "acme-dev-dr-failback-other"})
+    assert stop_running(Clients(ssm), Workload()) == ["e1"]
+    assert ssm.stopped == ["e1"]
+    statuses = ssm.filters[0][1]
+    assert statuses["Key"] == "ExecutionStatus"
+    assert {"InProgress", "Waiting", "Pending"} <= set(statuses["Values"])
