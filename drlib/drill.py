@@ -280,7 +280,7 @@ def follow_runbook(run: DrillRun, purpose: str,
     """Start the ``purpose`` runbook in the secondary region and follow it to its end: its step
     executions become the timeline's steps, under their own names. Raises
     :class:`DrillAborted` naming the failing step and AWS's message."""
-    from drlib.runbook import start_runbook
+    from drlib.runbook import start_runbook, transient_error
 
     if run.lock is not None:
         run.lock.check()
@@ -294,7 +294,14 @@ def follow_runbook(run: DrillRun, purpose: str,
     def poll() -> None:
         if run.lock is not None and time.monotonic() - checked[0] >= 1.0:
             checked[0] = time.monotonic()
-            run.lock.check()  # a step of the runbook runs only while the drill holds the lock
+            try:
+                run.lock.check()  # a step of the runbook runs only while the drill holds it
+            except Exception as exc:
+                # A region answering 5xx is the world watch's to report; a lock that could not
+                # be renewed is counted lost by its heartbeat.
+                if isinstance(exc, DrillAborted) or not transient_error(exc):
+                    raise
+                log.warning("could not check the drill lock: %s", exc)
         if on_poll is not None:
             on_poll()
 
@@ -424,7 +431,8 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None
             run.timeline.declare_disaster("planned switchover started (runbook step "
                                           "SwitchoverGlobalCluster)", at=started)
             run.state.cutover_at = started
-        dns()
+        if execution and execution.step_started_at("MoveDnsToSecondary"):
+            dns()  # only an answer after the runbook moved DNS counts
 
     execution = follow_runbook(run, "planned-switchover", on_poll=poll)
     if run.timeline.disaster_declared_at is None:
@@ -671,7 +679,14 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         # secondary, switches back (or skips that when the writer is already there), restores
         # the primary's health check and scales this region down to warm standby.
         dns = Stamper(lambda: active.region_or_none() == regions.primary)
-        execution = follow_runbook(run, "failback", on_poll=dns)
+
+        def poll() -> None:
+            # Only an answer after the runbook restored the health check counts.
+            if run.state.runbook and run.state.runbook.step_started_at(
+                    "RestorePrimaryHealthCheck"):
+                dns()
+
+        execution = follow_runbook(run, "failback", on_poll=poll)
         with run.step("DNS answers the primary") as step:
             _observed_from(step, execution.step_started_at("RestorePrimaryHealthCheck"), dns,
                            run.timeout("DNS answers the primary"),

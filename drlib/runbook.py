@@ -189,7 +189,7 @@ class RunbookExecution:
             try:
                 found = self.read()
             except Exception as exc:
-                if _transient(exc):
+                if transient_error(exc):
                     log.warning("reading automation %s failed: %s", self.execution_id, exc)
                     return None
                 raise
@@ -254,7 +254,12 @@ class RunbookExecution:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code == "InvalidAutomationStatusUpdateException":  # it ended meanwhile
                 return False
-            raise
+            raise DrError(f"Runbook execution not stopped; stop it once {self.region} answers: "
+                          f"aws ssm stop-automation-execution --automation-execution-id "
+                          f"{self.execution_id} --region {self.region}",
+                          expected="StopAutomationExecution to succeed",
+                          found=f"{type(exc).__name__}: {str(exc)[:200]}",
+                          fix="or run `drlib failback`, which stops it first") from exc
         log.warning("runbook %s execution %s stopped", self.document, self.execution_id)
         return True
 
@@ -278,7 +283,7 @@ class RunbookExecution:
         }
 
 
-def _transient(exc: Exception) -> bool:
+def transient_error(exc: Exception) -> bool:
     """A 5xx, a throttle or a connection error: worth another poll."""
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
