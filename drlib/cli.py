@@ -179,6 +179,19 @@ def _failback(args: argparse.Namespace) -> int:
     return 0 if result.status == "passed" else 2
 
 
+def _failover(args: argparse.Namespace) -> int:
+    from drlib.incident import FailoverRequest, run_failover
+    from drlib.notebook_params import ENVIRONMENTS
+
+    if args.env not in ENVIRONMENTS:
+        raise DrError(f"Unknown environment {args.env!r}", expected=", ".join(ENVIRONMENTS))
+    request = FailoverRequest(environment=args.env, target=args.target, confirmed=args.yes,
+                              outputs_dir=args.outputs.resolve(),
+                              require_approval=args.require_approval)
+    result = run_failover(request, ask=input if sys.stdin.isatty() else None)
+    return result.exit_code
+
+
 def _lab(args: argparse.Namespace) -> int:
     import signal
     import subprocess
@@ -316,6 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     failback.add_argument("--outputs", type=Path, default=Path("outputs"),
                           help="evidence folder (default outputs/)")
     failback.set_defaults(func=_failback)
+
+    failover = commands.add_parser(
+        "failover", help="a REAL incident: run the unplanned-failover runbook in the secondary "
+                         "region (no canaries, no failback); evidence under outputs/")
+    failover.add_argument("--env", required=True, help="dev, staging or prod")
+    failover.add_argument("--target", default="local", choices=["local", "aws"])
+    failover.add_argument("--yes", action="store_true",
+                          help="confirm (required in prod; elsewhere a prompt asks)")
+    failover.add_argument("--require-approval", action="store_true",
+                          help="leave the decision to the runbook's approvers (it waits at its "
+                               "approval step)")
+    failover.add_argument("--outputs", type=Path, default=Path("outputs"),
+                          help="evidence folder (default outputs/)")
+    failover.set_defaults(func=_failover)
 
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (starts the emulator "
                                           "for the local target)")

@@ -1,12 +1,18 @@
 """Drill scenarios: planned switchover, unplanned failover and failback, as timed steps.
 
 A scenario is a sequence of named steps on a :class:`~drlib.timeline.Timeline`, each with a
-timeout. Canary writers run throughout; at the end the records are reconciled against the new
-primary and the measurements (RTO, RPO, lag) and the verdict are computed by :mod:`drlib.measure`
-and :mod:`drlib.verdict`. Any failure takes the abort path (:func:`_abort`), which leaves the
-system in the documented state below and the evidence marked aborted.
+timeout. The procedure itself is the scenario's SSM Automation runbook, started in the secondary
+region and followed step by step (:func:`follow_runbook`, :mod:`drlib.runbook`): its step
+executions are the timeline's steps under the runbook's own names. drlib's own steps are the
+guardrails, the canaries, the injected disaster (unplanned) and what clients see (DNS as they
+resolve it, the first write in the new primary). Canary writers run throughout; at the end the
+records are reconciled against the new primary and the measurements (RTO, RPO, lag) and the
+verdict are computed by :mod:`drlib.measure` and :mod:`drlib.verdict`. Any failure takes the abort
+path (:func:`_abort`), which leaves the system in the documented state below and the evidence
+marked aborted.
 
-Documented state after an abort (:mod:`drlib.abort`): canaries stopped; an injected disaster
+Documented state after an abort (:mod:`drlib.abort`): a runbook still running stopped
+(StopAutomationExecution); canaries stopped; an injected disaster
 lifted (the region's data plane given back); the global database's writer left where it is and
 DNS moved to the writer's region (DNS follows the writer); both reported in ``metrics.json``
 (``state_after``) with the one command that returns the system to the primary
@@ -79,18 +85,21 @@ STEP_TIMEOUTS_S: Mapping[str, float] = step_timeouts(Timings())
 """Step timeouts at AWS's default timings (the dry run's plan); a drill derives its own from the
 deployed health check, record TTL and AWS's published durations (:mod:`drlib.timings`)."""
 
+RUNBOOK = "runbook"
+"""Where a plan runs the scenario's SSM Automation runbook: its steps go on the timeline under
+the runbook's own names (:mod:`drlib.runbook`)."""
+
 PLANS: Mapping[str, tuple[str, ...]] = {
-    # Scale up first (clients see nothing), then switch the database and move DNS together, so
-    # the write outage is the longer of the two, not their sum.
-    "planned-switchover": ("guardrails", "baseline canaries", "scale up the secondary app tier",
-                           "switch over the global database", "move DNS to the secondary",
-                           "first write in the new primary", "observe", "reconcile"),
-    "unplanned-failover": ("guardrails", "baseline canaries", "lose the primary region",
-                           "detect the outage", "fail over the global database",
-                           "scale up the secondary app tier", "first write in the new primary",
+    # The procedure is the runbook; drlib's own steps are the guardrails, the canaries, the
+    # injected disaster and what clients see (DNS, the first write in the new primary).
+    "planned-switchover": ("guardrails", "baseline canaries", RUNBOOK,
+                           "DNS answers the secondary", "first write in the new primary",
                            "observe", "reconcile"),
-    "failback": ("give the primary region back", "switch the global database back",
-                 "move DNS back to the primary", "scale down the secondary app tier"),
+    "unplanned-failover": ("guardrails", "baseline canaries", "lose the primary region",
+                           "detect the outage", RUNBOOK, "first write in the new primary",
+                           "observe", "reconcile"),
+    "failback": ("give the primary region back", "stop runbooks left running", RUNBOOK,
+                 "DNS answers the primary"),
 }
 
 
@@ -101,8 +110,19 @@ def describe_plan(scenario: str, environment: str, target: str) -> str:
     lines = [f"plan: {scenario} on {environment} ({target}), then failback"]
     for phase in (scenario, "failback"):
         for index, step in enumerate(PLANS[phase], start=1):
-            lines.append(f"  {phase} {index}. {step} (timeout {STEP_TIMEOUTS_S[step]:g} s)")
+            if step == RUNBOOK:
+                step = (f"the {phase} runbook (SSM Automation, secondary region), "
+                        f"its steps as declared in dr-automation.yaml")
+                timeout = STEP_TIMEOUTS_S[runbook_timeout_key(phase)]
+            else:
+                timeout = STEP_TIMEOUTS_S[step]
+            lines.append(f"  {phase} {index}. {step} (timeout {timeout:g} s)")
     return "\n".join(lines)
+
+
+def runbook_timeout_key(purpose: str) -> str:
+    """The step-timeout key bounding the whole ``purpose`` runbook (:mod:`drlib.timings`)."""
+    return f"{purpose} runbook"
 
 
 class _LockBackend(DynamoDbLockBackend):
@@ -190,6 +210,7 @@ class DrillState:
     cutover_at: Any = None
     settled: Any = None  # the abort's drlib.abort.SystemState
     dns_moved_at: Any = None
+    runbook: Any = None  # the drlib.runbook.RunbookExecution started (the abort stops it)
 
 
 @dataclass
@@ -215,6 +236,8 @@ class DrillRun:
     """The environment's lock; checked before every step (no step runs without it)."""
     watch: Any = None
     """The drill's :class:`~drlib.watch.WorldWatch`; checked before every step."""
+    runbook_parameters: dict[str, str] = field(default_factory=dict)
+    """Runbook parameters passed beyond the document's defaults (e.g. another target cluster)."""
 
     @property
     def run_id(self) -> str:
@@ -266,34 +289,6 @@ class DrillRun:
 
 # --- the operations, each the same on every target ----------------------------------------------
 
-def scale_secondary(run: DrillRun, desired: int | None = None) -> dict[str, Any]:
-    """Scale the secondary ASG to the primary's desired size (or ``desired``), wait in service."""
-    w = run.workload
-    auto = run.clients.client("autoscaling", w.regions.secondary)
-    if desired is None:
-        primary = run.clients.client("autoscaling", w.regions.primary)
-        desired = primary.describe_auto_scaling_groups(AutoScalingGroupNames=[
-            w.primary.asg_name])["AutoScalingGroups"][0]["DesiredCapacity"]
-    group = auto.describe_auto_scaling_groups(AutoScalingGroupNames=[w.secondary.asg_name])[
-        "AutoScalingGroups"][0]
-    auto.update_auto_scaling_group(AutoScalingGroupName=w.secondary.asg_name,
-                                   MinSize=min(group["MinSize"], desired),
-                                   MaxSize=max(group["MaxSize"], desired),
-                                   DesiredCapacity=desired)
-
-    def in_service() -> int | None:
-        g = auto.describe_auto_scaling_groups(AutoScalingGroupNames=[w.secondary.asg_name])[
-            "AutoScalingGroups"][0]
-        count = sum(1 for i in g.get("Instances", []) if i.get("LifecycleState") == "InService")
-        return count if count >= desired else None
-
-    count = wait_until(in_service, description=f"{desired} instances in service in "
-                       f"{w.secondary.asg_name}", timeout=run.timeout(
-                           "scale up the secondary app tier"), interval=0.2, max_interval=10)
-    return {"asg": w.secondary.asg_name, "desired": desired, "in_service": count,
-            "previous_desired": group["DesiredCapacity"]}
-
-
 def writer_region(clients: AwsClients, workload: Workload, region: str) -> str | None:
     """The region whose cluster is the global database's writer, once it is available."""
     cluster = clients.client("rds", region).describe_global_clusters(
@@ -306,65 +301,52 @@ def writer_region(clients: AwsClients, workload: Workload, region: str) -> str |
     return None
 
 
-def member_synchronized(clients: AwsClients, workload: Workload, region: str) -> bool:
-    """Whether ``region``'s cluster is a global member that is connected (not resyncing)."""
-    cluster = clients.client("rds", workload.regions.secondary).describe_global_clusters(
-        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0]
-    for member in cluster.get("GlobalClusterMembers", []):
-        if member["DBClusterArn"].split(":")[3] == region:
-            return member.get("SynchronizationStatus", "connected") == "connected"
-    return False
+def follow_runbook(run: DrillRun, purpose: str,
+                   on_poll: Callable[[], object] | None = None) -> Any:
+    """Start the ``purpose`` runbook in the secondary region and follow it to its end: its step
+    executions become the timeline's steps, under their own names. Raises
+    :class:`DrillAborted` naming the failing step and AWS's message."""
+    from drlib.runbook import start_runbook, transient_error
+
+    if run.lock is not None:
+        run.lock.check()
+    if run.watch is not None:
+        run.watch.check()
+    execution = start_runbook(run.clients, run.workload, purpose, timeline=run.timeline,
+                              parameters=run.runbook_parameters)
+    run.state.runbook = execution
+    checked = [time.monotonic()]
+
+    def poll() -> None:
+        if run.lock is not None and time.monotonic() - checked[0] >= 1.0:
+            checked[0] = time.monotonic()
+            try:
+                run.lock.check()  # a step of the runbook runs only while the drill holds it
+            except Exception as exc:
+                # A region answering 5xx is the world watch's to report; a lock that could not
+                # be renewed is counted lost by its heartbeat.
+                if isinstance(exc, DrillAborted) or not transient_error(exc):
+                    raise
+                log.warning("could not check the drill lock: %s", exc)
+        if on_poll is not None:
+            on_poll()
+
+    execution.wait(timeout=run.timeout(runbook_timeout_key(purpose)), on_poll=poll)
+    return execution
 
 
-def _cluster_arn(clients: AwsClients, region: str, cluster_id: str) -> str:
-    return str(clients.client("rds", region).describe_db_clusters(
-        DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterArn"])
-
-
-def request_writer_move(run: DrillRun, to_region: str, *, allow_data_loss: bool) -> str:
-    """Ask for a switchover (or a failover with data loss) of the global database to
-    ``to_region``; returns the target cluster's ARN without waiting."""
-    w = run.workload
-    rds = run.clients.client("rds", to_region)
-    target_arn = _cluster_arn(run.clients, to_region, w.regional(to_region).cluster_id)
-    if allow_data_loss:
-        rds.failover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
-                                    TargetDbClusterIdentifier=target_arn, AllowDataLoss=True)
-    else:
-        rds.switchover_global_cluster(GlobalClusterIdentifier=w.global_cluster_id,
-                                      TargetDbClusterIdentifier=target_arn)
-    return target_arn
-
-
-def move_writer(run: DrillRun, to_region: str, *, allow_data_loss: bool, step: str
-                ) -> dict[str, Any]:
-    """Switch over (or fail over with data loss) the global database to ``to_region``."""
-    w = run.workload
-    target_arn = request_writer_move(run, to_region, allow_data_loss=allow_data_loss)
-    wait_until(lambda: writer_region(run.clients, w, to_region) == to_region,
-               description=f"the global database writer in {to_region}",
-               timeout=run.timeout(step), interval=0.1, max_interval=10)
-    return {"writer": target_arn, "allow_data_loss": allow_data_loss}
-
-
-def wait_for_dns(run: DrillRun, active: DnsActiveRegion, region: str, step: str
-                 ) -> dict[str, Any]:
-    """Wait until the application name answers with ``region`` (as clients resolve it)."""
-    wait_until(lambda: active.region_or_none() == region,
-               description=f"{run.workload.app_dns_name} to answer with {region}",
-               timeout=run.timeout(step), interval=0.1, max_interval=5)
-    return {"answers": region}
-
-
-def set_primary_inverted(run: DrillRun, inverted: bool) -> list[str]:
-    """Invert (or restore) the primary's health check: the planned way to move DNS."""
-    check_id = run.workload.primary.health_check_id
-    if not check_id:
-        raise ConfigError("The primary health check id is unknown",
-                          expected="a PrimaryHealthCheckId output", fix="deploy the DNS stack")
-    run.clients.client("route53", run.workload.regions.primary).update_health_check(
-        HealthCheckId=check_id, Inverted=inverted)
-    return [check_id]
+def _observed_from(handle: Any, started: Any, stamp: Stamper[Any], timeout: float,
+                   description: str) -> Any:
+    """End ``handle``'s step when ``stamp``'s condition was seen true (waiting for it if it
+    was not yet), the step starting at ``started`` (the runbook action it follows)."""
+    if stamp.result is None:
+        wait_until(stamp, description=description, timeout=timeout, interval=0.05,
+                   backoff=1.0, max_interval=0.05)
+    seen = stamp.observed()
+    if started is not None and started <= seen.at:
+        handle.record.started_at = started
+    handle.condition_met(seen.at, seen.resolution_s)
+    return seen
 
 
 def first_write_in(run: DrillRun, fleet: CanaryFleet, region: str) -> dict[str, Any]:
@@ -467,27 +449,33 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
 
 def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
-    with run.step("scale up the secondary app tier"):
-        scale_secondary(run)  # before the switchover: clients see nothing of it
-    run.timeline.declare_disaster("planned switchover started")
-    # Switch the database and move DNS together: each condition is awaited in one loop and
-    # each step ends at the moment its condition was seen true.
-    with run.step("switch over the global database") as db_step, \
-            run.step("move DNS to the secondary") as dns_step:
-        run.state.cutover_at = utc_now()
-        request_writer_move(run, regions.secondary, allow_data_loss=False)
-        run.state.inverted = set_primary_inverted(run, True)
-        writer = Stamper(lambda: writer_region(run.clients, run.workload, regions.secondary)
-                         == regions.secondary)
-        dns = Stamper(lambda: active.region_or_none() == regions.secondary)
-        wait_until(lambda: all([writer(), dns()]),  # a list: both are polled every round
-                   description=f"the writer and {run.workload.app_dns_name} in "
-                   f"{regions.secondary}", timeout=run.timeout("switch over the global database"),
-                   interval=0.05, backoff=1.0, max_interval=0.05)
-        for handle, stamp in ((db_step, writer), (dns_step, dns)):
-            seen = stamp.observed()
-            handle.condition_met(seen.at, seen.resolution_s)
-        run.state.dns_moved_at = dns.observed().at
+    # The runbook scales up first (clients see nothing), switches the database over, then
+    # moves DNS. The disaster is declared, and the old primary stops being the writer, when
+    # its SwitchoverGlobalCluster step starts (AWS's time); DNS is watched as clients resolve it
+    # all along.
+    dns = Stamper(lambda: active.region_or_none() == regions.secondary)
+
+    def poll() -> None:
+        execution = run.state.runbook
+        started = execution.step_started_at("SwitchoverGlobalCluster") if execution else None
+        if started is not None and run.timeline.disaster_declared_at is None:
+            run.timeline.declare_disaster("planned switchover started (runbook step "
+                                          "SwitchoverGlobalCluster)", at=started)
+            run.state.cutover_at = started
+        if execution and execution.step_started_at("MoveDnsToSecondary"):
+            dns()  # only an answer after the runbook moved DNS counts
+
+    execution = follow_runbook(run, "planned-switchover", on_poll=poll)
+    if run.timeline.disaster_declared_at is None:
+        raise DrillAborted("The switchover runbook ended without a SwitchoverGlobalCluster step",
+                           expected="a SwitchoverGlobalCluster step execution",
+                           found=", ".join(execution.step_names()),
+                           fix="check the runbook's steps in dr-automation.yaml")
+    with run.step("DNS answers the secondary") as step:
+        seen = _observed_from(step, execution.step_started_at("MoveDnsToSecondary"), dns,
+                              run.timeout("DNS answers the secondary"),
+                              f"{run.workload.app_dns_name} to answer with {regions.secondary}")
+        run.state.dns_moved_at = seen.at
     with run.step("first write in the new primary") as step:
         first = first_write_in(run, fleet, regions.secondary)
         step.condition_met(first["observed_at"], first["resolution_s"])
@@ -508,15 +496,8 @@ def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> No
                              f"{regions.secondary}", timeout=run.timeout("detect the outage"))
         step.condition_met(seen.at, seen.resolution_s)
         run.state.dns_moved_at = seen.at
-    with run.step("fail over the global database") as step:
-        request_writer_move(run, regions.secondary, allow_data_loss=True)
-        seen = wait_observed(lambda: writer_region(run.clients, run.workload, regions.secondary)
-                             == regions.secondary, description=f"the global database writer in "
-                             f"{regions.secondary}",
-                             timeout=run.timeout("fail over the global database"))
-        step.condition_met(seen.at, seen.resolution_s)
-    with run.step("scale up the secondary app tier"):
-        scale_secondary(run)
+    # The on-call engineer's runbook, started in the secondary region while the primary is down.
+    follow_runbook(run, "unplanned-failover")
     with run.step("first write in the new primary") as step:
         first = first_write_in(run, fleet, regions.secondary)
         step.condition_met(first["observed_at"], first["resolution_s"])
@@ -533,6 +514,8 @@ def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     from drlib.abort import align_dns_with_writer
 
     actions: list[tuple[str, Callable[[], Any]]] = []
+    if run.state.runbook is not None:  # first: a runbook left running would go on acting
+        actions.append(("stop the runbook", run.state.runbook.stop))
     if fleet is not None:
         actions.append(("stop canaries", lambda: fleet.stop()))
     if run.state.injected:
@@ -685,6 +668,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "events": run.timeline.events_to_records(),
         "published_figures": figures_to_metrics(figures),
         "state_after": _state_after(run), "workload": w.to_dict(),
+        "runbook": run.state.runbook.to_record() if run.state.runbook else None,
         "emulator_version": run.target.emulator_version,
         "time_scale": time_scale_record(run.target.time_scale),
         "rto_model": rto_model.to_metrics(),
@@ -722,38 +706,49 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             run.target.disaster.restore(regions.primary,
                                         [c for c in [w.primary.health_check_id] if c])
             step.record.detail = "data plane restored"
-        with run.step("switch the global database back") as step:
-            current = wait_until(lambda: writer_region(run.clients, w, regions.secondary),
-                                 description="the global database to be available",
-                                 timeout=run.timeout("switch the global database back"),
-                                 interval=0.1, max_interval=10)
-            if current == regions.primary:
-                step.skip("the writer is already in the primary region")
-            else:
-                # After a failover with data loss the old primary is rebuilt as a secondary;
-                # a switchover needs it synchronized first.
-                wait_until(lambda: member_synchronized(run.clients, w, regions.primary),
-                           description=f"{w.primary.cluster_id} to be a synchronized secondary",
-                           timeout=run.timeout("switch the global database back"),
-                           interval=0.2, max_interval=10)
-                move_writer(run, regions.primary, allow_data_loss=False,
-                            step="switch the global database back")
-        with run.step("move DNS back to the primary"):
-            set_primary_inverted(run, False)
-            wait_for_dns(run, active, regions.primary, "move DNS back to the primary")
-        with run.step("scale down the secondary app tier"):
-            _restore_secondary_size(run)
-    except Exception as exc:
+        with run.step("stop runbooks left running") as step:
+            # An abort cannot stop a runbook while its region is down; it would go on once the
+            # region is back, and fight the failback.
+            from drlib.runbook import stop_running
+
+            stopped = stop_running(run.clients, w)
+            step.record.detail = (f"stopped {', '.join(stopped)}" if stopped
+                                  else "none was running")
+        # The failback runbook: it waits until the primary's cluster is a synchronized
+        # secondary, switches back (or skips that when the writer is already there), restores
+        # the primary's health check and scales this region down to warm standby.
+        dns = Stamper(lambda: active.region_or_none() == regions.primary)
+
+        def poll() -> None:
+            # Only an answer after the runbook restored the health check counts.
+            if run.state.runbook and run.state.runbook.step_started_at(
+                    "RestorePrimaryHealthCheck"):
+                dns()
+
+        execution = follow_runbook(run, "failback", on_poll=poll)
+        with run.step("DNS answers the primary") as step:
+            _observed_from(step, execution.step_started_at("RestorePrimaryHealthCheck"), dns,
+                           run.timeout("DNS answers the primary"),
+                           f"{w.app_dns_name} to answer with {regions.primary}")
+    except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        if run.state.runbook is not None:  # a runbook left running would go on acting
+            try:
+                run.state.runbook.stop()
+            except Exception as stop_error:
+                log.error("stopping the failback runbook failed: %s", stop_error)
+        if not isinstance(exc, Exception):
+            raise
     finally:
         keeper.release()
         run.lock = None
     metrics_path = run.run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    metrics.setdefault("timeline", []).extend(
-        r for r in run.timeline.to_records() if r["step"] in PLANS["failback"])
+    metrics.setdefault("timeline", []).extend(run.timeline.to_records())
     metrics["failback"] = {"completed": error is None, "error": error,
-                           "state_after": _state_after(run)}
+                           "state_after": _state_after(run),
+                           "runbook": run.state.runbook.to_record() if run.state.runbook
+                           else None}
     if error is not None:
         metrics["status"] = "aborted"
     metrics_path.write_text(json.dumps(metrics, indent=2, default=str))
@@ -768,15 +763,6 @@ def _standby_instances(run: DrillRun) -> int:
     from drlib.stacks import SceptreProject
 
     return int(SceptreProject(run.workload.environment).variables["secondary_asg_desired"])
-
-
-def _restore_secondary_size(run: DrillRun) -> None:
-    """Back to the warm-standby size the secondary group was deployed with."""
-    w = run.workload
-    desired = _standby_instances(run)
-    auto = run.clients.client("autoscaling", w.regions.secondary)
-    auto.update_auto_scaling_group(AutoScalingGroupName=w.secondary.asg_name,
-                                   DesiredCapacity=desired)
 
 
 def save_drill_charts(run: DrillRun) -> dict[str, Path]:

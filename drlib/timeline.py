@@ -63,6 +63,8 @@ class StepRecord:
     outcome: Outcome | None = None
     detail: str = ""
     timed_out: bool = False
+    runbook: str | None = None
+    """The SSM Automation runbook whose step execution this is; None for drlib's own steps."""
 
     @property
     def duration_s(self) -> float | None:
@@ -81,6 +83,7 @@ class StepRecord:
             "detail": self.detail,
             "timeout_s": self.timeout_s,
             "timed_out": self.timed_out,
+            "runbook": self.runbook,
         }
 
     @classmethod
@@ -103,6 +106,7 @@ class StepRecord:
             detail=str(record.get("detail", "")),
             timeout_s=float(record.get("timeout_s", 0.0)),
             timed_out=bool(record.get("timed_out", False)),
+            runbook=record.get("runbook"),
         )
 
 
@@ -269,7 +273,7 @@ class Timeline:
     def to_frame(self) -> pd.DataFrame:
         """The steps as a DataFrame (datetime columns, one row per step, with duration_s)."""
         columns = ["step", "started_at", "ended_at", "outcome", "detail", "timeout_s",
-                   "timed_out", "duration_s"]
+                   "timed_out", "runbook", "duration_s"]
         rows = [{**r.__dict__, "duration_s": r.duration_s}
                 for r in sorted(self.steps, key=lambda s: s.started_at)]
         frame = pd.DataFrame(rows, columns=columns)

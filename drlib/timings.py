@@ -60,15 +60,17 @@ def step_timeouts(t: Timings) -> dict[str, float]:
     return {
         "guardrails": bound(30.0), "baseline canaries": bound(10.0),
         "lose the primary region": bound(10.0), "detect the outage": dns,
-        "scale up the secondary app tier": scale,
-        "switch over the global database": db, "fail over the global database": db,
-        "move DNS to the secondary": dns,
+        # The runbooks (SSM Automation) bound each of their steps themselves; drlib bounds the
+        # whole execution by what its steps wait for.
+        "planned-switchover runbook": scale + db,
+        "unplanned-failover runbook": db + scale,
+        # Resync, then move; the standby size is set, not awaited.
+        "failback runbook": db + bound(t.global_db_move_s) + bound(30.0),
+        "DNS answers the secondary": dns, "DNS answers the primary": dns,
         # The first write follows the DNS answer through a resolver honouring the TTL.
         "first write in the new primary": bound(t.dns_ttl_s + 10.0),
         "observe": bound(10.0), "reconcile": bound(60.0),
-        "give the primary region back": bound(30.0),
-        "switch the global database back": db + bound(t.global_db_move_s),  # resync, then move
-        "move DNS back to the primary": dns, "scale down the secondary app tier": scale,
+        "give the primary region back": bound(30.0), "stop runbooks left running": bound(30.0),
     }
 
 

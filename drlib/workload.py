@@ -46,6 +46,9 @@ class Workload:
     secondary: RegionalStack
     sns_topic_arn: str | None = None
     evidence_bucket: str | None = None
+    runbooks: Mapping[str, str] = field(default_factory=dict)
+    """The DR procedure's SSM Automation runbooks in the secondary region, by purpose
+    (``planned-switchover``, ``unplanned-failover``, ``failback``)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def regional(self, region: str) -> RegionalStack:
@@ -59,6 +62,14 @@ class Workload:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description (no secrets: the secret is named, not read)."""
         return asdict(self)
+
+
+RUNBOOK_OUTPUTS: Mapping[str, str] = {
+    "planned-switchover": "PlannedSwitchoverRunbookName",
+    "unplanned-failover": "UnplannedFailoverRunbookName",
+    "failback": "FailbackRunbookName",
+}
+"""The dr-automation stack outputs naming the procedure runbooks, by purpose."""
 
 
 def _lookup(outputs: Mapping[str, Mapping[str, str]], group: str, *keys: str,
@@ -117,6 +128,8 @@ def workload_from_outputs(environment: str, regions: RegionPair,
         sns_topic_arn=maybe("primary", "TopicArn", "NotificationTopicArn", "DrTopicArn"),
         evidence_bucket=maybe("secondary", "EvidenceBucketName")
         or maybe("primary", "EvidenceBucketName"),
+        runbooks={purpose: name for purpose, key in RUNBOOK_OUTPUTS.items()
+                  if (name := maybe("secondary", key))},
         extra={"ReplicationRuleId": maybe("primary", "ReplicationRuleId") or "",
                "SecondaryTopicArn": maybe("secondary", "NotificationTopicArn") or ""})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from drlib.emulator.server import Emulator
 from drlib.errors import ConfigError, DrError, DrillAborted
 from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
-from drlib.timeline import utc_now
+from drlib.timeline import to_utc, utc_now
 from drlib.verdict import evaluate, targets_for
 from drlib.waiting import wait_until
 from drlib.workload import Workload, project_regions, workload_from_outputs
@@ -31,6 +32,37 @@ from drlib.write_outcomes import RPO_EVIDENCE_RULE
 from tests.test_recompute_metrics import assert_metrics_recomputed
 
 pytestmark = pytest.mark.slow
+
+# The runbooks' step executions as dr-automation.yaml declares them (no approval in dev).
+PLANNED_STEPS = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
+                 "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster",
+                 "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter",
+                 "MoveDnsToSecondary"]
+UNPLANNED_STEPS = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
+                   "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
+                   "WaitForAppTier"]
+FAILBACK_STEPS = ["WaitForPrimarySynchronized", "ChooseSwitchover", "SwitchoverToPrimary",
+                  "WaitForFailback", "DescribeMembersAfter", "VerifyWriter",
+                  "RestorePrimaryHealthCheck", "ScaleDownAppTier"]
+
+
+def runbook_steps_on_the_timeline(clients: AwsClients, workload: Workload,
+                                  timeline: list[dict[str, object]],
+                                  runbook: dict[str, object]) -> list[str]:
+    """The runbook's steps of a metrics.json timeline, checked against what SSM itself reports
+    for the execution (names, order, start and end times)."""
+    ssm = clients.client("ssm", workload.regions.secondary)
+    executed = ssm.describe_automation_step_executions(
+        AutomationExecutionId=runbook["execution_id"])["StepExecutions"]
+    steps = [s for s in timeline if s["runbook"] == runbook["document"]]
+    assert [s["step"] for s in steps] == [e["StepName"] for e in executed]
+    for step, execution in zip(steps, executed, strict=True):
+        for ours, theirs in (("started_at", "ExecutionStartTime"),
+                             ("ended_at", "ExecutionEndTime")):
+            gap = to_utc(str(step[ours])) - execution[theirs]
+            assert abs(gap) < timedelta(milliseconds=1), (step, execution)
+        assert step["outcome"] == ("ok" if execution["StepStatus"] == "Success" else "failed")
+    return [str(s["step"]) for s in steps]
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +130,29 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
         assert sum(writes["rejected_by_class"].values()) == writes["rejected"], store
         assert measured["write_outage"][store]["first_ack_region"] == workload.regions.secondary
     assert_metrics_recomputed(run.run_dir)
-    # steps end when their condition was seen true, to within the poll
-    steps = {s["step"]: s for s in metrics["timeline"]}
-    assert "condition observed true within" in steps["move DNS to the secondary"]["detail"]
+    # the procedure is the runbook: its step executions are the timeline's steps, by name
+    assert metrics["runbook"]["status"] == "Success"
+    assert runbook_steps_on_the_timeline(target.clients, workload, metrics["timeline"],
+                                         metrics["runbook"]) == PLANNED_STEPS
+    # the disaster is declared when the runbook's switchover step started (AWS's time)
+    switch = next(s for s in metrics["runbook"]["steps"]
+                  if s["step"] == "SwitchoverGlobalCluster")
+    assert metrics["measured"]["instants"]["disaster_declared_at"][:23] == \
+        switch["started_at"][:23]
+    # DNS as clients see it: from the runbook's DNS move to the answer, to within the poll
+    steps = {s["step"]: s for s in metrics["timeline"] if s["runbook"] is None}
+    dns_step = steps["DNS answers the secondary"]
+    assert "condition observed true within" in dns_step["detail"]
+    move = next(s for s in metrics["runbook"]["steps"] if s["step"] == "MoveDnsToSecondary")
+    assert dns_step["started_at"] == move["started_at"]
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
     after = run_failback(back)
     assert after["failback"]["completed"]
+    assert runbook_steps_on_the_timeline(
+        target.clients, workload, back.timeline.to_records(),
+        after["failback"]["runbook"]) == FAILBACK_STEPS
     assert writer_region(target.clients, workload, workload.regions.primary) == \
         workload.regions.primary
     assert dns_name(workload.primary.load_balancer_dns) in app_answer(target.clients, workload)
@@ -121,11 +168,11 @@ def test_too_few_writes_in_flight_is_not_tested_and_fails_in_prod(
         time.sleep(RPO_EVIDENCE_RULE.window_s + 0.5)
 
     run = drill(deployed, "planned-switchover", tmp_path, before_disaster=go_quiet)
-    original = drill_module.request_writer_move
+    declare = run.timeline.declare_disaster
 
-    def move_then_resume(*args: object, **kwargs: object) -> str:
+    def declare_then_resume(*args: object, **kwargs: object) -> object:
         try:
-            return original(*args, **kwargs)  # type: ignore[arg-type]
+            return declare(*args, **kwargs)  # type: ignore[arg-type]
         finally:
             fleet_holder["fleet"].resume_writes()
 
@@ -138,7 +185,7 @@ def test_too_few_writes_in_flight_is_not_tested_and_fails_in_prod(
         return fleet, active
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(drill_module, "request_writer_move", move_then_resume)
+        patch.setattr(run.timeline, "declare_disaster", declare_then_resume)
         patch.setattr(drill_module, "build_canaries", build)
         metrics = run_scenario(run)
     not_tested = [f for f in metrics["verdict"]["findings"] if "RPO not tested" in f["message"]]
@@ -198,6 +245,12 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
             (max(declared, *lost_acks) - min(lost_acks)).total_seconds(), abs=1e-6), store
         assert rpo["tested"], store
     assert_metrics_recomputed(run.run_dir)
+    assert runbook_steps_on_the_timeline(deployed[0].clients, workload, metrics["timeline"],
+                                         metrics["runbook"]) == UNPLANNED_STEPS
+    # the failover runbook started after the outage was detected, in the secondary region
+    detected = next(s for s in metrics["timeline"] if s["step"] == "detect the outage")
+    assert metrics["runbook"]["steps"][0]["started_at"] >= detected["ended_at"]
+    assert metrics["runbook"]["region"] == workload.regions.secondary
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
@@ -265,6 +318,68 @@ def test_failure_mid_step_aborts_to_the_documented_state(deployed: tuple[Target,
     assert "injected failure" in metrics["error"]
     assert metrics["state_after"]["writer_region"] == workload.regions.primary
     assert not faults.region_down(workload.regions.primary)
+
+
+def test_a_failing_runbook_step_aborts_the_drill_naming_it(deployed: tuple[Target, Workload],
+                                                           tmp_path: Path) -> None:
+    """A runbook step that fails (a wrong global cluster identifier) aborts the drill: the error
+    names the step and RDS's message, the timeline shows the step failed, nothing moved."""
+    target, workload = deployed
+    run = drill(deployed, "planned-switchover", tmp_path,
+                runbook_parameters={"GlobalClusterIdentifier": "no-such-global-cluster"})
+    run.lag_threshold_s = 300.0  # earlier tests' lag peaks are not what this test is about
+    with pytest.raises(DrillAborted) as caught:
+        run_scenario(run)
+    message = caught.value.render()
+    assert "at step CheckGlobalCluster" in message
+    assert ("GlobalClusterNotFoundFault) when calling the DescribeGlobalClusters operation: "
+            "Global cluster no-such-global-cluster not found") in message
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "aborted"
+    assert metrics["runbook"]["status"] == "Failed"
+    [failed] = [s for s in metrics["timeline"] if s["outcome"] == "failed"]
+    assert failed["step"] == "CheckGlobalCluster"
+    assert failed["runbook"] == workload.runbooks["planned-switchover"]
+    assert "Global cluster no-such-global-cluster not found" in failed["detail"]
+    assert metrics["state_after"]["writer_region"] == workload.regions.primary
+    assert writer_region(target.clients, workload, workload.regions.primary) == \
+        workload.regions.primary
+
+
+def test_the_abort_path_stops_a_running_runbook(deployed: tuple[Target, Workload],
+                                                tmp_path: Path) -> None:
+    """A runbook still running when the drill aborts (here: waiting for an approval past the
+    drill's bound) is cancelled by the abort path; nothing moved."""
+    target, workload = deployed
+    run = drill(deployed, "planned-switchover", tmp_path,
+                runbook_parameters={"RequireApproval": "true"})
+    run.lag_threshold_s = 300.0
+    original = run.use_environment_timings
+
+    def short_runbook_bound() -> None:
+        original()
+        run.timeouts["planned-switchover runbook"] = 3.0
+
+    run.use_environment_timings = short_runbook_bound  # type: ignore[method-assign]
+    with pytest.raises(DrillAborted, match="Timed out"):
+        run_scenario(run)
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    ssm = target.clients.client("ssm", workload.regions.secondary)
+
+    def cancelled() -> dict[str, object] | None:
+        found: dict[str, object] = ssm.get_automation_execution(
+            AutomationExecutionId=metrics["runbook"]["execution_id"])["AutomationExecution"]
+        return found if found["AutomationExecutionStatus"] == "Cancelled" else None
+
+    found = wait_until(cancelled, description="the runbook to be cancelled", timeout=30)
+    assert found["StepExecutions"][-1]["StepName"] == "ApproveSwitchover"  # type: ignore[index]
+    assert any(e["action"] == "abort" and e["target"] == "stop the runbook"
+               and "error" not in e["detail"] for e in metrics["events"])
+    approve = next(s for s in metrics["timeline"] if s["step"] == "ApproveSwitchover")
+    assert approve["outcome"] == "failed"
+    assert "Timed out" in approve["detail"]
+    assert writer_region(target.clients, workload, workload.regions.primary) == \
+        workload.regions.primary
 
 
 def test_load_run_lag_matches_the_configured_delay(deployed: tuple[Target, Workload],

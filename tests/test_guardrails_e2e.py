@@ -226,18 +226,20 @@ def test_kill_9_then_the_next_drill_seals_it_as_crashed(deployed: tuple[Target, 
 
 def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_seconds(
         deployed: tuple[Target, Workload], tmp_path: Path) -> None:
-    """An outage the drill did not cause (region-down of the secondary as the global database
-    switches) fails the running step within seconds, naming the fault, recorded in the timeline
-    and metrics.json; the abort still leaves DNS with the writer."""
+    """An outage the drill did not cause (region-down of the secondary while its runbook runs)
+    fails the running runbook step within seconds, naming the fault, recorded in the timeline
+    and metrics.json; the abort still leaves DNS with the writer; failback stops the runbook the
+    abort could not stop while the region was down."""
     target, workload = deployed
     secondary = workload.regions.secondary
     run = DrillRun(target=target, workload=workload, scenario="planned-switchover",
                    run_dir=tmp_path / "run", canary_interval_s=0.05, lag_threshold_s=5.0)
 
     def outage_during_the_switch() -> None:
-        wait_until(lambda: any(s.step == "switch over the global database"
-                               for s in run.timeline.steps),
-                   description="the switch to start", timeout=300, interval=0.02)
+        # Early in the runbook (its switchover, seconds later, must not have begun).
+        wait_until(lambda: any(s.runbook and s.outcome is None and s.step in (
+            "CheckTarget", "ScaleUpAppTier", "WaitForAppTier") for s in run.timeline.steps),
+                   description="an early runbook step to run", timeout=300, interval=0.01)
         faults.take_region_down(secondary)
 
     injector = threading.Thread(target=outage_during_the_switch, daemon=True)
@@ -278,3 +280,17 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
                     run_dir=tmp_path / "run")
     run_failback(back)
     assert where(deployed) == (workload.regions.primary,) * 2
+    assert failed["runbook"] == workload.runbooks["planned-switchover"]
+    # The abort could not stop the drill's runbook while its region was down, and says how to;
+    # once the region is back the runbook goes on (as on AWS) until failback stops it or it
+    # ends; failback still leaves writer and DNS in the primary (above).
+    [stop] = [e for e in metrics["events"] if e["target"] == "stop the runbook"]
+    assert "aws ssm stop-automation-execution --automation-execution-id " + \
+        metrics["runbook"]["execution_id"] in stop["detail"]["error"]
+    planned = target.clients.client("ssm", secondary).get_automation_execution(
+        AutomationExecutionId=metrics["runbook"]["execution_id"])["AutomationExecution"]
+    stopped = next(s for s in back.timeline.steps if s.step == "stop runbooks left running")
+    if metrics["runbook"]["execution_id"] in stopped.detail:
+        assert planned["AutomationExecutionStatus"] == "Cancelled"
+    else:
+        assert planned["AutomationExecutionStatus"] in ("Success", "Failed")

@@ -1,0 +1,139 @@
+"""``drlib failover`` on the emulator: the unplanned-failover runbook for a real incident, run
+from the secondary region while the primary region is down, with confirmation, preflight and a
+sealed evidence record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drlib.aws import AwsClients
+from drlib.cli import main
+from drlib.emulator import faults
+from drlib.emulator.server import Emulator
+from drlib.errors import ConfigError
+from drlib.evidence import read_manifest, verify
+from drlib.incident import FailoverRequest, run_failover
+from drlib.stacks import SceptreProject
+from drlib.workload import Workload, project_regions, workload_from_outputs
+
+pytestmark = pytest.mark.slow
+
+UNPLANNED_STEPS = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
+                   "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
+                   "WaitForAppTier"]
+
+
+@pytest.fixture(scope="module")
+def deployed(emulator: Emulator) -> Iterator[tuple[AwsClients, Workload]]:
+    """The dev environment launched once for this module on a freshly reset emulator."""
+    emulator.reset()
+    project = SceptreProject("dev")
+    project.launch("")
+    regions = project_regions(project.variables)
+    clients = AwsClients(endpoint_url=emulator.endpoint_url,
+                         credentials={"aws_access_key_id": "testing",
+                                      "aws_secret_access_key": "testing"})
+    yield clients, workload_from_outputs("dev", regions, project.outputs(""))
+    faults.clear()
+
+
+def writer_region(clients: AwsClients, workload: Workload) -> str:
+    members = clients.client("rds", workload.regions.secondary).describe_global_clusters(
+        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0][
+        "GlobalClusterMembers"]
+    return next(m["DBClusterArn"].split(":")[3] for m in members if m["IsWriter"])
+
+
+def executions(clients: AwsClients, workload: Workload) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = clients.client(
+        "ssm", workload.regions.secondary).describe_automation_executions()[
+        "AutomationExecutionMetadataList"]
+    return found
+
+
+def test_prod_without_yes_is_refused_before_anything(
+        deployed: tuple[AwsClients, Workload], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`drlib failover --env prod` without --yes exits non-zero, saying how to confirm, and
+    starts nothing."""
+    clients, workload = deployed
+    before = len(executions(clients, workload))
+    code = main(["failover", "--env", "prod", "--target", "local",
+                 "--outputs", str(tmp_path / "out")])
+    assert code == 2
+    assert "needs explicit confirmation" in capsys.readouterr().err
+    assert len(executions(clients, workload)) == before
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_bad_settings_are_refused_before_anything(deployed: tuple[AwsClients, Workload],
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The settings preflight runs first: prod (confirmed) without its certificates is refused
+    naming every bad setting, and nothing starts."""
+    clients, workload = deployed
+    before = len(executions(clients, workload))
+    code = main(["failover", "--env", "prod", "--target", "local", "--yes",
+                 "--outputs", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad settings for environment prod" in err
+    assert "nothing was started or changed" in err
+    assert len(executions(clients, workload)) == before
+
+
+def test_a_wrong_answer_at_the_prompt_changes_nothing(deployed: tuple[AwsClients, Workload],
+                                                       tmp_path: Path) -> None:
+    """In dev the prompt asks for the environment's name; anything else refuses."""
+    clients, workload = deployed
+    before = len(executions(clients, workload))
+    with pytest.raises(ConfigError, match="Failover not confirmed"):
+        run_failover(FailoverRequest("dev", "local", outputs_dir=tmp_path),
+                     ask=lambda prompt: "yes", progress=lambda line: None)
+    assert len(executions(clients, workload)) == before
+    assert writer_region(clients, workload) == workload.regions.primary
+
+
+def test_failover_runs_the_runbook_from_the_secondary_while_the_primary_is_down(
+        deployed: tuple[AwsClients, Workload], tmp_path: Path) -> None:
+    """With the primary region down, `drlib failover` runs the unplanned-failover runbook in the
+    secondary and records every step with AWS's times in a sealed, verifiable run folder; a
+    second failover fails at CheckTarget with the runbook's message, its evidence sealed
+    as failed."""
+    clients, workload = deployed
+    lines: list[str] = []
+    faults.take_region_down(workload.regions.primary)
+    try:
+        result = run_failover(FailoverRequest("dev", "local", confirmed=True,
+                                              outputs_dir=tmp_path), progress=lines.append)
+        assert result.status == "completed", lines
+        assert writer_region(clients, workload) == workload.regions.secondary
+        record = json.loads((result.run_dir / "incident.json").read_text())
+        runbook = record["runbook"]
+        assert runbook["document"] == workload.runbooks["unplanned-failover"]
+        assert runbook["region"] == workload.regions.secondary
+        assert runbook["parameters"]["RequireApproval"] == ["false"]
+        assert [s["step"] for s in runbook["steps"]] == UNPLANNED_STEPS
+        assert all(s["status"] == "Success" and s["started_at"] <= s["ended_at"]
+                   for s in runbook["steps"])
+        assert record["started_at"] <= runbook["started_at"] <= runbook["ended_at"] <= \
+            record["ended_at"]
+        assert record["writer_after"].endswith(f":cluster:{workload.secondary.cluster_id}")
+        assert record["kind"] == "real incident (not a drill)"
+        assert read_manifest(result.run_dir).status == "passed"
+        assert any(line == "  FailoverGlobalCluster: Success" for line in lines), lines
+
+        again = run_failover(FailoverRequest("dev", "local", confirmed=True,
+                                             outputs_dir=tmp_path), progress=lines.append)
+        assert again.status == "failed"
+        assert again.exit_code == 2
+        assert "at step CheckTarget" in again.record["error"]
+        assert "is already the writer" in again.record["error"]
+        assert read_manifest(again.run_dir).status == "failed"
+    finally:
+        faults.bring_region_up(workload.regions.primary)
+    assert verify(tmp_path).exit_code == 0
