@@ -176,6 +176,7 @@ REGIONAL_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("logs", lambda c: c.describe_log_groups()),
     ("sns", lambda c: c.list_topics()),
     ("kms", lambda c: c.list_keys()),
+    ("autoscaling", lambda c: c.describe_auto_scaling_groups()),
 ]
 
 
