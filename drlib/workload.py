@@ -153,11 +153,21 @@ def project_regions(variables: Mapping[str, Any]) -> RegionPair:
 # --- database access -----------------------------------------------------------------------------
 
 def database_credentials(clients: AwsClients, workload: Workload) -> tuple[str, str]:
-    """(username, password) from the cluster's master secret; the password is never logged."""
-    region = workload.regions.primary
+    """(username, password) from the cluster's master secret; the password is never logged.
+
+    Read in the secret's own region, or, when that region does not answer (an outage: HTTP 5xx
+    or no connection), from its replica in the other region of the pair, which Secrets Manager
+    keeps under the same name (the templates replicate the secret to the secondary)."""
     arn = workload.database_secret_arn
-    secret_region = arn.split(":")[3] if arn.startswith("arn:") else region
-    value = clients.client("secretsmanager", secret_region).get_secret_value(SecretId=arn)
+    home = arn.split(":")[3] if arn.startswith("arn:") else workload.regions.primary
+    others = [r for r in (workload.regions.primary, workload.regions.secondary) if r != home]
+    try:
+        value = _secret_value(clients, home, arn)
+    except Exception as exc:
+        if not others or not region_unreachable(exc):
+            raise
+        replica = arn.replace(f":{home}:", f":{others[0]}:") if arn.startswith("arn:") else arn
+        value = _secret_value(clients, others[0], replica)
     try:
         document = json.loads(value["SecretString"])
         return str(document["username"]), str(document["password"])
@@ -166,6 +176,23 @@ def database_credentials(clients: AwsClients, workload: Workload) -> tuple[str, 
                           expected='JSON with "username" and "password"',
                           found=f"secret {arn} without them",
                           fix="point DatabaseSecretArn at the cluster's master secret") from exc
+
+
+def _secret_value(clients: AwsClients, region: str, secret_id: str) -> dict[str, Any]:
+    return dict(clients.client("secretsmanager", region).get_secret_value(SecretId=secret_id))
+
+
+def region_unreachable(exc: BaseException) -> bool:
+    """Whether an AWS call failed because the region's endpoint is unavailable (HTTP 5xx after
+    the SDK's retries, or no connection), as in a regional outage, rather than a refusal."""
+    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+
+    if isinstance(exc, BotoConnectionError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status or 0) >= 500
+    return False
 
 
 def cluster_endpoint(clients: AwsClients, region: str, cluster_id: str,

@@ -124,6 +124,16 @@ def check_deployed(aws: AwsClients, project: SceptreProject) -> None:
     assert protection is bool(project.variables["deletion_protection"])
     assert workload.primary.health_check_id
     assert workload.secondary.health_check_id
+    # The master secret is replicated to the secondary (HasSecretReplica: !And over !Condition),
+    # so a failover can read it there with the primary region down.
+    secret = aws.client("secretsmanager", regions.primary).describe_secret(
+        SecretId=workload.database_secret_arn)
+    assert [(r["Region"], r["Status"]) for r in secret["ReplicationStatus"]] == [
+        (regions.secondary, "InSync")]
+    replica_arn = workload.database_secret_arn.replace(
+        f":{regions.primary}:", f":{regions.secondary}:")
+    assert aws.client("secretsmanager", regions.secondary).describe_secret(
+        SecretId=replica_arn)["PrimaryRegion"] == regions.primary
     for check in (check_secret_rotation, check_audit_trail):
         result = check(aws, workload)
         assert result.status == "pass", result.evidence

@@ -53,15 +53,15 @@ def make_global_database(aws: AwsClients) -> tuple[dict[str, Any], dict[str, Any
     return primary, secondary
 
 
-def global_cluster(aws: AwsClients) -> dict[str, Any]:
-    """The global cluster as DescribeGlobalClusters returns it."""
-    answer = aws.client("rds", EAST).describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)
+def global_cluster(aws: AwsClients, region: str = EAST) -> dict[str, Any]:
+    """The global cluster as DescribeGlobalClusters returns it (asked in ``region``)."""
+    answer = aws.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)
     return answer["GlobalClusters"][0]
 
 
-def wait_available(aws: AwsClients, timeout: float = 60) -> dict[str, Any]:
+def wait_available(aws: AwsClients, timeout: float = 60, region: str = EAST) -> dict[str, Any]:
     """Poll the global cluster, as a drill does, until its operation has finished."""
-    return wait_until(lambda: (gc if (gc := global_cluster(aws))["Status"] == "available"
+    return wait_until(lambda: (gc if (gc := global_cluster(aws, region))["Status"] == "available"
                                else None),
                       description="the global cluster to be available", timeout=timeout,
                       interval=0.05)
@@ -372,7 +372,7 @@ def test_failover_while_region_down_fences_old_primary_when_it_returns(
     aws.client("rds", WEST).failover_global_cluster(
         GlobalClusterIdentifier=GLOBAL_ID, TargetDbClusterIdentifier=secondary["DBClusterArn"],
         AllowDataLoss=True)
-    wait_available(aws)
+    wait_available(aws, region=WEST)  # the downed region's RDS API does not answer
     write(secondary, 2)
     faults.bring_region_up(EAST)
     assert rows(primary) == [1]

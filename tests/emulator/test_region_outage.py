@@ -1,4 +1,5 @@
-"""A downed region's DynamoDB and S3 data plane refuses clients; its control plane answers."""
+"""A downed region refuses clients on every regional API (503 ServiceUnavailable); global
+services and the other region answer."""
 
 from __future__ import annotations
 
@@ -109,8 +110,9 @@ def test_dynamodb_other_region_and_recovery(tables: AwsClients) -> None:
     faults.take_region_down("us-east-1")
     _refused(lambda: east.put_item(TableName="orders", Item=ITEM))
     west.put_item(TableName="orders", Item=ITEM)
-    assert east.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
-    assert "orders" in east.list_tables()["TableNames"]
+    assert west.describe_table(TableName="orders")["Table"]["TableStatus"] == "ACTIVE"
+    _refused(lambda: east.describe_table(TableName="orders"))
+    _refused(east.list_tables)
     faults.bring_region_up("us-east-1")
     east.put_item(TableName="orders", Item=ITEM)
     assert east.get_item(TableName="orders", Key={"pk": {"S": "before"}})["Item"]
@@ -139,17 +141,76 @@ def test_s3_object_operations_refused_for_buckets_in_downed_region(
     call(_no_retry(buckets, "s3", "us-west-2"), "drill-us-west-2")
 
 
-def test_s3_error_shape_and_control_plane(buckets: AwsClients) -> None:
-    """The refusal is S3's ServiceUnavailable XML error; bucket configuration reads still answer."""
+def test_s3_error_shape_and_bucket_configuration(buckets: AwsClients) -> None:
+    """The refusal is S3's ServiceUnavailable XML error, for the bucket's configuration too;
+    ListBuckets (not about one bucket) and the other region's buckets answer."""
     faults.take_region_down("us-east-1")
     s3 = _no_retry(buckets, "s3", "us-east-1")
     response = _refused(lambda: s3.get_object(Bucket="drill-us-east-1", Key="seed"))
     assert response["Error"]["Code"] == "ServiceUnavailable"
     assert "us-east-1 is down" in response["Error"]["Message"]
-    assert s3.get_bucket_location(Bucket="drill-us-east-1")["LocationConstraint"] is None
-    s3.get_bucket_versioning(Bucket="drill-us-east-1")
-    s3.head_bucket(Bucket="drill-us-east-1")
+    _refused(lambda: s3.get_bucket_versioning(Bucket="drill-us-east-1"))
+    _refused(lambda: s3.get_bucket_replication(Bucket="drill-us-east-1"))
+    west = _no_retry(buckets, "s3", "us-west-2")
+    assert west.get_bucket_location(Bucket="drill-us-west-2")["LocationConstraint"] == "us-west-2"
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"drill-us-east-1",
                                                                  "drill-us-west-2"}
     faults.bring_region_up("us-east-1")
     assert s3.get_object(Bucket="drill-us-east-1", Key="seed")["Body"].read() == b"seed"
+
+
+REGIONAL_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("rds", lambda c: c.describe_db_clusters()),
+    ("rds", lambda c: c.describe_global_clusters()),
+    ("secretsmanager", lambda c: c.get_secret_value(SecretId="drill")),
+    ("secretsmanager", lambda c: c.list_secrets()),
+    ("ssm", lambda c: c.get_parameter(Name="drill")),
+    ("ssm", lambda c: c.describe_automation_executions()),
+    ("sts", lambda c: c.get_caller_identity()),
+    ("cloudwatch", lambda c: c.list_metrics()),
+    ("cloudwatch", lambda c: c.put_metric_data(
+        Namespace="Drill", MetricData=[{"MetricName": "m", "Value": 1.0}])),
+    ("cloudformation", lambda c: c.describe_stacks()),
+    ("dynamodb", lambda c: c.list_tables()),
+    ("lambda", lambda c: c.list_functions()),
+    ("logs", lambda c: c.describe_log_groups()),
+    ("sns", lambda c: c.list_topics()),
+    ("kms", lambda c: c.list_keys()),
+    ("autoscaling", lambda c: c.describe_auto_scaling_groups()),
+]
+
+
+@pytest.fixture
+def regional_state(aws: AwsClients) -> AwsClients:
+    """A secret and a parameter named "drill" in both regions."""
+    for region in REGIONS:
+        _no_retry(aws, "secretsmanager", region).create_secret(Name="drill", SecretString="s")
+        _no_retry(aws, "ssm", region).put_parameter(Name="drill", Value="v", Type="String")
+    return aws
+
+
+@pytest.mark.parametrize(("service", "call"), REGIONAL_CALLS,
+                         ids=[f"{s}-{i}" for i, (s, _) in enumerate(REGIONAL_CALLS)])
+def test_every_regional_api_of_the_downed_region_is_refused(
+        regional_state: AwsClients, service: str, call: Callable[[Any], Any]) -> None:
+    """RDS, Secrets Manager, SSM, STS, CloudWatch, CloudFormation, DynamoDB, Lambda, Logs, SNS and
+    KMS in the downed region answer 503 ServiceUnavailable in their own error format; the same
+    call to the other region answers; after region-up the downed region answers again."""
+    faults.take_region_down("us-east-1")
+    response = _refused(lambda: call(_no_retry(regional_state, service, "us-east-1")))
+    assert response["Error"]["Code"] == "ServiceUnavailable"
+    assert "us-east-1 is down" in response["Error"]["Message"]
+    call(_no_retry(regional_state, service, "us-west-2"))
+    faults.bring_region_up("us-east-1")
+    call(_no_retry(regional_state, service, "us-east-1"))
+
+
+def test_global_services_answer_during_an_outage(aws: AwsClients) -> None:
+    """IAM and Route 53 are global: they answer whichever region the client names."""
+    faults.take_region_down("us-east-1")
+    iam = _no_retry(aws, "iam", "us-east-1")
+    iam.create_role(RoleName="drill", AssumeRolePolicyDocument="{}")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["drill"]
+    route53 = _no_retry(aws, "route53", "us-east-1")
+    route53.create_hosted_zone(Name="drill.example.", CallerReference="drill")
+    assert [z["Name"] for z in route53.list_hosted_zones()["HostedZones"]] == ["drill.example."]

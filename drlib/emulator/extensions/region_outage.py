@@ -1,24 +1,30 @@
-"""A region whose data plane is down refuses clients, as in a regional outage.
+"""A downed region refuses clients on every regional API, as in a regional outage.
 
-While ``faults.region_down(region)``:
+While ``faults.region_down(region)`` every request to a *regional* service whose region (the
+region of the request's SigV4 credential scope, which is how AWS endpoints are regional) is that
+region answers **HTTP 503 ``ServiceUnavailable``** in the service's own error format (XML for
+query/REST-XML services, JSON with ``__type`` for JSON services), as AWS endpoints answer when the
+service behind them is unavailable; SDKs retry it and then raise it (botocore ``ClientError`` with
+status 503). We answer 503 rather than dropping connections so that a client's retry budget, not
+a TCP timeout, decides how long it waits; both are what AWS clients see in a regional event.
 
-- DynamoDB item operations on tables of that region (the region of the request's SigV4 credential
-  scope, which is how DynamoDB endpoints are regional) answer HTTP 503 with DynamoDB's JSON error
-  ``ServiceUnavailable``: GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan, BatchGetItem,
-  BatchWriteItem, TransactGetItems, TransactWriteItems, ExecuteStatement, BatchExecuteStatement,
-  ExecuteTransaction.
-- S3 object operations on buckets located in that region (the bucket's own region, whatever
-  endpoint the client signed for) answer HTTP 503 with S3's XML error ``ServiceUnavailable``:
-  every request on an object (Get/Put/Head/Delete/Copy object, tagging, ACLs, multipart parts),
-  listing a bucket's objects, versions or multipart uploads, and DeleteObjects.
+- Every action of every moto service dispatched through ``BaseResponse.call_action`` (RDS,
+  Secrets Manager, SSM, STS, CloudWatch, CloudWatch Logs, CloudFormation, DynamoDB, SNS, KMS, EC2,
+  ELBv2, Backup, ...), control plane included.
+- DynamoDB item operations (also guarded on their own, below): GetItem, PutItem, UpdateItem,
+  DeleteItem, Query, Scan, BatchGetItem, BatchWriteItem, TransactGetItems, TransactWriteItems,
+  ExecuteStatement, BatchExecuteStatement, ExecuteTransaction.
+- S3 requests on buckets located in that region (the bucket's own region, whatever endpoint the
+  client signed for): every object request, and every request on the bucket itself (listing,
+  DeleteObjects, its configuration). ListBuckets, which is not about one bucket, answers.
+- Lambda: Invoke answers 503 ``ServiceException`` (see :mod:`lambda_python`); its other actions
+  are guarded here.
 
-Control-plane APIs keep answering (DescribeTable, ListTables, DescribeGlobalTable,
-GetBucketReplication, GetBucketVersioning, HeadBucket, ListBuckets, ...), so a drill can observe the
-outage and reconfigure the surviving region. On AWS a regional event can take the control plane too;
-here we keep it so the drill's observations stay possible, and say so in the evidence.
-
-The emulator's own replication workers do not go through this guard; they consult
-``faults.region_down`` themselves.
+Global services keep answering whatever region the client names: IAM, Route 53 (and its DNS),
+CloudFront, Organizations, Cost Explorer (:data:`GLOBAL_SERVICES`). The emulator's own control
+routes (``/_drlib/...``, ``/moto-api/...``) are not AWS APIs and answer too, so a drill can
+observe and end the outage. The emulator's replication workers and CloudFormation's in-process
+resource handlers do not go through this guard; they consult ``faults.region_down`` themselves.
 """
 
 from __future__ import annotations
@@ -49,8 +55,65 @@ S3_BUCKET_LISTING_PARAMETERS = frozenset({
 
 def outage_message(region: str) -> str:
     """What a refused client is told."""
-    return (f"Service unavailable: the data plane of region {region} is down "
+    return (f"Service unavailable: region {region} is down "
             "(drlib emulator fault region-down)")
+
+
+GLOBAL_SERVICES = frozenset({
+    "iam", "route53", "route53domains", "cloudfront", "organizations", "ce", "budgets",
+    "globalaccelerator", "route53-recovery-control-config", "route53-recovery-readiness",
+})
+"""moto service names (``BaseResponse.service_name``/``boto3_service_name``) that are global."""
+
+
+def regional_refusal(response: Any) -> tuple[int, dict[str, str], Any] | None:
+    """The 503 a request to a downed region gets, in its service's error format; None when the
+    request goes through (its region is up, or the service is global)."""
+    service = str(getattr(response, "boto3_service_name", "") or "")
+    region = str(getattr(response, "region", "") or "")
+    if not region or service in GLOBAL_SERVICES or not faults.region_down(region):
+        return None
+    log.info("refused %s %s in %s: region down", service, response._get_action(), region)
+    message = outage_message(region)
+    content_type = str(response.headers.get("Content-Type", "") or "")
+    if "cbor" in content_type:  # CloudWatch's default protocol: moto's own serializer
+        from moto.core.exceptions import ServiceException
+        from moto.core.responses import ActionResult
+
+        _status, headers, raw = response.serialized(
+            ActionResult(ServiceException("ServiceUnavailable", message)))
+        return 503, {**headers, "status": "503"}, raw
+    if "json" in content_type or _protocol(service) in ("json", "rest-json"):
+        # JSON protocols (Secrets Manager, SSM, CloudWatch's JSON, Logs, KMS, Lambda): botocore
+        # reads the code from __type (or x-amzn-ErrorType).
+        body = json.dumps({"__type": "ServiceUnavailable", "message": message,
+                           "Message": message})
+        return 503, {"Content-Type": "application/x-amz-json-1.1", "status": "503",
+                     "x-amzn-ErrorType": "ServiceUnavailable"}, body
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Receiver</Type>'
+            f"<Code>ServiceUnavailable</Code><Message>{escape(message)}</Message></Error>"
+            "<RequestId>drlib-region-down</RequestId></ErrorResponse>")
+    return 503, {"Content-Type": "text/xml", "status": "503"}, body
+
+
+def _protocol(service: str) -> str:
+    """The service's botocore protocol ('' when botocore does not know it)."""
+    from moto.core.responses import get_service_model
+
+    try:
+        return str(get_service_model(service).protocol)
+    except Exception:  # noqa: BLE001  (unknown to botocore: answer in XML)
+        return ""
+
+
+def _guard_regional(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def call_action(self: Any) -> Any:
+        refusal = regional_refusal(self)
+        if refusal is not None:
+            return refusal
+        return original(self)
+
+    return call_action
 
 
 def s3_bucket_request_is_data_plane(method: str, query: dict[str, Any]) -> bool:
@@ -108,11 +171,10 @@ def _guard_s3_key(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _guard_s3_bucket(original: Callable[..., Any]) -> Callable[..., Any]:
     def _bucket_response(self: Any, request: Any, full_url: str) -> Any:
-        query = self._get_querystring(request, full_url)
-        if s3_bucket_request_is_data_plane(request.method, query):
-            region = _bucket_region(self, self.parse_bucket_name_from_url(request, full_url))
-            if region is not None and faults.region_down(region):
-                return s3_refusal(region)
+        # Every request on a bucket of the downed region, its configuration included.
+        region = _bucket_region(self, self.parse_bucket_name_from_url(request, full_url))
+        if region is not None and faults.region_down(region):
+            return s3_refusal(region)
         return original(self, request, full_url)
 
     return _bucket_response
@@ -122,10 +184,13 @@ _installed = False
 
 
 def install() -> None:
-    """Guard moto's DynamoDB and S3 data-plane dispatch with the region-down fault."""
+    """Guard moto's dispatch of every regional service with the region-down fault."""
     global _installed
     if _installed:
         return
+    from moto.core.responses import BaseResponse
+
+    BaseResponse.call_action = _guard_regional(BaseResponse.call_action)  # type: ignore[method-assign]
     from moto.dynamodb.responses import DynamoHandler
     from moto.s3.responses import S3Response
 
