@@ -137,8 +137,8 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
     regions = project_regions(project.variables)
     target = open_target(request.target, regions)
     require_target_access(target.clients, [regions.secondary], request.target)
-    outputs = {path: values for path, values in project.outputs("secondary").items()
-               if path.startswith("secondary/")}
+    # Only the secondary region's stacks: the primary region may be the one that is down.
+    outputs = project.outputs("secondary", within=True)
     workload = _Secondary(regions=regions, runbooks=secondary_runbooks(outputs))
 
     run_dir = new_run_dir(request.outputs_dir, request.environment, SCENARIO)

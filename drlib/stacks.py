@@ -261,11 +261,15 @@ class SceptreProject:
                              fix="read the stack events, remove what blocks deletion, retry")
         return statuses
 
-    def status(self, path: str = "") -> list[StackInfo]:
-        """Every stack under ``path`` in launch order, with status and outputs."""
+    def status(self, path: str = "", *, within: bool = False) -> list[StackInfo]:
+        """Every stack under ``path`` in launch order, with status and outputs; Sceptre adds
+        the stacks they depend on (e.g. primary ones for ``secondary``) unless ``within``, which
+        describes only the stacks under ``path`` (its region alone, e.g. while the other region
+        is down)."""
         plan = self.plan(path)
         plan.resolve(command="describe")
-        return [self._describe(stack) for stack in plan]
+        return [self._describe(stack) for stack in plan
+                if not within or stack.name.startswith(path)]
 
     def _describe(self, stack: Any) -> StackInfo:
         from sceptre.connection_manager import ConnectionManager
@@ -286,9 +290,10 @@ class SceptreProject:
                          simplify_status(described["StackStatus"]), described["StackStatus"],
                          outputs)
 
-    def outputs(self, path: str = "") -> dict[str, Mapping[str, str]]:
-        """The outputs of every stack under ``path``, keyed by Sceptre path."""
-        return {info.path: info.outputs for info in self.status(path)}
+    def outputs(self, path: str = "", *, within: bool = False) -> dict[str, Mapping[str, str]]:
+        """The outputs of every stack under ``path``, keyed by Sceptre path (``within``: as
+        :meth:`status`)."""
+        return {info.path: info.outputs for info in self.status(path, within=within)}
 
     def diff(self, path: str = "") -> dict[str, bool]:
         """Whether each deployed stack differs from its template and config (True = differs)."""

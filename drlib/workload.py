@@ -185,7 +185,8 @@ def _secret_value(clients: AwsClients, region: str, secret_id: str) -> dict[str,
 def region_unreachable(exc: BaseException) -> bool:
     """Whether an AWS call failed because the region's endpoint is unavailable (HTTP 5xx after
     the SDK's retries, or no connection), as in a regional outage, rather than a refusal."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, BotoConnectionError):
         return True

@@ -102,7 +102,7 @@ def _protocol(service: str) -> str:
 
     try:
         return str(get_service_model(service).protocol)
-    except Exception:  # noqa: BLE001  (unknown to botocore: answer in XML)
+    except Exception:
         return ""
 
 
