@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,16 +86,11 @@ def require_confirmation(request: FailoverRequest, ask: Callable[[str], str] | N
 def preflight_failover(request: FailoverRequest) -> Any:
     """The environment's settings, the evidence folder and the target's endpoint setting, all
     reported at once; returns the Sceptre project."""
-    from drlib.preflight import Problem, check_outputs_dir
+    from drlib.preflight import check_endpoint, check_outputs_dir
     from drlib.stacks import SceptreProject
 
     project = SceptreProject(request.environment)
-    extra = check_outputs_dir(request.outputs_dir)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if request.target == "aws" and endpoint:
-        extra.append(Problem("environment variable AWS_ENDPOINT_URL",
-                             f"{endpoint} (every AWS call would go there, not to AWS)",
-                             "unset for --target aws", "unset AWS_ENDPOINT_URL"))
+    extra = check_outputs_dir(request.outputs_dir) + check_endpoint(request.target)
     project.check_settings(extra)
     return project
 

@@ -349,6 +349,17 @@ def check_password(environ: Mapping[str, str]) -> list[Problem]:
                     "generates one")]
 
 
+def check_endpoint(target: str, environ: Mapping[str, str] | None = None) -> list[Problem]:
+    """``--target aws`` must not have AWS_ENDPOINT_URL set (every call would go there)."""
+    endpoint = (os.environ if environ is None else environ).get("AWS_ENDPOINT_URL")
+    if target != "aws" or not endpoint:
+        return []
+    return [Problem("environment variable AWS_ENDPOINT_URL",
+                    f"{endpoint} (every AWS call would go there, not to AWS)",
+                    "unset for --target aws",
+                    "unset AWS_ENDPOINT_URL (it points at an emulator), or use --target local")]
+
+
 def check_outputs_dir(outputs_dir: Path) -> list[Problem]:
     """The evidence folder can be created and written."""
     path = Path(outputs_dir)

@@ -178,18 +178,11 @@ def preflight_drill(request: DrillRequest) -> Any:
     settings, the evidence folder, the target's endpoint settings and every notebook's
     parameters. Returns the Sceptre project; raises :class:`~drlib.preflight.SettingsError`
     (or another ConfigError) naming every problem."""
-    from drlib.preflight import Problem, check_outputs_dir
+    from drlib.preflight import Problem, check_endpoint, check_outputs_dir
     from drlib.stacks import SceptreProject
 
     project = SceptreProject(request.environment)
-    extra = check_outputs_dir(request.outputs_dir)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if request.target == "aws" and endpoint:
-        extra.append(Problem("environment variable AWS_ENDPOINT_URL",
-                             f"{endpoint} (every AWS call would go there, not to AWS)",
-                             "unset for --target aws",
-                             "unset AWS_ENDPOINT_URL (it points at an emulator), or use "
-                             "--target local"))
+    extra = check_outputs_dir(request.outputs_dir) + check_endpoint(request.target)
     try:
         chain_parameters(request, request.outputs_dir / "<run folder>")
     except ConfigError as exc:
