@@ -79,6 +79,7 @@ class Emulator:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.dns: Any = None  # the DnsServer, once started
+        self._state: Any = None  # this emulator's entry in drlib.emulator.state
 
     @property
     def endpoint_url(self) -> str:
@@ -110,7 +111,7 @@ class Emulator:
         if self._thread is not None:
             raise EmulatorError("This emulator is already running", found=self.endpoint_url)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        state.configure(state_dir=self.state_dir, endpoint_url=self.endpoint_url)
+        self._state = state.configure(state_dir=self.state_dir, endpoint_url=self.endpoint_url)
         install_all()
         # Each start takes the pace its environment declares (a second emulator in one process
         # shares the extensions installed by the first).
@@ -127,6 +128,7 @@ class Emulator:
             self._server = make_server(LOOPBACK, self.port, app, threaded=True,
                                        request_handler=MotoRequestHandler)
         except (OSError, SystemExit) as exc:  # werkzeug exits on a port in use
+            state.release(self._state)  # the emulator already on that port stays current
             raise EmulatorError(
                 f"Cannot bind the emulator to {LOOPBACK}:{self.port}",
                 expected="a free loopback port",
@@ -169,6 +171,9 @@ class Emulator:
         self._server.server_close()
         self._thread.join(timeout=10)
         self._thread = None
+        from drlib.emulator import state
+
+        state.release(self._state)
         log.info("emulator on %s stopped", self.endpoint_url)
 
 

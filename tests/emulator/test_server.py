@@ -54,6 +54,22 @@ def test_binds_loopback_only(tmp_path: Path) -> None:
             Emulator(port=emu.port, state_dir=tmp_path).start()
 
 
+def test_a_second_emulator_stopping_leaves_the_first_current(emulator: Emulator,
+                                                             tmp_path: Path) -> None:
+    """Extensions that call back into the emulator (runbook scripts, Lambda) keep reaching the
+    session's emulator after a second one in this process stopped or failed to bind (CI: every
+    later runbook script got "Could not connect to the endpoint URL" of the stopped one)."""
+    from drlib.emulator import state
+
+    with running_emulator(state_dir=tmp_path) as second:
+        assert state.current.endpoint_url == second.endpoint_url
+        with pytest.raises(EmulatorError, match="Cannot bind"):
+            Emulator(port=emulator.port, state_dir=tmp_path / "third").start()
+        assert state.current.endpoint_url == second.endpoint_url
+    assert state.current.endpoint_url == emulator.endpoint_url
+    assert state.current.state_dir == emulator.state_dir
+
+
 @pytest.mark.slow
 def test_background_start_status_stop(tmp_path: Path) -> None:
     """`drlib emulator start` returns once it answers; `status` sees it; `stop` ends it."""

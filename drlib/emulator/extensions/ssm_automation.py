@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _executions: dict[tuple[str, str], dict[str, engine.Execution]] = {}
 _lock = threading.RLock()
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 
 
 def _error(code: str, message: str) -> Exception:
@@ -56,7 +56,7 @@ def client_for(service: str, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    key = (service, region)
+    key = (service, region, state.current.endpoint_url or "")
     with _lock:
         if key not in _clients:
             session = boto3.session.Session(aws_access_key_id="testing",
