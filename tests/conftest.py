@@ -13,6 +13,12 @@ from drlib.emulator.server import Emulator
 
 REPO = Path(__file__).resolve().parents[1]
 
+# `make test` runs the suite on several pytest-xdist workers: each worker's drills get their own
+# drill-emulator folder (their PostgreSQL data directories live there).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("DRLIB_DRILL_STATE_DIR", str(
+        REPO / ".drlib" / f"drill-emulator-{os.environ['PYTEST_XDIST_WORKER']}"))
+
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:

@@ -227,8 +227,17 @@ def _cmdline_of(pid: int) -> tuple[str, ...]:
     return cmdline(pid)
 
 
-DRILL_STATE_DIR = Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
-"""Where ``drlib drill`` runs its own emulator (when no emulator is exported)."""
+DRILL_STATE_DIR_VARIABLE = "DRLIB_DRILL_STATE_DIR"
+
+
+def drill_state_dir() -> Path:
+    """Where ``drlib drill`` runs its own emulator (when no emulator is exported):
+    ``$DRLIB_DRILL_STATE_DIR``, else ``.drlib/drill-emulator`` in the project. Two drills at once
+    need two of these (their PostgreSQL data directories live there)."""
+    configured = os.environ.get(DRILL_STATE_DIR_VARIABLE)
+    if configured:
+        return Path(configured).resolve()
+    return Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
 
 
 @contextlib.contextmanager

@@ -88,7 +88,7 @@ def test_faults_by_hand_reach_a_drills_own_emulator(
     """With no background emulator, `drlib emulator fault` reaches the emulator a running drill
     serves in its own process; `drlib emulator stop` leaves that one to its drill."""
     drill_dir = tmp_path / "drill-emulator"
-    monkeypatch.setattr(daemon, "DRILL_STATE_DIR", drill_dir)
+    monkeypatch.setenv(daemon.DRILL_STATE_DIR_VARIABLE, str(drill_dir))
     monkeypatch.setenv("DRLIB_STATE_DIR", str(tmp_path / "no-background-emulator"))
     with daemon.recorded_in_process(clean_emulator.endpoint_url, clean_emulator.port,
                                     drill_dir):
