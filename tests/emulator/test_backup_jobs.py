@@ -57,7 +57,8 @@ def _back_up_and_copy(aws: AwsClients, resource: str, destination: str) -> str:
     assert job["RecoveryPointArn"] == started["RecoveryPointArn"]
     point = backup.describe_recovery_point(BackupVaultName="primary-vault",
                                            RecoveryPointArn=started["RecoveryPointArn"])
-    assert point["Status"] == "COMPLETED" and point["ResourceArn"] == resource
+    assert point["Status"] == "COMPLETED"
+    assert point["ResourceArn"] == resource
     copy = backup.start_copy_job(RecoveryPointArn=started["RecoveryPointArn"],
                                  SourceBackupVaultName="primary-vault",
                                  DestinationBackupVaultArn=destination, IamRoleArn=ROLE)

@@ -309,7 +309,7 @@ def start_backup_job(account: str, region: str, params: dict[str, Any]) -> dict[
         resource_arn=params["ResourceArn"], resource_type=kind,
         iam_role_arn=params["IamRoleArn"], created=now, lifecycle=lifecycle,
         encryption_key_arn=getattr(vault, "encryption_key_arn", None))
-    job = {"AccountId": account, "BackupJobId": str(uuid.uuid4()).upper(),
+    job: dict[str, Any] = {"AccountId": account, "BackupJobId": str(uuid.uuid4()).upper(),
            "BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn,
            "RecoveryPointArn": point.arn, "ResourceArn": point.resource_arn,
            "ResourceName": point.resource_name, "ResourceType": kind, "CreationDate": now,
@@ -370,7 +370,7 @@ def start_copy_job(account: str, region: str, params: dict[str, Any]) -> dict[st
     dest_region, dest_vault_name = destination_arn.split(":")[3], destination_arn.split(":")[-1]
     now = time.time()
     lifecycle = dict(params.get("Lifecycle") or source.lifecycle)
-    job = {"AccountId": account, "CopyJobId": str(uuid.uuid4()).upper(),
+    job: dict[str, Any] = {"AccountId": account, "CopyJobId": str(uuid.uuid4()).upper(),
            "SourceBackupVaultArn": source_vault.backup_vault_arn,
            "SourceRecoveryPointArn": source.arn, "DestinationBackupVaultArn": destination_arn,
            "ResourceArn": source.resource_arn, "ResourceType": source.resource_type,
@@ -418,7 +418,7 @@ def start_restore_job(account: str, region: str, params: dict[str, Any]) -> dict
         raise _invalid_request(f"Recovery point {point.arn} is {point.status}, not COMPLETED")
     metadata = {str(k): str(v) for k, v in (params.get("Metadata") or {}).items()}
     now = time.time()
-    job = {"AccountId": account, "RestoreJobId": str(uuid.uuid4()).upper(),
+    job: dict[str, Any] = {"AccountId": account, "RestoreJobId": str(uuid.uuid4()).upper(),
            "RecoveryPointArn": point.arn, "SourceResourceArn": point.resource_arn,
            "BackupVaultArn": point.vault_arn, "CreationDate": now, "Status": "PENDING",
            "PercentDone": "0.0", "BackupSizeInBytes": point.size,
@@ -494,7 +494,7 @@ def _job(jobs: dict[str, dict[str, Any]], job_id: str, kind: str) -> dict[str, A
     return _public(job)
 
 
-# --- the API ---------------------------------------------------------------------------------------
+# --- the API -----------------------------------------------------------------------------------
 
 def _patch_api() -> None:
     from moto.backup import urls
@@ -562,7 +562,7 @@ def _patch_api() -> None:
         return json.dumps(point.describe())
 
     def restore_metadata(self: Any) -> str:
-        vault, arn = vault_and_point(self)
+        _, arn = vault_and_point(self)
         _, point = find_recovery_point(self.current_account, arn)
         name = point.resource_name
         metadata = ({"targetTableName": name, "encryptionType": "Default"}
