@@ -39,7 +39,7 @@ from drlib.measure import RpoResult, RtoResult, lag_statistics_to_metrics
 from drlib.write_outcomes import RpoEvidence, WriteCounts, WriteOutage
 
 Severity = Literal["info", "warning", "failure"]
-SCENARIOS: tuple[str, ...] = ("planned-switchover", "unplanned-failover")
+SCENARIOS: tuple[str, ...] = ("planned-switchover", "unplanned-failover", "data-corruption")
 
 
 @dataclass(frozen=True)
@@ -383,9 +383,11 @@ def _rpo_findings(targets: Targets, measured: Measured, scenario: str,
             continue
         over = result.span_seconds > targets.rpo_seconds
         severity = "failure" if over else "info"
+        reference = ("restored from the recovery point before the corruption"
+                     if scenario == "data-corruption" else
+                     "AWS: unplanned failover RPO 'typically seconds'")
         message = (f"{store}: {lost}; target {_s(targets.rpo_seconds)} "
-                   f"({'over' if over else 'within'} target; AWS: unplanned failover RPO "
-                   f"'typically seconds')")
+                   f"({'over' if over else 'within'} target; {reference})")
         findings.append(Finding(severity, "rpo", message, store=store,
                                 measured=result.span_seconds, target=targets.rpo_seconds,
                                 published=figure.value_seconds))
