@@ -218,9 +218,11 @@ class RestoreState:
                 "RTO per store: measured.instants.disaster_declared_at to "
                 "restored_readable_at[store] (the deleted item or object first read back from "
                 "the restored copy in the secondary region). RPO per store: the canaries.csv "
-                "rows acknowledged before corrupted_at whose present_after is false (reconciled "
-                "against the restored copy), spanning from the earliest lost acknowledgement to "
-                "corrupted_at: what this drill's recovery point did not hold. With the plan's "
+                "rows acknowledged before corrupted_at whose present_in_new_primary is false "
+                "(here: not found in the restored copy), spanning from the earliest lost "
+                "acknowledgement to corrupted_at: what this drill's recovery point did not "
+                "hold. RPO evidence: the writes acknowledged in the window before corrupted_at. "
+                "With the plan's "
                 "schedule, a real corruption can lose up to the schedule's interval."),
         }
 
