@@ -534,6 +534,10 @@ def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     if run.state.injected:
         actions.append(("lift the injected disaster", lambda: run.target.disaster.restore(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])))
+    if run.state.restore is not None:
+        from drlib.restore import undo_corruption
+
+        actions.append(("lift the injected corruption", lambda: undo_corruption(run)))
 
     def align() -> Any:
         # DNS follows the writer, wherever the failed step left it (never split them).

@@ -56,6 +56,7 @@ SCENARIO = "data-corruption"
 STORES: tuple[str, ...] = ("dynamodb", "s3")
 """The stores this scenario restores and measures."""
 VICTIM = "drill-victim"
+VICTIM_PAYLOAD = b"business data the drill destroys"
 JOB_POLL_S = 0.2
 
 
@@ -321,6 +322,32 @@ def put_back_and_clean_up(run: Any) -> None:
         step.record.detail = "; ".join(state.put_back + state.cleaned_up)
 
 
+def undo_corruption(run: Any) -> list[str]:
+    """The abort path's share: the victim written back into the live table and bucket (the
+    drill's own data, as before the drill) and any restored copy deleted; returns what it did."""
+    state: RestoreState | None = run.state.restore
+    if state is None:
+        return []
+    w, clients = run.workload, run.clients
+    done = []
+    if state.deleted and not state.put_back:
+        _put_victim(clients, w, state.victim_key)
+        done.append(f"victim {state.victim_key} written back")
+    secondary = w.regions.secondary
+    for store, name in state.restored.items():
+        try:
+            if store == "dynamodb":
+                clients.client("dynamodb", secondary).delete_table(TableName=name)
+            else:
+                _delete_bucket(clients.client("s3", secondary), name)
+            done.append(f"{store} {name} deleted")
+        except Exception as exc:
+            if not _missing(exc):
+                raise
+    state.cleaned_up.extend(done)
+    return done
+
+
 # --- the operations -------------------------------------------------------------------------------
 
 def _iso_z(moment: datetime | None) -> str:
@@ -331,11 +358,7 @@ def _iso_z(moment: datetime | None) -> str:
 def _write_victim(clients: Any, w: Any, key: str, timeout: float) -> None:
     """The data the corruption will destroy, written in the primary and seen in both regions."""
     regions = w.regions
-    clients.client("dynamodb", regions.primary).put_item(
-        TableName=w.table_name, Item={"pk": {"S": key}, "sk": {"S": "item"},
-                                      "payload": {"S": "business data the drill destroys"}})
-    clients.client("s3", regions.primary).put_object(Bucket=w.primary.bucket, Key=key,
-                                                     Body=b"business data the drill destroys")
+    _put_victim(clients, w, key)
 
     def everywhere() -> bool:
         return all(_item_readable(clients, r, w.table_name, key) for r in
@@ -343,6 +366,15 @@ def _write_victim(clients: Any, w: Any, key: str, timeout: float) -> None:
             clients, regions.secondary, w.secondary.bucket, key)
 
     wait_until(everywhere, description=f"{key} in both regions", timeout=timeout, interval=0.1)
+
+
+def _put_victim(clients: Any, w: Any, key: str) -> None:
+    primary = w.regions.primary
+    clients.client("dynamodb", primary).put_item(
+        TableName=w.table_name, Item={"pk": {"S": key}, "sk": {"S": "item"},
+                                      "payload": {"S": VICTIM_PAYLOAD.decode()}})
+    clients.client("s3", primary).put_object(Bucket=w.primary.bucket, Key=key,
+                                             Body=VICTIM_PAYLOAD)
 
 
 def _recovery_point(clients: Any, w: Any, plan: BackupSetup,

@@ -470,3 +470,24 @@ def test_data_corruption_restores_from_the_cross_region_recovery_point(
         Bucket=workload.primary.bucket, Key=restore["victim_key"])
     tables = target.clients.client("dynamodb", secondary).list_tables()["TableNames"]
     assert restore["restored_into"]["dynamodb"] not in tables
+
+
+def test_a_failed_restore_aborts_and_lifts_the_corruption(deployed: tuple[Target, Workload],
+                                                          tmp_path: Path) -> None:
+    """A restore runbook that fails (no such vault) aborts the drill naming its step, and the
+    abort path writes the victim item and object back into the live data."""
+    target, workload = deployed
+    run = drill(deployed, "data-corruption", tmp_path,
+                runbook_parameters={"BackupVaultName": "no-such-vault"})
+    with pytest.raises(DrillAborted) as caught:
+        run_scenario(run)
+    assert "at step FindRecoveryPoints" in caught.value.render()
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "aborted"
+    assert "victim" in metrics["restore"]["cleaned_up"][0]
+    key = metrics["restore"]["victim_key"]
+    item = target.clients.client("dynamodb", workload.regions.primary).get_item(
+        TableName=workload.table_name, Key={"pk": {"S": key}, "sk": {"S": "item"}})
+    assert "Item" in item
+    target.clients.client("s3", workload.regions.primary).head_object(
+        Bucket=workload.primary.bucket, Key=key)
