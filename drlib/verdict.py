@@ -316,7 +316,7 @@ def evaluate(targets: Targets, measured: Measured, scenario: str,
         raise ConfigError(f"Unknown scenario {scenario!r}", expected=" | ".join(SCENARIOS),
                           found=repr(scenario), fix="use one of the drill scenarios")
     figures = published_figures() if figures is None else figures
-    findings = [_rto_finding(targets, measured.rto, figures)]
+    findings = [_rto_finding(targets, measured.rto, figures, scenario)]
     findings += _rpo_findings(targets, measured, scenario, figures)
     findings += _write_findings(measured)
     findings += _lag_findings(targets, measured.lag, figures)
@@ -325,7 +325,9 @@ def evaluate(targets: Targets, measured: Measured, scenario: str,
 
 
 def _rto_finding(targets: Targets, rto: RtoResult | None,
-                 figures: Mapping[str, PublishedFigure]) -> Finding:
+                 figures: Mapping[str, PublishedFigure], scenario: str = "") -> Finding:
+    if scenario == "data-corruption":  # a restore: no failover figure applies
+        return _restore_rto_finding(targets, rto)
     aws = figures["aurora_rto"].value_seconds
     if rto is None or rto.seconds is None:
         reason = "the drill did not measure it" if rto is None else rto.reason
@@ -346,6 +348,20 @@ def _rto_finding(targets: Targets, rto: RtoResult | None,
         severity, message = "info", f"{common}: within target"
     return Finding(severity, "rto", message, store=rto.store, measured=rto.seconds,
                    target=targets.rto_seconds, published=aws)
+
+
+def _restore_rto_finding(targets: Targets, rto: RtoResult | None) -> Finding:
+    if rto is None or rto.seconds is None:
+        reason = "the drill did not measure it" if rto is None else rto.reason
+        return Finding("failure", "rto", f"RTO not measured: {reason}; target "
+                       f"{_s(targets.rto_seconds)}", target=targets.rto_seconds)
+    over = rto.seconds > targets.rto_seconds
+    return Finding("failure" if over else "info", "rto",
+                   f"RTO {_s(rto.seconds)}, slowest store {rto.store}: disaster declared to the "
+                   f"restored data readable (target {_s(targets.rto_seconds)}; AWS publishes no "
+                   f"restore duration, it grows with the data restored): "
+                   f"{'over' if over else 'within'} target",
+                   store=rto.store, measured=rto.seconds, target=targets.rto_seconds)
 
 
 def _rpo_findings(targets: Targets, measured: Measured, scenario: str,

@@ -109,3 +109,25 @@ def test_restored_names_are_unique_per_run_and_valid() -> None:
     assert len(bucket) <= 63
     assert bucket == bucket.lower()
     assert (table, bucket) != other
+
+
+@pytest.mark.parametrize(("readable_s", "passed"), [(30.0, True), (1000.0, False)])
+def test_the_verdict_judges_a_restore_against_the_environments_targets(
+        readable_s: float, passed: bool) -> None:
+    """A restore's RTO and RPO are judged against the environment's targets, with no failover
+    figure quoted, and fail when the restore is slower than the RTO target (dev: 900 s)."""
+    from drlib.verdict import evaluate, published_figures, targets_for
+
+    records = [r for store in ("dynamodb", "s3")
+               for r in _records([0.1 * i for i in range(1, 100)], set(range(1, 60)), store)]
+    measured = measure_restore_records(
+        records, ["dynamodb", "s3"], declared=_at(10.2), corrupted_at=_at(10.0),
+        readable_at={"dynamodb": _at(10.2 + readable_s), "s3": _at(12.0)},
+        restored={"dynamodb": "t", "s3": "b"}, old_primary=PRIMARY, restore_region=SECONDARY)
+    verdict = evaluate(targets_for("dev"), measured, "data-corruption", published_figures())
+    assert verdict.passed is passed
+    rto = next(f for f in verdict.findings if f.check == "rto")
+    assert "restored data readable" in rto.message
+    assert "DNS" not in rto.message
+    rpo = [f.message for f in verdict.findings if f.check == "rpo"]
+    assert all("40 of 99 acknowledged records lost" in m for m in rpo), rpo
