@@ -245,6 +245,9 @@ def run_data_corruption(run: Any) -> None:
     run.state.restore = state
     clients = run.clients
     with run.step("record a recovery point") as step:
+        from drlib.runbook import runbook_name
+
+        runbook_name(w, SCENARIO)  # no restore runbook: refused before anything changes
         state.plan = backup_setup(clients, w)
         _write_victim(clients, w, state.victim_key, run.timeout("record a recovery point"))
         state.recovery_points = _recovery_point(clients, w, state.plan,
