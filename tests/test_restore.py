@@ -131,3 +131,19 @@ def test_the_verdict_judges_a_restore_against_the_environments_targets(
     assert "DNS" not in rto.message
     rpo = [f.message for f in verdict.findings if f.check == "rpo"]
     assert all("40 of 99 acknowledged records lost" in m for m in rpo), rpo
+
+
+def test_the_scenario_is_offered_everywhere_a_scenario_is_chosen() -> None:
+    """Notebook 20 accepts data-corruption and the dry run's plan names its steps, the dr-restore
+    runbook among them, each with a timeout."""
+    from drlib.drill import describe_plan
+    from drlib.notebook_params import validate
+
+    assert validate("20_failover_drill", {"scenario": "data-corruption"})["scenario"] == \
+        "data-corruption"
+    plan = describe_plan("data-corruption", "dev", "local")
+    for step in ("record a recovery point", "corrupt the data in both regions",
+                 "the data-corruption runbook", "restored data readable",
+                 "put back and clean up"):
+        assert step in plan
+    assert "(timeout" in plan.splitlines()[3]
