@@ -87,7 +87,9 @@ def _drill(args: argparse.Namespace) -> int:
 
         project = preflight_drill(request)
         print(describe_plan(args.scenario, args.env, args.target))
-        print("\n".join(model_from_settings(args.env, project.variables, args.scenario).lines()))
+        if args.scenario != "data-corruption":  # the model is of a failover's RTO
+            print("\n".join(model_from_settings(args.env, project.variables,
+                                                args.scenario).lines()))
         print("notebook chain (parameters validated):")
         for notebook, params in chain_parameters(request, Path("<run folder>")).items():
             shown = {k: v for k, v in params.items() if k != "run_dir"}
@@ -307,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "evidence")
     drill.add_argument("--env", default="dev", help="dev, staging or prod (default dev)")
     drill.add_argument("--scenario", default="planned-switchover",
-                       choices=["planned-switchover", "unplanned-failover"])
+                       choices=["planned-switchover", "unplanned-failover", "data-corruption"])
     drill.add_argument("--target", default="local", choices=["local", "aws"])
     drill.add_argument("--yes", action="store_true", help="confirm a production drill")
     drill.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")

@@ -100,6 +100,10 @@ PLANS: Mapping[str, tuple[str, ...]] = {
                            "observe", "reconcile"),
     "failback": ("give the primary region back", "stop runbooks left running", RUNBOOK,
                  "DNS answers the primary"),
+    # drlib.restore: the writer and DNS stay; the data comes back from a recovery point.
+    "data-corruption": ("guardrails", "baseline canaries", "record a recovery point",
+                        "corrupt the data in both regions", RUNBOOK, "restored data readable",
+                        "observe", "reconcile", "put back and clean up"),
 }
 
 
@@ -211,6 +215,7 @@ class DrillState:
     settled: Any = None  # the abort's drlib.abort.SystemState
     dns_moved_at: Any = None
     runbook: Any = None  # the drlib.runbook.RunbookExecution started (the abort stops it)
+    restore: Any = None  # data-corruption: the drlib.restore.RestoreState
 
 
 @dataclass
@@ -378,9 +383,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         raise ConfigError("A production drill needs explicit confirmation",
                           expected="confirm_production=True (drlib drill --yes)",
                           found="no confirmation", fix="get the change approved, then confirm")
-    if run.scenario not in ("planned-switchover", "unplanned-failover"):
+    if run.scenario not in ("planned-switchover", "unplanned-failover", "data-corruption"):
         raise ConfigError(f"Unknown scenario {run.scenario!r}",
-                          expected="planned-switchover or unplanned-failover")
+                          expected="planned-switchover, unplanned-failover or data-corruption")
     started = utc_now()
     keeper = LockKeeper(drill_lock(run.target, w, run.run_id,
                                    owner=_who(run.clients, regions.primary)))
@@ -410,12 +415,20 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             run.before_disaster(run, fleet)
         if run.scenario == "planned-switchover":
             _planned(run, fleet, active)
+        elif run.scenario == "data-corruption":
+            from drlib.restore import run_data_corruption
+
+            run_data_corruption(run)
         else:
             _unplanned(run, fleet, active)
         with run.step("observe"):
             _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
         with run.step("reconcile"):
             fleet.stop(drain_s=max(2.0, run.lag_threshold_s))
+        if run.scenario == "data-corruption":
+            from drlib.restore import put_back_and_clean_up
+
+            put_back_and_clean_up(run)
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -521,6 +534,10 @@ def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     if run.state.injected:
         actions.append(("lift the injected disaster", lambda: run.target.disaster.restore(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])))
+    if run.state.restore is not None:
+        from drlib.restore import undo_corruption
+
+        actions.append(("lift the injected corruption", lambda: undo_corruption(run)))
 
     def align() -> Any:
         # DNS follows the writer, wherever the failed step left it (never split them).
@@ -625,18 +642,24 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
     new_primary = w.regions.secondary
     declared = run.timeline.disaster_declared_at
     reconciled = status == "completed" and declared is not None and fleet is not None
-    if reconciled and fleet is not None:
-        present = fleet.present_in(new_primary)
-        for record in records:
-            record.present_after = record.seq in present.get(record.store, set())
-    measured = measure_records(records, stores, declared=declared if reconciled else None,
-                               cutover=run.state.cutover_at, old_primary=w.regions.primary,
-                               new_primary=new_primary)
+    if run.scenario == "data-corruption":  # reconciled against the restored copies
+        from drlib.restore import measure_run
+
+        measured = measure_run(run, records, reconciled)
+    else:
+        if reconciled and fleet is not None:
+            present = fleet.present_in(new_primary)
+            for record in records:
+                record.present_after = record.seq in present.get(record.store, set())
+        measured = measure_records(records, stores, declared=declared if reconciled else None,
+                                   cutover=run.state.cutover_at,
+                                   old_primary=w.regions.primary, new_primary=new_primary)
     measured = Measured(**{**measured.__dict__, "extra": {
         # microseconds, like canaries.csv: the figures are recomputed from these exactly
         "instants": {"disaster_declared_at": iso_us(declared),
                      "cutover_at": iso_us(run.state.cutover_at),
-                     "dns_moved_at": iso_us(run.state.dns_moved_at)},
+                     "dns_moved_at": iso_us(run.state.dns_moved_at),
+                     **(run.state.restore.instants() if run.state.restore else {})},
         "resolution": {
             "canary_interval_s": run.canary_interval_s,
             "timestamps": "microseconds (canaries.csv); writes time-stamped by the canary's "
@@ -644,13 +667,16 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
             "rto_and_outage": "the store's attempt spacing (writes.<store>.attempt_spacing_s)",
             "rpo_evidence_rule": RPO_EVIDENCE_RULE.to_metrics()},
         "recompute": "every figure of measured (except lag from CloudWatch) follows from "
-                     "canaries.csv and measured.instants: drlib.drill.measure_records"}})
+                     "canaries.csv and measured.instants: "
+                     + ("drlib.restore.measure_restore_records" if run.state.restore
+                        else "drlib.drill.measure_records")}})
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
     dns = _deployed_dns(run)
     figures = published_figures(dns=dns)
-    rto_model = model_rto(run.scenario, dns, _standby_instances(run), targets.rto_seconds)
+    rto_model = (model_rto(run.scenario, dns, _standby_instances(run), targets.rto_seconds)
+                 if run.scenario in ("planned-switchover", "unplanned-failover") else None)
     verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
     verdict_record = verdict.to_metrics()
@@ -671,7 +697,8 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "runbook": run.state.runbook.to_record() if run.state.runbook else None,
         "emulator_version": run.target.emulator_version,
         "time_scale": time_scale_record(run.target.time_scale),
-        "rto_model": rto_model.to_metrics(),
+        "rto_model": rto_model.to_metrics() if rto_model else None,
+        "restore": run.state.restore.to_metrics() if run.state.restore else None,
     }
 
     run.run_dir.mkdir(parents=True, exist_ok=True)

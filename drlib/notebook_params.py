@@ -21,7 +21,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 TARGETS = ("local", "aws")
-SCENARIOS = ("planned-switchover", "unplanned-failover")
+SCENARIOS = ("planned-switchover", "unplanned-failover", "data-corruption")
 STORES = ("aurora", "dynamodb", "s3")
 
 

@@ -408,3 +408,86 @@ def test_load_run_lag_matches_the_configured_delay(deployed: tuple[Target, Workl
         assert abs(load.statistics.loc[store, "median_s"] - 0.5) <= 0.3, load.statistics
     cloudwatch = cloudwatch_lag_series(session, window_minutes=10)
     assert {"dynamodb", "s3"} <= set(cloudwatch["store"]), cloudwatch
+
+
+RESTORE_STEPS = ["FindRecoveryPoints", "ChooseApproval", "RestoreTable", "RestoreBucket",
+                 "WaitForRestores"]
+
+
+def test_data_corruption_restores_from_the_cross_region_recovery_point(
+        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+    """data-corruption: the item and object deleted in both regions come back from the recovery
+    point copied to the secondary's vault, through the dr-restore runbook; RTO and RPO are
+    reported and recomputed from canaries.csv; the victim is put back, the copies removed."""
+    import pandas as pd
+
+    target, workload = deployed
+    secondary = workload.regions.secondary
+    run = drill(deployed, "data-corruption", tmp_path)
+    metrics = run_scenario(run)
+    assert metrics["status"] == "passed", metrics["verdict"]
+    measured, restore = metrics["measured"], metrics["restore"]
+    assert {(d["store"], d["region"]) for d in restore["deleted"]} == {
+        (s, r) for s in ("dynamodb", "s3") for r in (workload.regions.primary, secondary)}
+    for point in restore["recovery_points"].values():
+        assert point["copy"].split(":")[3] == secondary  # restored from the cross-region copy
+    assert runbook_steps_on_the_timeline(target.clients, workload, metrics["timeline"],
+                                         metrics["runbook"]) == RESTORE_STEPS
+    outputs = metrics["runbook"]["steps"][0]["outputs"]
+    assert outputs["TableRecoveryPoint"] == [restore["recovery_points"]["dynamodb"]["copy"]]
+    assert 0 < measured["rto_seconds"] <= metrics["targets"]["rto_seconds"]
+
+    # Recomputed with plain pandas from canaries.csv and the instants.
+    frame = pd.read_csv(run.run_dir / "canaries.csv")
+    instants = measured["instants"]
+    declared = pd.Timestamp(instants["disaster_declared_at"])
+    corrupted = pd.Timestamp(instants["corrupted_at"])
+    frame["acked"] = pd.to_datetime(frame["acked_at"], format="ISO8601")
+    for store in ("dynamodb", "s3"):
+        rows = frame[(frame["store"] == store) & frame["acked"].notna()
+                     & (frame["acked"] < corrupted)]
+        present = rows["present_in_new_primary"].astype(str).str.lower() == "true"
+        lost = rows[~present]
+        assert sorted(lost["seq"]) == measured["rpo"][store]["lost_seqs"], store
+        # Canaries wrote while the backup was copied: records after the recovery point are
+        # lost, those before it came back.
+        assert len(lost) >= 1, store
+        assert present.sum() >= 1, store
+        span = (corrupted - lost["acked"].min()).total_seconds()
+        assert measured["rpo"][store]["span_seconds"] == pytest.approx(span, abs=1e-6)
+        readable = pd.Timestamp(instants["restored_readable_at"][store])
+        assert measured["rto_per_store"][store]["rto_seconds"] == pytest.approx(
+            (readable - declared).total_seconds(), abs=1e-6)
+
+    # Put back in the live data of both regions; the restored copies are gone.
+    key = {"pk": {"S": restore["victim_key"]}, "sk": {"S": "item"}}
+    for region in (workload.regions.primary, secondary):
+        dynamodb = target.clients.client("dynamodb", region)
+        wait_until(lambda d=dynamodb: "Item" in d.get_item(TableName=workload.table_name,
+                                                            Key=key),
+                   description=f"the victim item back in {region}", timeout=10)
+    target.clients.client("s3", workload.regions.primary).head_object(
+        Bucket=workload.primary.bucket, Key=restore["victim_key"])
+    tables = target.clients.client("dynamodb", secondary).list_tables()["TableNames"]
+    assert restore["restored_into"]["dynamodb"] not in tables
+
+
+def test_a_failed_restore_aborts_and_lifts_the_corruption(deployed: tuple[Target, Workload],
+                                                          tmp_path: Path) -> None:
+    """A restore runbook that fails (no such vault) aborts the drill naming its step, and the
+    abort path writes the victim item and object back into the live data."""
+    target, workload = deployed
+    run = drill(deployed, "data-corruption", tmp_path,
+                runbook_parameters={"BackupVaultName": "no-such-vault"})
+    with pytest.raises(DrillAborted) as caught:
+        run_scenario(run)
+    assert "at step FindRecoveryPoints" in caught.value.render()
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "aborted"
+    assert "victim" in metrics["restore"]["cleaned_up"][0]
+    key = metrics["restore"]["victim_key"]
+    item = target.clients.client("dynamodb", workload.regions.primary).get_item(
+        TableName=workload.table_name, Key={"pk": {"S": key}, "sk": {"S": "item"}})
+    assert "Item" in item
+    target.clients.client("s3", workload.regions.primary).head_object(
+        Bucket=workload.primary.bucket, Key=key)
