@@ -449,8 +449,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
 
 def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
-    # The runbook scales up first (clients see nothing), switches the database over, then
-    # moves DNS. The disaster is declared, and the old primary stops being the writer, when
+    # The runbook scales up first (clients see nothing), requests the database switchover and
+    # at once moves DNS, then waits for and verifies the writer. The disaster is declared, and
+    # the old primary stops being the writer, when
     # its SwitchoverGlobalCluster step starts (AWS's time); DNS is watched as clients resolve it
     # all along.
     dns = Stamper(lambda: active.region_or_none() == regions.secondary)

@@ -36,8 +36,8 @@ pytestmark = pytest.mark.slow
 # The runbooks' step executions as dr-automation.yaml declares them (no approval in dev).
 PLANNED_STEPS = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
                  "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster",
-                 "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter",
-                 "MoveDnsToSecondary"]
+                 "MoveDnsToSecondary", "WaitForSwitchover", "DescribeMembersAfter",
+                 "VerifyWriter"]
 UNPLANNED_STEPS = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
                    "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
                    "WaitForAppTier"]

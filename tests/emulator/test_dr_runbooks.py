@@ -23,8 +23,8 @@ from tests.emulator.automation_support import run, statuses, wait_for_status
 pytestmark = pytest.mark.slow
 
 PLANNED = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
-           "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster", "WaitForSwitchover",
-           "DescribeMembersAfter", "VerifyWriter", "MoveDnsToSecondary"]
+           "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster", "MoveDnsToSecondary",
+           "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter"]
 UNPLANNED = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
              "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
              "WaitForAppTier"]
