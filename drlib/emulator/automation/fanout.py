@@ -20,7 +20,7 @@ started. Its step executions are one ``aws:executeAutomation`` step per child (n
 ``ACCOUNT/REGION`` or by the parameter value) with the child's ``ExecutionId`` as output.
 
 Defaults: ``MaxConcurrency`` 10 and ``MaxErrors`` 0 (rate control); ``TargetLocationMaxConcurrency``
-1 and ``TargetLocationMaxErrors`` 0 (AWS documents no default for these; the emulator's choice).
+1 and ``TargetLocationMaxErrors`` 0 (the emulator's choice: set them explicitly).
 """
 
 from __future__ import annotations
