@@ -462,8 +462,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
 
 def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
-    # The runbook scales up first (clients see nothing), switches the database over, then
-    # moves DNS. The disaster is declared, and the old primary stops being the writer, when
+    # The runbook scales up first (clients see nothing), requests the database switchover and
+    # at once moves DNS, then waits for and verifies the writer. The disaster is declared, and
+    # the old primary stops being the writer, when
     # its SwitchoverGlobalCluster step starts (AWS's time); DNS is watched as clients resolve it
     # all along.
     dns = Stamper(lambda: active.region_or_none() == regions.secondary)
@@ -497,11 +498,15 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None
 def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
     with run.step("lose the primary region"):
+        # The region is lost from the moment the fault is asked for: the injector may answer
+        # only later (the emulator stops the region's database first) while writes already fail,
+        # so the RTO clock and the cutover start before the call, never after it.
+        lost_at = utc_now()
         done = run.target.disaster.inject(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])
         run.state.injected = True
         run.timeline.add_fault("region-down", regions.primary, done)
-        declared = run.timeline.declare_disaster(run.target.disaster.description)
+        declared = run.timeline.declare_disaster(run.target.disaster.description, at=lost_at)
         run.state.cutover_at = declared.at
     with run.step("detect the outage") as step:
         seen = wait_observed(lambda: active.region_or_none() == regions.secondary,

@@ -123,6 +123,15 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "period_days": Param(int, 7, "days of actual spend to read", minimum=1,
                             maximum=365),
     },
+    "60_incident_failover": {
+        "environment": _COMMON["environment"],
+        "target": _COMMON["target"],
+        "outputs_dir": Param(str, "outputs", "where the incident's evidence folder is made"),
+        "confirm": Param(bool, False, "True: start the failover runbook now (a real event, prod "
+                         "included)"),
+        "require_approval": Param(bool, False, "True: leave the decision to the runbook's "
+                                  "approvers"),
+    },
     "90_report": {
         "run_dir": Param(str, "",
                          "the run folder to report on; empty means the newest sealed drill run"),

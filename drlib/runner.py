@@ -165,7 +165,8 @@ def _drill_emulator(aws_timing: bool) -> Iterator[Any]:
     state_dir = drill_state_dir()
     try:
         with running_emulator(state_dir=state_dir, set_environment=True) as emulator, \
-                recorded_in_process(emulator.endpoint_url, emulator.port, state_dir):
+                recorded_in_process(emulator.endpoint_url, emulator.port, state_dir,
+                                    emulator.dns_address):
             yield emulator
     finally:
         if saved is None:

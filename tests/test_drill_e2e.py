@@ -36,8 +36,8 @@ pytestmark = pytest.mark.slow
 # The runbooks' step executions as dr-automation.yaml declares them (no approval in dev).
 PLANNED_STEPS = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
                  "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster",
-                 "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter",
-                 "MoveDnsToSecondary"]
+                 "MoveDnsToSecondary", "WaitForSwitchover", "DescribeMembersAfter",
+                 "VerifyWriter"]
 UNPLANNED_STEPS = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
                    "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
                    "WaitForAppTier"]
@@ -234,6 +234,10 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
     paused_at = marks["paused_at"]
     declared = run.timeline.disaster_declared_at
     assert declared is not None
+    # the RTO clock and the cutover start when the region was lost, not when the injector answered
+    lost = next(e for e in run.timeline.faults if e.action == "region-down")
+    assert declared <= to_utc(str(lost.detail["at"]))
+    assert to_utc(metrics["measured"]["instants"]["cutover_at"]) == declared
     for store, rpo in metrics["measured"]["rpo"].items():
         expected = sorted(r.seq for r in run.records if r.store == store
                           and r.acked_at is not None and r.region_written ==

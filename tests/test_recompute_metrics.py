@@ -45,6 +45,11 @@ def recompute(canaries_csv: Path, metrics: dict[str, Any]) -> dict[str, dict[str
             "timed_out": int((failed["outcome"] == "timed_out").sum()),
             "rejected_by_class": failed[failed["outcome"] == "rejected"]["error_class"]
             .value_counts().sort_index().to_dict(),
+            "acknowledged_by_region": acked["region_written"].value_counts().sort_index()
+            .to_dict(),
+            "attempt_spacing_s": (None if len(rows) < 2 else
+                                  rows["written_at"].sort_values().diff().dt.total_seconds()
+                                  .median()),
         }
         after = acked[(acked["region_written"] == new) & (acked["acked_at"] >= declared)]
         first = after.sort_values(["acked_at", "seq"]).head(1)
@@ -57,15 +62,26 @@ def recompute(canaries_csv: Path, metrics: dict[str, Any]) -> dict[str, dict[str
             result["outage_seconds"] = (None if before.empty else
                                         (first["acked_at"].iloc[0] - before["acked_at"].iloc[-1])
                                         .total_seconds())
+            result["outage_ends"] = (
+                None if before.empty else
+                (before["region_written"].iloc[-1], int(before["seq"].iloc[-1]),
+                 first["region_written"].iloc[0], int(first["seq"].iloc[0]),
+                 int(position - before.index[-1] - 1)))
         present = acked["present_in_new_primary"].astype(str).str.lower() == "true"
         lost = acked[~present]
         result["lost_seqs"] = sorted(int(s) for s in lost["seq"])
         result["span_seconds"] = 0.0 if lost.empty else (
             max(declared, lost["acked_at"].max()) - lost["acked_at"].min()).total_seconds()
-        in_window = acked[(acked["region_written"] == old)
-                          & (acked["written_at"] >= cutover - pd.Timedelta(seconds=window))
-                          & (acked["acked_at"] <= cutover)]
+        start = cutover - pd.Timedelta(seconds=window)
+        in_window = acked[(acked["region_written"] == old) & (acked["written_at"] >= start)
+                          & (acked["acked_at"] >= start) & (acked["acked_at"] <= cutover)]
         result["acknowledged_in_window"] = len(in_window)
+        rule = metrics["measured"]["resolution"]["rpo_evidence_rule"]
+        blind = (None if in_window.empty else
+                 (cutover - in_window["acked_at"].max()).total_seconds())
+        result["blind_s"] = blind
+        result["tested"] = (len(in_window) >= rule.get("min_acknowledged", 10)
+                            and blind is not None and blind <= rule.get("max_blind_s", 1.0))
         out[str(store)] = result
     return out
 
@@ -93,6 +109,20 @@ def assert_metrics_recomputed(run_dir: Path) -> dict[str, dict[str, Any]]:
                                                                        abs=1e-6), store
         assert measured["rpo_evidence"][store]["acknowledged_in_window"] == \
             got["acknowledged_in_window"], store
+        assert writes["acknowledged_by_region"] == got["acknowledged_by_region"], store
+        assert writes["attempt_spacing_s"] == (None if got["attempt_spacing_s"] is None else
+                                               pytest.approx(got["attempt_spacing_s"],
+                                                             abs=1e-6)), store
+        window = measured["write_outage"][store]
+        if got.get("outage_ends") is not None:
+            assert (window["last_ack_region"], window["last_ack_seq"],
+                    window["first_ack_region"], window["first_ack_seq"],
+                    window["failed_attempts"]) == got["outage_ends"], store
+        evidence = measured["rpo_evidence"][store]
+        assert evidence["blind_s"] == (None if got["blind_s"] is None
+                                       else pytest.approx(got["blind_s"], abs=1e-6)), store
+        assert evidence["tested"] == got["tested"], store
+        assert measured["rpo"][store]["tested"] == got["tested"], store
     slowest = [g["rto_seconds"] for g in recomputed.values()]
     expected = None if None in slowest else max(slowest)
     assert measured["rto_seconds"] == (None if expected is None
@@ -131,7 +161,8 @@ def test_metrics_are_recomputable_from_canaries_csv(tmp_path: Path) -> None:
                "measured": {**measured.to_metrics(),
                             "instants": {"disaster_declared_at": declared.isoformat(),
                                          "cutover_at": cutover.isoformat()},
-                            "resolution": {"rpo_evidence_rule": {"window_s": 5.0}}}}
+                            "resolution": {"rpo_evidence_rule": {
+                                "window_s": 5.0, "min_acknowledged": 10, "max_blind_s": 1.0}}}}
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     records_frame(records).to_csv(tmp_path / "canaries.csv", index=False)
     got = assert_metrics_recomputed(tmp_path)

@@ -241,13 +241,16 @@ def drill_state_dir() -> Path:
 
 
 @contextlib.contextmanager
-def recorded_in_process(endpoint_url: str, port: int, state_dir: Path) -> Iterator[None]:
+def recorded_in_process(endpoint_url: str, port: int, state_dir: Path,
+                        dns_address: str | None = None) -> Iterator[None]:
     """Record an emulator served by this process in ``state_dir`` (kind ``drill``) so that
-    ``drlib emulator fault`` and ``status`` reach it; forget it afterwards."""
+    ``drlib emulator fault`` and ``status`` reach it (``status`` prints ``dns_address``);
+    forget it afterwards."""
     path = state_dir.resolve() / STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoint_url": endpoint_url,
-                                "process": identify().to_json(), "kind": "drill"}))
+                                "process": identify().to_json(), "kind": "drill",
+                                "dns": dns_address}))
     try:
         yield
     finally:
