@@ -23,6 +23,8 @@ CHART_DESCRIPTIONS = {
     "load_lag_cdf.png": "Replication lag per store under load, cumulative distribution",
     "load_lag_over_time.png": "Replication lag per store under load, per second: median, 99th "
                               "percentile and maximum",
+    "load_lag_vs_cloudwatch.png": "Replication lag per store: canary under load (per-second "
+                                  "medians) beside CloudWatch's replication metrics",
     "load_throughput.png": "Canary writes under load per store and second: acknowledged "
                            "(with the total) and failed",
     "write_outcomes.png": "Canary writes per store over time (acknowledged, rejected, lost) "

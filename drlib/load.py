@@ -126,8 +126,8 @@ def reconcile(records: pd.DataFrame, present: Presence, regions: Sequence[str]) 
     found that record there. A set lookup per record and region: exact, and linear in the
     number of records."""
     out = records.copy()
-    keys = list(zip(out["store"].astype(str), out["stream"].astype(str),
-                    out["seq"].astype("int64"), strict=True))
+    keys = list(zip(out["store"].astype(str).tolist(), out["stream"].astype(str).tolist(),
+                    out["seq"].astype("int64").tolist(), strict=True))
     for region in regions:
         out[f"present:{region}"] = [
             (stream, seq) in present.get((store, region), ()) for store, stream, seq in keys]
@@ -137,8 +137,12 @@ def reconcile(records: pd.DataFrame, present: Presence, regions: Sequence[str]) 
 # --- the records ---------------------------------------------------------------------------------
 
 def _iso(us: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(us.astype("Int64"), unit="us", utc=True)
-    return stamps.map(lambda t: "" if pd.isna(t) else t.isoformat(timespec="microseconds"))
+    """Integer microseconds (or NaN) as microsecond ISO text in UTC, "" when missing."""
+    values = pd.to_numeric(us, errors="coerce")
+    missing = values.isna().to_numpy()
+    stamps = values.fillna(0).to_numpy(dtype="int64").astype("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(stamps, unit="us"), "+00:00")
+    return pd.Series(np.where(missing, "", text), index=us.index, dtype=object)
 
 
 def join_records(writes: pd.DataFrame, sightings: pd.DataFrame,
@@ -211,6 +215,19 @@ def _flags(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
                          for c in columns}, index=frame.index)
 
 
+def per_second_lag(series: pd.DataFrame) -> pd.DataFrame:
+    """The lag series thinned to one sample per store and second (the median of that second's
+    samples, at the second's start): what a chart beside CloudWatch's minutely points needs."""
+    if series.empty:
+        return series[LAG_COLUMNS].copy()
+    at = pd.to_datetime(series["at"], utc=True).dt.floor("s")
+    grouped = series.assign(at=at).groupby(["store", "at"], sort=True)
+    out = grouped.agg(lag_s=("lag_s", "median"), resolution_s=("resolution_s", "median"),
+                      seq=("seq", "min")).reset_index()
+    out["source"] = "canary"
+    return out[LAG_COLUMNS]
+
+
 def _r(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) \
         else round(float(value), 6)
@@ -229,8 +246,8 @@ def load_figures(records: pd.DataFrame) -> dict[str, Any]:
     window_s = (end - start).total_seconds() if len(records) else 0.0
     lags = lag_frame(records)
     present = _flags(records, [f"present:{r}" for r in regions])
-    stores = [s for s in STORES if s in set(records["store"])] + sorted(
-        set(records["store"]) - set(STORES))
+    seen_stores = {str(s) for s in records["store"].unique()}
+    stores = [s for s in STORES if s in seen_stores] + sorted(seen_stores - set(STORES))
     out_stores: dict[str, Any] = {}
     for store in stores:
         rows = records["store"] == store

@@ -60,6 +60,8 @@ SEGMENT = 1000
 ROWS_MESSAGE = "drlib_rows"
 DONE_MESSAGE = "drlib_done"
 FLUSH_INTERVAL_S = 0.5
+STARTUP_GRACE_S = 120.0
+"""How long the master waits for the first record before it starts the clock anyway."""
 MAX_DRAIN_S = 50.0
 """The master waits 60 s for workers to stop: a drain must end before that."""
 DEFAULT_READ_INTERVALS = {"aurora": 0.02, "dynamodb": 0.1, "s3": 0.25}
@@ -370,11 +372,14 @@ class Collector:
         self.seen = 0
         self.done: list[dict[str, Any]] = []
         self.started = time.monotonic()
+        self.first_row_at: float | None = None
         self._last = (self.started, 0)
         self.out = out
 
     def rows(self, environment: Environment, msg: Any, **_: Any) -> None:
         data = msg.data
+        if self.first_row_at is None and data["writes"]:
+            self.first_row_at = self.started = time.monotonic()
         self._csv["writes"].writerows(data["writes"])
         self._csv["sightings"].writerows(data["sightings"])
         for row in data["writes"]:
@@ -463,7 +468,15 @@ def _progress(collector: Collector) -> None:
 
 
 def _stop_after(environment: Environment, seconds: float) -> None:
-    gevent.sleep(seconds)
+    """Stop ``seconds`` after the first record arrived (the processes prepare their canaries
+    first, which takes a few seconds), or after a start-up grace when none ever arrives."""
+    assert COLLECTOR is not None
+    began = time.monotonic()
+    while COLLECTOR.first_row_at is None and time.monotonic() - began < STARTUP_GRACE_S:
+        gevent.sleep(0.1)
+    first = COLLECTOR.first_row_at or time.monotonic()
+    # a flush every FLUSH_INTERVAL_S: the first write started up to that long before it arrived
+    gevent.sleep(max(0.0, first - FLUSH_INTERVAL_S + seconds - time.monotonic()))
     runner = environment.runner
     assert runner is not None
     runner.stop()  # a master waits for every worker to drain and report stopped
