@@ -35,9 +35,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drlib import load  # noqa: E402
-from drlib.drill import measure_records  # noqa: E402
-from drlib.measure import CanaryRecord, records_frame, round_trip  # noqa: E402
+from drlib import load
+from drlib.drill import measure_records
+from drlib.measure import CanaryRecord, records_frame, round_trip
 
 EAST, WEST = "us-east-1", "us-west-2"
 STORES = ("aurora", "dynamodb", "s3")
@@ -147,7 +147,6 @@ def main() -> None:
         seconds, peak, lost = measure(
             lambda: drill_reconciliation(records, declared, present, folder))
         print(f"{'drill':<8} {n:>9,} {seconds:>8.2f} {peak:>9.1f}  {lost}")
-        del records
         writes, sightings, found = load_inputs(n)
         seconds, peak, lost = measure(
             lambda: load_reconciliation(writes, sightings, found, folder))

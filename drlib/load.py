@@ -526,6 +526,35 @@ def run_load(session: Any, *, stores: Sequence[str] = STORES, rate_per_second: f
     wall_s = time.monotonic() - began
     load_after = os.getloadavg()
 
+    aurora = canaries.get("aurora")
+    try:
+        return reconcile_folder(
+            canaries, workload, folder, load_id=load_id,
+            settings={"mode": f"master and {workers} workers on loopback" if workers
+                      else "one process",
+                      "workers": workers, "stores": list(stores), "users_per_store": users,
+                      "target_rate_per_s_per_store": rate_per_second or None,
+                      "duration_s": duration_s, "drain_s": drain_s,
+                      "read_intervals_s": read_intervals or "defaults of drlib/locustfile.py",
+                      "target": session.target.name},
+            host={"cpu_count": os.cpu_count(), "loadavg_1_5_15_before": list(load_before),
+                  "loadavg_1_5_15_after": list(load_after), "wall_s": round(wall_s, 3)})
+    finally:
+        if aurora is not None and hasattr(aurora, "close"):
+            aurora.close()
+
+
+def reconcile_folder(canaries: Mapping[str, Any], workload: Workload, folder: Path, *,
+                     load_id: str = "", settings: Mapping[str, Any] | None = None,
+                     host: Mapping[str, Any] | None = None) -> LoadRun:
+    """Reconcile what a Locust master collected in ``folder`` (``writes.csv``,
+    ``sightings.csv``) against both regions, write ``records.csv`` and ``load.json``.
+
+    :func:`run_load` calls it; after a master started by hand (workers on other machines),
+    call it with the canaries of :func:`drlib.drill.build_canaries` (see the README).
+    """
+    from importlib.metadata import version
+
     writes = pd.read_csv(folder / "writes.csv", dtype={"error": str, "stream": str,
                                                       "region_written": str})
     sightings = pd.read_csv(folder / "sightings.csv", dtype={"stream": str, "region": str})
@@ -538,25 +567,13 @@ def run_load(session: Any, *, stores: Sequence[str] = STORES, rate_per_second: f
     reconcile_s = time.monotonic() - reconcile_began
     for intermediate in ("writes.csv", "sightings.csv"):  # records.csv holds every field
         (folder / intermediate).unlink()
-    aurora = canaries.get("aurora")
-    if aurora is not None and hasattr(aurora, "close"):
-        aurora.close()
-
-    from importlib.metadata import version
-
     figures = load_figures(records)
     document = {
         "schema": SCHEMA, "load_id": load_id,
         "settings": {"engine": f"locust {version('locust')}",
-                     "mode": f"master and {workers} workers on loopback" if workers
-                     else "one process",
-                     "workers": workers, "stores": list(stores), "users_per_store": users,
-                     "target_rate_per_s_per_store": rate_per_second or None,
-                     "duration_s": duration_s, "drain_s": drain_s,
-                     "read_intervals_s": read_intervals or "defaults of drlib/locustfile.py",
-                     "environment": workload.environment, "target": session.target.name},
-        "host": {"cpu_count": os.cpu_count(), "loadavg_1_5_15_before": list(load_before),
-                 "loadavg_1_5_15_after": list(load_after), "wall_s": round(wall_s, 3)},
+                     "environment": workload.environment, **(settings or {})},
+        "host": dict(host or {"cpu_count": os.cpu_count(),
+                              "loadavg_1_5_15_after": list(os.getloadavg())}),
         "reconciliation": {
             "method": "every segment of every stream read back from every store in both "
                       "regions; each acknowledged record looked up in the set found there",
@@ -564,8 +581,8 @@ def run_load(session: Any, *, stores: Sequence[str] = STORES, rate_per_second: f
             "found": {f"{store}:{region}": len(seqs)
                       for (store, region), seqs in sorted(present.items())}},
         **figures,
-        "recompute": "drlib.load.load_figures(pandas.read_csv('records.csv')) gives window, "
-                     "stores and total exactly",
+        "recompute": "drlib.load.figures_of(folder), i.e. load_figures of records.csv, gives "
+                     "window, stores and total exactly",
     }
     (folder / "load.json").write_text(json.dumps(document, indent=2, default=str))
     return LoadRun(folder, document, records)

@@ -153,7 +153,7 @@ class Stream:
             started = now_us()
             previous = self.last_read_us.get(region)
             complete = True
-            for segment, lowest in sorted(floors.items()):
+            for _segment, lowest in sorted(floors.items()):
                 try:
                     seqs = present(region, segment_run_id(self.name, lowest), lowest - 1)
                 except Exception as exc:  # a region that does not answer is simply not seen

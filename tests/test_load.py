@@ -140,12 +140,14 @@ def test_users_and_commands(tmp_path: Path) -> None:
     master = load.locust_command(role="master", stores=["aurora", "s3"], users=2,
                                  options=options, folder=tmp_path, master_port=5557, workers=2)
     assert master[-2:] == ["AuroraWriter", "S3Writer"]
-    assert "--master" in master and "--expect-workers" in master
+    assert "--master" in master
+    assert "--expect-workers" in master
     assert master[master.index("-u") + 1] == "4"
     assert master[master.index("--drlib-duration") + 1] == "5"
     worker = load.locust_command(role="worker", stores=["aurora"], users=2, options=options,
                                  folder=tmp_path, master_port=5557, index=1)
-    assert "--worker" in worker and "-u" not in worker
+    assert "--worker" in worker
+    assert "-u" not in worker
     assert worker[worker.index("--master-host") + 1] == "127.0.0.1"
 
 

@@ -27,7 +27,7 @@ def session(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
     project.launch("")
     regions = project_regions(project.variables)
     workload = workload_from_outputs("dev", regions, project.outputs(""))
-    yield Session("dev", open_target("local", regions), project,
+    return Session("dev", open_target("local", regions), project,
                   tmp_path_factory.mktemp("load-run"), _workload=workload)
 
 
