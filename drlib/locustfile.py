@@ -185,7 +185,8 @@ class LoadProcess:
     """What one load process (local runner or worker) holds: clients, canaries, streams."""
 
     def __init__(self, environment: Environment) -> None:
-        options = environment.parsed_options
+        options: Any = environment.parsed_options
+        assert options is not None
         self.environment = environment
         self.options = options
         self.ready = Event()
@@ -204,7 +205,7 @@ class LoadProcess:
         """Clients, canaries (the drill's own, :func:`drlib.drill.build_canaries`) and streams;
         network I/O only, so it runs in a greenlet while the worker keeps its heartbeat."""
         try:
-            options = self.options
+            options: Any = self.options
             workload = _workload(options)
             target = open_target(options.drlib_target, workload.regions)
             tag = f"{os.getpid():x}{secrets.token_hex(2)}"
@@ -291,9 +292,9 @@ class LoadProcess:
             w, s = stream.take_rows()
             writes += w
             sightings += s
-        if writes or sightings:
-            self.environment.runner.send_message(ROWS_MESSAGE,
-                                                 {"writes": writes, "sightings": sightings})
+        runner = self.environment.runner
+        if (writes or sightings) and runner is not None:
+            runner.send_message(ROWS_MESSAGE, {"writes": writes, "sightings": sightings})
 
     def drain_and_flush(self) -> None:
         """After the users stopped: read until every acknowledged record was seen in every
@@ -314,6 +315,7 @@ class LoadProcess:
                             "acknowledged": s.acknowledged, "not_seen_at_stop": s.waiting()}
                   for s in self.streams.values() if s.attempted}
         runner = self.environment.runner
+        assert runner is not None
         runner.send_message(DONE_MESSAGE, {"pid": os.getpid(), "streams": totals})
         if isinstance(runner, WorkerRunner):
             # Locust's last statistics report of a worker goes out at "quit", which a master
@@ -439,7 +441,8 @@ def _test_start(environment: Environment, **_: Any) -> None:
     if COLLECTOR is not None and not isinstance(environment.runner, WorkerRunner):
         COLLECTOR.started = time.monotonic()
         gevent.spawn(_progress, COLLECTOR)
-        gevent.spawn(_stop_after, environment, float(environment.parsed_options.drlib_duration))
+        options: Any = environment.parsed_options
+        gevent.spawn(_stop_after, environment, float(options.drlib_duration))
 
 
 @events.test_stop.add_listener
