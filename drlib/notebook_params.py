@@ -113,10 +113,14 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "window_minutes": Param(float, 30.0, "CloudWatch window to read, minutes",
                                 minimum=1.0, maximum=1440.0),
         "stores": Param(list, list(STORES), "stores to measure", STORES),
-        "rate_per_second": Param(float, 20.0, "load: writes per second per store",
-                                 minimum=0.0, maximum=10000.0),
+        "rate_per_second": Param(float, 20.0, "load: target writes per second per store; 0: as "
+                                 "fast as the users go", minimum=0.0, maximum=100000.0),
         "duration_seconds": Param(float, 10.0, "load: how long to write",
-                                  minimum=0.0, maximum=3600.0),
+                                  minimum=1.0, maximum=3600.0),
+        "users_per_store": Param(int, 0, "load: Locust users per store; 0: one per 50 writes/s "
+                                 "of the target (8 when unbounded)", minimum=0, maximum=1000),
+        "workers": Param(int, 0, "load: 0 runs one Locust process; N a master and N worker "
+                         "processes on loopback", minimum=0, maximum=32),
     },
     "50_cost": {
         **_COMMON,
