@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,13 @@ REPO = Path(__file__).resolve().parents[1]
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("DRLIB_DRILL_STATE_DIR", str(
         REPO / ".drlib" / f"drill-emulator-{os.environ['PYTEST_XDIST_WORKER']}"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with the most slow (end-to-end) tests first, so that under pytest-xdist the long
+    modules start at once instead of trailing after the quick ones; a module's order stays."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,18 @@ def deployed(emulator: Emulator) -> Iterator[tuple[Target, Workload]]:
     set_health_check_time_scale(1.0)
 
 
+@pytest.fixture(autouse=True)
+def starts_at_home(deployed: tuple[Target, Workload], tmp_path: Path) -> Iterator[None]:
+    """Each test leaves the world as the next one expects: a test that failed half-way (its
+    own failback never ran) must not fail the rest of the module with its fault or its writer."""
+    yield
+    faults.clear()
+    target, workload = deployed
+    regions = workload.regions
+    if writer_region(target.clients, workload, regions.primary) != regions.primary:
+        run_failback(drill(deployed, "failback", tmp_path / "cleanup"))
+
+
 def drill(deployed: tuple[Target, Workload], scenario: str, tmp_path: Path,
           **kwargs: object) -> DrillRun:
     target, workload = deployed
