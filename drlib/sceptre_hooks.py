@@ -22,7 +22,6 @@ And a resolver (entry point ``sceptre.resolvers``):
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from botocore.exceptions import ClientError

@@ -71,6 +71,9 @@ def step_timeouts(t: Timings) -> dict[str, float]:
         "first write in the new primary": bound(t.dns_ttl_s + 10.0),
         "observe": bound(10.0), "reconcile": bound(60.0),
         "give the primary region back": bound(30.0), "stop runbooks left running": bound(30.0),
+        # Every write of the drill on both sides: S3 Replication Time Control replicates most
+        # objects in seconds (99.99 % within 15 minutes); a minute covers a drill's backlog.
+        "writes on both sides": bound(60.0),
     }
 
 

@@ -2,10 +2,11 @@
 launches it: through drlib (Sceptre's Python API) and through the `sceptre` command line.
 
 Each launch is checked through the service APIs (global database members, replica bucket
-versioning, both S3 replication rules, table replicas, NAT gateway per AZ, health checks, HTTPS listeners, security-group
-egress) and deleted again with nothing left behind. A 5-character database password fails with
-CloudFormation's validation error. Staging and prod need an ACM certificate per region: the
-tests import a self-signed one into each region, as an engineer would import or request theirs.
+versioning, both S3 replication rules, table replicas, NAT gateway per AZ, health checks, HTTPS
+listeners, security-group egress) and deleted again with nothing left behind. A 5-character
+database password fails with CloudFormation's validation error. Staging and prod need an ACM
+certificate per region: the tests import a self-signed one into each region, as an engineer
+would import or request theirs.
 """
 
 from __future__ import annotations
