@@ -780,17 +780,21 @@ def _writes_on_both_sides(run: DrillRun, step: Any) -> dict[str, Any] | None:
     failed back: each side's writes replicated to the other (S3 and DynamoDB both ways).
     Waits (bounded) for replication to catch up, writes ``replication.csv`` and returns the
     counts per store and side (None without a drill's canary records)."""
+    import pandas as pd
+
     from drlib.measure import CanaryRecord
     from drlib.replication_report import REPLICATION_CSV, check_after_failback
 
     csv = run.run_dir / "canaries.csv"
-    if not csv.exists():
-        step.skip("no canary writes in this run folder (failback without a drill)")
+    try:
+        rows = pd.read_csv(csv, keep_default_na=False).to_dict("records")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        rows = []
+    records = [CanaryRecord.from_record(row) for row in rows]
+    if not any(r.acked_at is not None for r in records):
+        step.skip("no canary writes in this run folder (failback without a drill, or a drill "
+                  "that stopped before writing)")
         return None
-    import pandas as pd
-
-    records = [CanaryRecord.from_record(row) for row in
-               pd.read_csv(csv, keep_default_na=False).to_dict("records")]
     w = run.workload
     regions = [w.regions.primary, w.regions.secondary]
     fleet, _ = build_canaries(run.clients, w, run.run_id, interval_s=1.0)

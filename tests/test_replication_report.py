@@ -101,3 +101,25 @@ def test_writes_left_behind_are_reported_when_replication_does_not_catch_up(tmp_
     assert report["stores"]["s3"][WEST]["not_replicated_seqs"] == [5, 6, 7, 8]
     assert report["stores"]["s3"][EAST]["missing_where_written"] == 4
     assert sides_from_csv(tmp_path / REPLICATION_CSV, [EAST, WEST]) == report["stores"]
+
+
+def test_failback_skips_the_check_when_the_run_made_no_canary_writes(tmp_path: Path) -> None:
+    """A failback without a drill's writes (none, or a drill that stopped before writing)
+    skips the check instead of failing on an empty canaries.csv."""
+    from types import SimpleNamespace
+
+    from drlib.drill import _writes_on_both_sides
+    from drlib.measure import records_frame
+
+    class Step:
+        reason = ""
+
+        def skip(self, reason: str) -> None:
+            self.reason = reason
+
+    for prepare in (lambda: None,
+                    lambda: records_frame([]).to_csv(tmp_path / "canaries.csv", index=False)):
+        prepare()
+        step = Step()
+        assert _writes_on_both_sides(SimpleNamespace(run_dir=tmp_path), step) is None  # type: ignore[arg-type]
+        assert "no canary writes" in step.reason
