@@ -15,7 +15,7 @@ from drlib.emulator.extensions.cfn_s3_config import (
     lifecycle_rules,
     replication_configuration,
 )
-from tests.emulator.cfn_support import create_stack, settled_stack
+from tests.emulator.cfn_support import create_stack, resource_events, settled_stack
 
 
 def test_lifecycle_rule_translation() -> None:
@@ -221,6 +221,8 @@ def test_a_stack_update_adds_then_removes_a_replication_rule(aws: AwsClients) ->
     reverse rule of two-way replication) and loses it when the update removes it."""
     create_stack(aws, "two-way", UPDATABLE)
     s3 = aws.client("s3", "us-east-1")
+    s3.create_bucket(Bucket="cfn-peer")
+    s3.put_bucket_versioning(Bucket="cfn-peer", VersioningConfiguration={"Status": "Enabled"})
     with pytest.raises(ClientError):
         s3.get_bucket_replication(Bucket="cfn-two-way")
     cloudformation = aws.client("cloudformation", "us-east-1")
@@ -238,3 +240,16 @@ def test_a_stack_update_adds_then_removes_a_replication_rule(aws: AwsClients) ->
         else:
             with pytest.raises(ClientError):
                 s3.get_bucket_replication(Bucket="cfn-two-way")
+
+
+def test_a_rule_naming_a_bucket_that_does_not_exist_yet_fails_the_stack(aws: AwsClients
+                                                                        ) -> None:
+    """A bucket declared with a rule to a bucket that does not exist yet fails and rolls back,
+    as on AWS: why the replica bucket's reverse rule is added by a later update."""
+    stack = create_stack(aws, "too-early", UPDATABLE,
+                         parameters={"Peer": "arn:aws:s3:::cfn-not-yet"})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    reasons = [reason for logical_id, status, reason in resource_events(aws, "too-early")
+               if logical_id == "Bucket" and status == "CREATE_FAILED"]
+    assert reasons
+    assert "Destination bucket must exist" in reasons[0]

@@ -249,16 +249,42 @@ def test_deleting_a_specific_version_is_not_replicated(buckets: tuple[Any, Any])
 
 def test_a_missing_destination_fails_and_is_counted(aws: AwsClients, regions: RegionPair,
                                                     buckets: tuple[Any, Any]) -> None:
-    """No destination bucket: the object shows FAILED and OperationsFailedReplication counts it."""
-    east, _ = buckets
-    _configure(east, [_rule_config(rule_id="to-nowhere", destination="no-such-bucket",
+    """A destination deleted after the rule was put: the object shows FAILED and
+    OperationsFailedReplication counts it."""
+    east, west = buckets
+    west.create_bucket(Bucket="short-lived",
+                       CreateBucketConfiguration={"LocationConstraint": regions.secondary})
+    west.put_bucket_versioning(Bucket="short-lived", VersioningConfiguration={"Status": "Enabled"})
+    _configure(east, [_rule_config(rule_id="to-nowhere", destination="short-lived",
                                    metrics=True)])
+    west.delete_bucket(Bucket="short-lived")
     east.put_object(Bucket=SOURCE, Key="lost", Body=b"x")
     wait_until(lambda: _status(east, SOURCE, "lost") == "FAILED",
                description="the object to show FAILED", timeout=5, interval=0.01)
     points = _statistics(aws.client("cloudwatch", regions.primary), "OperationsFailedReplication",
-                         "no-such-bucket", "to-nowhere", "Sum")
+                         "short-lived", "to-nowhere", "Sum")
     assert sum(p["Sum"] for p in points) == 1
+
+
+@pytest.mark.parametrize(("create", "message"), [
+    (False, "Destination bucket must exist."),
+    (True, "Destination bucket must have versioning enabled."),
+])
+def test_a_rule_needs_an_existing_versioned_destination(regions: RegionPair,
+                                                        buckets: tuple[Any, Any], create: bool,
+                                                        message: str) -> None:
+    """PutBucketReplication refuses a destination that does not exist or is not versioned, as
+    S3 does; nothing is stored."""
+    east, west = buckets
+    if create:
+        west.create_bucket(Bucket="plain",
+                           CreateBucketConfiguration={"LocationConstraint": regions.secondary})
+    with pytest.raises(east.exceptions.ClientError) as refused:
+        _configure(east, [_rule_config(destination="plain")])
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    assert refused.value.response["Error"]["Message"] == message
+    with pytest.raises(east.exceptions.ClientError):
+        east.get_bucket_replication(Bucket=SOURCE)
 
 
 def test_pause_then_resume_delivers_everything(buckets: tuple[Any, Any]) -> None:

@@ -28,6 +28,10 @@ requires versioning) but never copies an object. This extension follows that con
   ``RuleId``: ``ReplicationLatency`` (Seconds, a statistic set per worker cycle),
   ``OperationsPendingReplication`` (Count) and ``BytesPendingReplication`` (Bytes) at most once a
   second while they change, ``OperationsFailedReplication`` (Count).
+* ``PutBucketReplication`` (and a CloudFormation bucket's ``ReplicationConfiguration``) refuses a
+  rule whose destination bucket, in the same account, does not exist or is not versioned
+  (``InvalidRequest``), as S3 does: a replication rule can only name a bucket that exists, so two
+  buckets replicating to each other need one of them updated after the other exists.
 * ``GetBucketReplication`` answers with the stored filters, delete-marker setting and source
   selection criteria (moto answers every rule with an empty prefix and delete-marker
   replication disabled).
@@ -509,6 +513,25 @@ def _delete_object_tagging(original: Callable[..., Any]) -> Callable[..., Any]:
     return delete_object_tagging
 
 
+def _put_bucket_replication(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_bucket_replication(self: Any, bucket_name: str, replication: dict[str, Any]) -> Any:
+        from moto.s3.exceptions import S3ClientError
+
+        for rule in _as_list(replication.get("Rule")):
+            destination = rule.get("Destination") or {}
+            if destination.get("Account") not in (None, "", self.account_id):
+                continue  # another account's bucket: not visible from here
+            name = str(destination.get("Bucket") or "").rsplit(":", 1)[-1]
+            bucket = self.buckets.get(name)
+            if bucket is None:
+                raise S3ClientError("InvalidRequest", "Destination bucket must exist.")
+            if not bucket.is_versioned:
+                raise S3ClientError("InvalidRequest",
+                                    "Destination bucket must have versioning enabled.")
+        return original(self, bucket_name, replication)
+    return put_bucket_replication
+
+
 def _request(original: Callable[..., Any]) -> Callable[..., Any]:
     """Queue what a request created once the request is done (its tags and metadata set)."""
     def response(*args: Any, **kwargs: Any) -> Any:
@@ -605,6 +628,7 @@ def install() -> None:
     replication_queue.queue.register(STORE, deliver, publish_pending_gauges)
     _wrap(S3Backend, "put_object", _put_object)
     _wrap(S3Backend, "delete_object", _delete_object)
+    _wrap(S3Backend, "put_bucket_replication", _put_bucket_replication)
     _wrap(S3Backend, "put_object_tagging", _put_object_tagging)
     _wrap(S3Backend, "delete_object_tagging", _delete_object_tagging)
     for name in ("list_objects", "list_objects_v2", "list_object_versions"):
