@@ -55,6 +55,7 @@ from drlib.measure import (
 )
 from drlib.readiness import assess
 from drlib.references import dns_reference
+from drlib.replication_report import sides_from_records
 from drlib.rto_model import model_rto
 from drlib.targets import Target
 from drlib.time_scale import statement as time_scale_statement
@@ -99,7 +100,7 @@ PLANS: Mapping[str, tuple[str, ...]] = {
                            "detect the outage", RUNBOOK, "first write in the new primary",
                            "observe", "reconcile"),
     "failback": ("give the primary region back", "stop runbooks left running", RUNBOOK,
-                 "DNS answers the primary"),
+                 "DNS answers the primary", "writes on both sides"),
     # drlib.restore: the writer and DNS stay; the data comes back from a recovery point.
     "data-corruption": ("guardrails", "baseline canaries", "record a recovery point",
                         "corrupt the data in both regions", RUNBOOK, "restored data readable",
@@ -629,8 +630,11 @@ def measure_records(records: list[Any], stores: list[str], *, declared: Any, cut
         outage = {s: measure_write_outage(records, s, declared, new_primary) for s in stores}
         if cutover is not None:
             evidence = {s: rpo_evidence(records, s, cutover, old_primary) for s in stores}
+    # per store and region written: writes, and those not (yet) seen in the other region
+    replication = sides_from_records(records, [old_primary, new_primary])
     return Measured(rto=overall_rto(per_store), rpo=rpo, lag=lag, rto_per_store=per_store,
-                    writes=writes, write_outage=outage, rpo_evidence=evidence)
+                    writes=writes, write_outage=outage, rpo_evidence=evidence,
+                    extra={"replication": replication})
 
 
 def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
@@ -660,6 +664,7 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
                                    cutover=run.state.cutover_at,
                                    old_primary=w.regions.primary, new_primary=new_primary)
     measured = Measured(**{**measured.__dict__, "extra": {
+        **measured.extra,
         # microseconds, like canaries.csv: the figures are recomputed from these exactly
         "instants": {"disaster_declared_at": iso_us(declared),
                      "cutover_at": iso_us(run.state.cutover_at),
@@ -674,7 +679,8 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "recompute": "every figure of measured (except lag from CloudWatch) follows from "
                      "canaries.csv and measured.instants: "
                      + ("drlib.restore.measure_restore_records" if run.state.restore
-                        else "drlib.drill.measure_records")}})
+                        else "drlib.drill.measure_records; replication: "
+                        "drlib.replication_report.sides_from_records")}})
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
@@ -733,6 +739,7 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     run.lock = keeper
     run.use_environment_timings()
     error = None
+    replication: dict[str, Any] | None = None
     try:
         with run.step("give the primary region back") as step:
             run.target.disaster.restore(regions.primary,
@@ -762,6 +769,15 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             _observed_from(step, execution.step_started_at("RestorePrimaryHealthCheck"), dns,
                            run.timeout("DNS answers the primary"),
                            f"{w.app_dns_name} to answer with {regions.primary}")
+        with run.step("writes on both sides") as step:
+            replication = _writes_on_both_sides(run, step)
+            if replication is not None and replication["left_behind"]:
+                raise DrError(f"{replication['left_behind']} write(s) are left behind on one "
+                              "side after failback", found=step.detail,
+                              expected="every write of the drill in both regions",
+                              fix="check both buckets' replication rules and the table's "
+                                  "replicas; replication.csv names each write; "
+                                  "`drlib failback` checks again")
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         if run.state.runbook is not None:  # a runbook left running would go on acting
@@ -778,6 +794,7 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics.setdefault("timeline", []).extend(run.timeline.to_records())
     metrics["failback"] = {"completed": error is None, "error": error,
+                           "replication": replication,
                            "state_after": _state_after(run),
                            "runbook": run.state.runbook.to_record() if run.state.runbook
                            else None}
@@ -788,6 +805,45 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         raise DrillAborted("Failback did not complete", found=error,
                            fix="read the failback steps in metrics.json and finish by hand")
     return metrics
+
+
+def _writes_on_both_sides(run: DrillRun, step: Any) -> dict[str, Any] | None:
+    """Every write the drill's canaries made (``canaries.csv``) is present in both regions once
+    failed back: each side's writes replicated to the other (S3 and DynamoDB both ways).
+    Waits (bounded) for replication to catch up, writes ``replication.csv`` and returns the
+    counts per store and side (None without a drill's canary records)."""
+    import pandas as pd
+
+    from drlib.measure import CanaryRecord
+    from drlib.replication_report import REPLICATION_CSV, check_after_failback
+
+    csv = run.run_dir / "canaries.csv"
+    try:
+        rows = pd.read_csv(csv, keep_default_na=False).to_dict("records")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        rows = []
+    records = [CanaryRecord.from_record(row) for row in rows]
+    if not any(r.acked_at is not None for r in records):
+        step.skip("no canary writes in this run folder (failback without a drill, or a drill "
+                  "that stopped before writing)")
+        return None
+    w = run.workload
+    regions = [w.regions.primary, w.regions.secondary]
+    fleet, _ = build_canaries(run.clients, w, run.run_id, interval_s=1.0)
+    try:
+        report = check_after_failback(records, fleet.present_in, regions, run.run_dir,
+                                      timeout_s=0.9 * run.timeout("writes on both sides"))
+    finally:
+        aurora = fleet.stores.get("aurora")
+        if aurora is not None and hasattr(aurora.canary, "close"):
+            aurora.canary.close()
+    counts = "; ".join(
+        f"{store}: " + ", ".join(f"{side['written']} written in {region}, "
+                                 f"{side['not_replicated']} not in the other region"
+                                 for region, side in by_region.items())
+        for store, by_region in report["stores"].items())
+    step.detail = f"{counts} ({REPLICATION_CSV})"
+    return report
 
 
 def _standby_instances(run: DrillRun) -> int:

@@ -22,6 +22,7 @@ from drlib.emulator import faults
 from drlib.emulator.extensions.route53_health import set_health_check_time_scale
 from drlib.emulator.server import Emulator
 from drlib.errors import ConfigError, DrError, DrillAborted
+from drlib.replication_report import REPLICATION_CSV, sides_from_csv
 from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
 from drlib.timeline import to_utc, utc_now
@@ -162,6 +163,7 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
     back.run_dir = run.run_dir
     after = run_failback(back)
     assert after["failback"]["completed"]
+    assert after["failback"]["replication"]["left_behind"] == 0
     assert runbook_steps_on_the_timeline(
         target.clients, workload, back.timeline.to_records(),
         after["failback"]["runbook"]) == FAILBACK_STEPS
@@ -270,7 +272,55 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
-    assert run_failback(back)["failback"]["completed"]
+    after = run_failback(back)
+    assert after["failback"]["completed"]
+    # Each side's writes are on the other side after failback: the S3 objects written to the
+    # replica bucket while failed over replicated back (two-way), none is left behind.
+    replication = after["failback"]["replication"]
+    assert replication["left_behind"] == 0, replication
+    s3 = replication["stores"]["s3"]
+    assert s3[workload.regions.secondary]["written"] > 0
+    assert s3[workload.regions.secondary]["replicated"] == \
+        s3[workload.regions.secondary]["written"]
+    assert sides_from_csv(run.run_dir / REPLICATION_CSV, [
+        workload.regions.primary, workload.regions.secondary]) == replication["stores"]
+    # at the reconciliation (primary still down) the evidence named them as not yet replicated
+    at_reconcile = metrics["measured"]["replication"]["s3"][workload.regions.secondary]
+    assert at_reconcile["written"] > 0
+
+
+def test_replica_bucket_writes_and_deletes_while_failed_over_reach_the_data_bucket(
+        deployed: tuple[Target, Workload]) -> None:
+    """With the primary region down, an object written to the replica bucket and a delete of a
+    replicated object there both reach the data bucket once the region is back (the templates'
+    two-way rules, delete-marker replication included)."""
+    target, workload = deployed
+    primary = target.clients.client("s3", workload.regions.primary)
+    secondary = target.clients.client("s3", workload.regions.secondary)
+    data, replica = workload.primary.bucket, workload.secondary.bucket
+    primary.put_object(Bucket=data, Key="two-way/doomed", Body=b"before")
+    wait_until(lambda: secondary.list_objects_v2(Bucket=replica, Prefix="two-way/doomed").get(
+        "KeyCount"), description="the object in the replica bucket", timeout=10, interval=0.05)
+    faults.take_region_down(workload.regions.primary)
+    try:
+        written = secondary.put_object(Bucket=replica, Key="two-way/during-failover",
+                                       Body=b"written while failed over")["VersionId"]
+        marker = secondary.delete_object(Bucket=replica, Key="two-way/doomed")["VersionId"]
+    finally:
+        faults.bring_region_up(workload.regions.primary)
+
+    def arrived() -> bool:
+        versions = primary.list_object_versions(Bucket=data, Prefix="two-way/")
+        return (any(v["VersionId"] == written for v in versions.get("Versions", []))
+                and any(m["VersionId"] == marker for m in versions.get("DeleteMarkers", [])))
+
+    wait_until(arrived, description="the write and the delete in the data bucket", timeout=10,
+               interval=0.05)
+    copy = primary.get_object(Bucket=data, Key="two-way/during-failover")
+    assert copy["Body"].read() == b"written while failed over"
+    assert copy["ReplicationStatus"] == "REPLICA"
+    with pytest.raises(primary.exceptions.ClientError):
+        primary.head_object(Bucket=data, Key="two-way/doomed")
 
 
 def test_refuses_production_without_confirmation(deployed: tuple[Target, Workload],

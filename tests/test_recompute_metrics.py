@@ -123,6 +123,20 @@ def assert_metrics_recomputed(run_dir: Path) -> dict[str, dict[str, Any]]:
                                        else pytest.approx(got["blind_s"], abs=1e-6)), store
         assert evidence["tested"] == got["tested"], store
         assert measured["rpo"][store]["tested"] == got["tested"], store
+    # each side's writes and those not yet seen on the other side, from visible_at columns
+    frame = pd.read_csv(run_dir / "canaries.csv", keep_default_na=False)
+    regions = [metrics["regions"]["primary"], metrics["regions"]["secondary"]]
+    for store, rows in frame[frame["acked_at"] != ""].groupby("store"):
+        for region in regions:
+            mine = rows[rows["region_written"] == region]
+            here, other = (f"visible_at:{r}" for r in (
+                region, next(r for r in regions if r != region)))
+            seen_here = (mine[here] != "") if here in mine else pd.Series(False, mine.index)
+            seen_other = (mine[other] != "") if other in mine else pd.Series(False, mine.index)
+            missing = seen_here & ~seen_other
+            side = measured["replication"][store][region]
+            assert (side["written"], side["not_replicated"]) == (len(mine), int(missing.sum())), (
+                store, region)
     slowest = [g["rto_seconds"] for g in recomputed.values()]
     expected = None if None in slowest else max(slowest)
     assert measured["rto_seconds"] == (None if expected is None
@@ -146,6 +160,9 @@ def _synthetic_records() -> list[CanaryRecord]:
         records.append(record)
         s3 = CanaryRecord("s3", seq, EAST if seq <= 33 else WEST, t, t + timedelta(seconds=0.05))
         s3.present_after = True
+        s3.mark_visible(s3.region_written, t + timedelta(seconds=0.05))
+        if seq < 55:  # the last six written in the west had not reached the east yet
+            s3.mark_visible(EAST if s3.region_written == WEST else WEST, t + timedelta(seconds=1))
         records.append(s3)
     return records
 
@@ -167,6 +184,7 @@ def test_metrics_are_recomputable_from_canaries_csv(tmp_path: Path) -> None:
     records_frame(records).to_csv(tmp_path / "canaries.csv", index=False)
     got = assert_metrics_recomputed(tmp_path)
     assert got["aurora"]["lost_seqs"] == [29]
+    assert measured.extra["replication"]["s3"][WEST]["not_replicated_seqs"] == list(range(55, 61))
     assert got["aurora"]["rejected_by_class"] == {"ReadOnlySqlTransaction": 9}
     assert got["aurora"]["timed_out"] == 1
     # one lost record spans from its acknowledgement to the disaster, not 0 s

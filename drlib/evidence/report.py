@@ -243,12 +243,17 @@ def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None,
 
 def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """Every canary write per store: attempts, acknowledgements, rejections by class, timeouts,
-    and the write outage clients saw (last acknowledgement before, first after, where)."""
+    the write outage clients saw (last acknowledgement before, first after, where), and each
+    side's writes: per region written, not yet in the other region at the reconciliation, and
+    left behind after failback."""
     measured = metrics.get("measured") or {}
     outage = measured.get("write_outage") or {}
+    at_reconcile = measured.get("replication") or {}
+    after = ((metrics.get("failback") or {}).get("replication") or {}).get("stores")
     rows = []
     for store, w in sorted((measured.get("writes") or {}).items()):
         o = outage.get(store) or {}
+        sides = at_reconcile.get(store) or {}
         rows.append({
             "store": store, "attempted": w.get("attempted"),
             "acknowledged": w.get("acknowledged"), "rejected": w.get("rejected"),
@@ -263,10 +268,17 @@ def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
                                f"{_clock(o.get('first_ack_after'))}"
                                if o.get("first_ack_after") else "",
             "resolution s": _rounded(o.get("resolution_s"), 3),
+            "written per region": ", ".join(f"{region} {side.get('written')}"
+                                            for region, side in sides.items()) or "-",
+            "not yet replicated": ", ".join(f"{region} {side.get('not_replicated')}"
+                                            for region, side in sides.items()) or "-",
+            "left behind after failback": "-" if after is None else sum(
+                int(side.get("not_replicated", 0)) for side in (after.get(store) or {}).values()),
         })
     columns = ["store", "attempted", "acknowledged", "rejected", "rejected by class",
                "timed out", "write outage s", "last ack before", "first ack after",
-               "resolution s"]
+               "resolution s", "written per region", "not yet replicated",
+               "left behind after failback"]
     return pd.DataFrame(rows, columns=columns).set_index("store")
 
 
