@@ -13,6 +13,10 @@ from drlib.emulator.server import Emulator
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Sealing prints report.pdf with Chromium when it is installed (about 5 s a run): only the tests
+# that ask for it (DRLIB_REPORT_PDF=1 or render_report(pdf=True)) pay for it.
+os.environ.setdefault("DRLIB_REPORT_PDF", "0")
+
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
