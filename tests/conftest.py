@@ -14,6 +14,10 @@ from drlib.emulator.server import Emulator
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Sealing prints report.pdf with Chromium when it is installed (about 5 s a run): only the tests
+# that ask for it (DRLIB_REPORT_PDF=1 or render_report(pdf=True)) pay for it.
+os.environ.setdefault("DRLIB_REPORT_PDF", "0")
+
 # `make test` runs the suite on several pytest-xdist workers: each worker's drills get their own
 # drill-emulator folder (their PostgreSQL data directories live there).
 if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -1,7 +1,8 @@
 """Tables and charts for the report notebooks: one run (90_report) and every run (95_history).
 
 A run being reported on from inside its own drill is not sealed yet (the runner seals it after
-the last notebook); the report says so instead of calling it altered.
+the last notebook); the notebook says so instead of calling it altered, and names the auditor's
+report (``report.html``, :mod:`drlib.evidence.auditor`) that sealing renders from the manifest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from drlib.errors import EvidenceError
 from drlib.evidence.chain import resolve_run, run_dirs
-from drlib.evidence.manifest import MANIFEST_NAME
+from drlib.evidence.manifest import MANIFEST_NAME, REPORT_HTML
 from drlib.evidence.summary import RunSummary, list_runs, parse_run_id, summarize_run
 from drlib.evidence.verify import VerifyReport, verify
 
@@ -151,7 +152,8 @@ def _first_error(node: Any) -> str | None:
     for cell in node.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return f"{output.get('ename')}: {str(output.get('evalue')).splitlines()[0]}"
+                first = (str(output.get("evalue") or "").splitlines() or [""])[0]
+                return f"{output.get('ename')}: {first}" if first else str(output.get("ename"))
     return None
 
 
@@ -162,7 +164,8 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
     regions = metrics.get("regions") or (manifest.regions if manifest else {})
     status = summary.status
     if manifest is None:
-        status = "in progress or not sealed (the runner seals a run after this report)"
+        status = ("not sealed yet: a drill seals its run after this notebook, then renders the "
+                  "auditor's report (report.html) from the sealed manifest")
     rows: list[tuple[str, Any]] = [
         ("run", summary.run_id),
         ("status", status),
@@ -298,8 +301,12 @@ def integrity_text(run_dir: Path) -> str:
     """Whether the run's evidence is intact, in one paragraph."""
     if not (run_dir / MANIFEST_NAME).is_file():
         return (f"Run {run_dir.name} is not sealed yet: the drill runner seals it (manifest with "
-                "the SHA-256 of every file, chained to the previous run) after this notebook.")
-    return verify(run_dir.parent, run=run_dir.name).table()
+                "the SHA-256 of every file, chained to the previous run) after this notebook, "
+                "then renders the auditor's report, report.html, from the sealed manifest.")
+    text = verify(run_dir.parent, run=run_dir.name).table()
+    if (run_dir / REPORT_HTML).is_file():
+        text += f"\nThe auditor's report of this run: {run_dir / REPORT_HTML}"
+    return text
 
 
 def history(outputs_dir: Path | str) -> pd.DataFrame:
