@@ -66,6 +66,12 @@ SCENARIOS = {
         "The primary region is made unreachable (every regional API refused); once the outage "
         "is detected the failover runbook promotes the secondary region; writes acknowledged "
         "just before the outage may be lost, within the RPO target."),
+    "data-corruption": (
+        "Data corruption (restore)",
+        "Data deleted in both regions at once (ransomware, or a mistaken delete that replication "
+        "copies everywhere); the restore runbook brings it back from the most recent recovery "
+        "point copied to the secondary region's locked vault; writes acknowledged after that "
+        "recovery point are lost, record by record."),
     "failover": (
         "Failover for an incident",
         "drlib failover ran the unplanned-failover runbook for a real event: no canaries, no "

@@ -242,3 +242,12 @@ def test_an_appendix_that_cannot_be_built_is_named_not_fatal(outputs: Path) -> N
     notebooks = soup.select_one("#notebooks").text
     assert "KeyboardInterrupt" in notebooks
     assert verify(outputs).ok
+
+
+def test_every_drill_scenario_is_described_for_the_auditor() -> None:
+    """Each scenario a drill can run has its own title and description in the report, never the
+    generic "Scenario <name>" fallback."""
+    from drlib.drill import PLANS
+    from drlib.evidence.auditor import SCENARIOS
+
+    assert {s for s in PLANS if s != "failback"} <= set(SCENARIOS)
