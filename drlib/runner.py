@@ -532,6 +532,14 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
             progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
             continue
+        except Exception as exc:  # the kernel itself failed (e.g. died starting, under SIGTERM)
+            seconds = time.monotonic() - began
+            failed = True
+            cause = "interrupted" if interrupts.requested else "the notebook's kernel failed"
+            message = f"{cause}: {type(exc).__name__}: {exc}"
+            result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
+            progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
+            continue
         finally:
             interrupts.notebook(None)
         seconds = time.monotonic() - began
