@@ -4,6 +4,12 @@ A kernel started over TCP listens on loopback ports anyone on the machine can co
 ipykernel warns about it once per notebook ("Kernel is running over TCP without encryption").
 The drill's kernels use IPC transport instead: the sockets live in a fresh folder only this user
 can open (mode 0700), removed with the kernel.
+
+They are shut down without the SIGINT jupyter_client sends first: papermill stops a kernel once
+its last cell has finished, and that interrupt could only land in the kernel's own bookkeeping
+after the cell ("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." on the drill's
+console). The shutdown request, then SIGTERM and SIGKILL, still follow as usual; a drill that is
+itself interrupted kills its kernels outright (:func:`drlib.run_guard.kill_kernels`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ class IpcKernelManager(KernelManager):
     def _default_ip(self) -> str:
         # Unix socket paths are limited to about 100 bytes: a short folder under the temp dir.
         return str(Path(tempfile.mkdtemp(prefix="drlib-kernel-")) / "k")
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:  # on the way out: no SIGINT into an idle kernel
+            return
+        await super()._async_interrupt_kernel()
 
     def cleanup_resources(self, restart: bool = False) -> None:
         super().cleanup_resources(restart=restart)
