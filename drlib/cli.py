@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from drlib.errors import DrError
 
 if TYPE_CHECKING:
-    from drlib.stacks import SceptreProject
+    from drlib.stacks import SceptreProject, StackDrift
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -266,6 +266,8 @@ def _stacks(args: argparse.Namespace) -> int:
 
     project = SceptreProject(args.env)
     path = "" if args.group == "all" else args.group
+    if args.action == "drift":
+        return _print_drift(project.drift(path))
     if args.action == "launch":
         _preflight_launch(project)
         infos = project.launch(path)
@@ -277,6 +279,26 @@ def _stacks(args: argparse.Namespace) -> int:
     for info in infos:
         print(f"{info.path:<28} {info.region:<10} {info.status:<12} {info.stack_name}")
     return 0
+
+
+def _print_drift(drifts: list[StackDrift]) -> int:
+    """Each stack's drift status, each drifted resource and its differences; exit status 0
+    when every deployed stack is in sync, 1 when one drifted or could not be fully checked."""
+    clean = True
+    for stack in drifts:
+        print(f"{stack.path:<28} {stack.region:<10} {stack.status:<12} {stack.stack_name}")
+        for resource in stack.drifted:
+            print(f"    {resource.logical_id} ({resource.resource_type}): {resource.status}")
+            for difference in resource.differences:
+                print(f"        {difference.describe()}")
+        if stack.not_checked:
+            types = ", ".join(sorted({r.resource_type for r in stack.not_checked}))
+            print(f"    {len(stack.not_checked)} not checked (no drift detection for {types})")
+        if stack.detection == "DETECTION_FAILED":
+            print(f"    detection failed: {stack.reason}")
+        clean = clean and stack.status in ("IN_SYNC", "ABSENT") and \
+            stack.detection != "DETECTION_FAILED"
+    return 0 if clean else 1
 
 
 def _preflight_launch(project: SceptreProject) -> None:
@@ -371,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="access token (default: JupyterLab makes one and prints the URL)")
     lab.set_defaults(func=_lab)
 
-    stacks = commands.add_parser("stacks", help="launch, delete or show the Sceptre stacks")
-    stacks.add_argument("action", choices=["launch", "delete", "status"])
+    stacks = commands.add_parser(
+        "stacks", help="launch, delete or show the Sceptre stacks, or detect their drift "
+                       "(drift exits 1 when a stack drifted)")
+    stacks.add_argument("action", choices=["launch", "delete", "status", "drift"])
     stacks.add_argument("--env", default="dev")
     stacks.add_argument("--group", default="all", choices=["all", "primary", "secondary"])
     stacks.set_defaults(func=_stacks)
