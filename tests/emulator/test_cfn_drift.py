@@ -238,16 +238,11 @@ UNSUPPORTED = """
     Parameters:
       Secret: {Type: String, NoEcho: true}
     Resources:
-      Alarm:
-        Type: AWS::CloudWatch::Alarm
+      Board:
+        Type: AWS::CloudWatch::Dashboard
         Properties:
-          MetricName: CPUUtilization
-          Namespace: AWS/EC2
-          Statistic: Average
-          Period: 60
-          EvaluationPeriods: 1
-          Threshold: 90
-          ComparisonOperator: GreaterThanThreshold
+          DashboardName: drift-test
+          DashboardBody: '{"widgets": []}'
       Queue:
         Type: AWS::SQS::Queue
         Properties: {VisibilityTimeout: 45}
@@ -276,9 +271,9 @@ def test_types_the_emulator_cannot_compare_are_not_checked(aws: AwsClients) -> N
     summaries = {s["LogicalResourceId"]: s["DriftInformation"]["StackResourceDriftStatus"]
                  for s in cloudformation.list_stack_resources(StackName="mixed")[
                      "StackResourceSummaries"]}
-    assert summaries["Alarm"] == "NOT_CHECKED"
+    assert summaries["Board"] == "NOT_CHECKED"
     with pytest.raises(ClientError, match="not supported for resource type"):
-        cloudformation.detect_stack_resource_drift(StackName="mixed", LogicalResourceId="Alarm")
+        cloudformation.detect_stack_resource_drift(StackName="mixed", LogicalResourceId="Board")
 
 
 def test_detection_runs_in_the_background_and_a_failed_read_fails_the_detection(

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
@@ -130,13 +131,20 @@ def _same_update(original: Any) -> Any:
         if self._get_action() != "UpdateStack" or not incoming_params or not stack_body \
                 or old_stack.template != stack_body:
             return
+        # Values as given (an SSM parameter type's value is its parameter's name, not what it
+        # resolved to), a missing one as its default.
         declared = (old_stack.template_dict or {}).get("Parameters") or {}
-        old = {k: _text(v) for k, v in old_stack.stack_parameters.items()}
-        given = self._get_param_values(incoming_params, old_stack.stack_parameters)
-        new = {k: _text(given[k]) if k in given else _text((d or {}).get("Default"))
-               for k, d in declared.items()}
+        previous = {**old_stack.stack_parameters,
+                    **(old_stack.resource_map.input_parameters or {})}
+
+        def effective(values: Mapping[str, Any]) -> dict[str, str]:
+            return {k: _text(values[k]) if k in values else _text((d or {}).get("Default"))
+                    for k, d in declared.items()}
+
+        old = effective(old_stack.resource_map.input_parameters or {})
+        new = effective(self._get_param_values(incoming_params, previous))
         tags = {t["Key"]: t["Value"] for t in self._get_param("Tags", []) or []}
-        if new == {k: old.get(k, "") for k in declared} and \
+        if new == old and \
                 (not tags or tags == dict(old_stack.tags or {})):
             raise ValidationError(old_stack.name, message="No updates are to be performed.")
     return validate_different_update
