@@ -13,9 +13,12 @@ export UV_PYTHON ?= $(PYTHON)
 drill: bootstrap
 	$(UV) run drlib drill --env dev --scenario planned-switchover --target local
 
-## test: every test (what CI runs), browser tests included
+## test: every test (what CI runs), browser tests included, on TEST_WORKERS pytest-xdist
+## workers (most of the suite waits on emulated AWS timings, so more workers than cores pay off;
+## a module's tests stay on one worker, with its fixtures)
+TEST_WORKERS ?= 4
 test: bootstrap chromium
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-quick: the tests not marked slow
 test-quick: bootstrap

@@ -357,6 +357,9 @@ class StoreRun:
     records: dict[int, CanaryRecord] = field(default_factory=dict)
     next_seq: int = 1
     seen: dict[str, int] = field(default_factory=dict)  # region -> highest seq seen there
+    awaiting: dict[str, set[int]] = field(default_factory=dict)
+    """region -> acknowledged records not seen there yet: what a reader looks for, without
+    scanning every record of a long run"""
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -409,6 +412,10 @@ class CanaryFleet:
                 run.errors += 1
         with run.lock:
             run.records[seq] = record
+            if record.acked_at is not None:
+                for other in self.regions:
+                    if other not in record.visible_at:
+                        run.awaiting.setdefault(other, set()).add(seq)
         return record
 
     def _writer(self, store: str) -> None:
@@ -434,9 +441,8 @@ class CanaryFleet:
             # Replication does not keep order across records: look from the oldest record
             # still awaited in this region, not from the newest one seen.
             with run.lock:
-                waiting = [seq for seq, r in run.records.items()
-                           if r.acked_at is not None and region not in r.visible_at]
-            floor = min(waiting) - 1 if waiting else run.seen.get(region, 0)
+                waiting = run.awaiting.get(region)
+                floor = min(waiting) - 1 if waiting else run.seen.get(region, 0)
             started = utc_now()
             try:
                 seqs = run.canary.present(region, self.run_id, floor)
@@ -454,6 +460,7 @@ class CanaryFleet:
                         after = max(t for t in (previous, record.acked_at, record.written_at)
                                     if t is not None)
                         record.mark_visible(region, now, (now - after).total_seconds())
+                        run.awaiting.get(region, set()).discard(seq)
                         found += 1
                 if seqs:
                     run.seen[region] = max(run.seen.get(region, 0), max(seqs))
@@ -498,9 +505,7 @@ class CanaryFleet:
 
     def missing_anywhere(self) -> bool:
         """Whether some acknowledged record has not been seen in every region yet."""
-        return any(len(r.visible_at) < len(self.regions)
-                   for run in self.stores.values() for r in run.records.values()
-                   if r.acked_at is not None)
+        return any(waiting for run in self.stores.values() for waiting in run.awaiting.values())
 
     def records(self) -> list[CanaryRecord]:
         """Every record of every store, in store and sequence order."""

@@ -385,3 +385,67 @@ def write_outcomes_chart(records: Sequence[CanaryRecord], timeline: Timeline | N
     axes[-1].set_xlabel("seconds since the drill started (write attempt start)")
     figure.suptitle(title)
     return figure
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+def load_throughput_chart(per_second: pd.DataFrame,
+                          title: str = "Canary writes under load, per second") -> Figure:
+    """Two panels over the seconds of a load run: acknowledged writes per second per store
+    (and their total), failed attempts per second per store.
+
+    ``per_second`` has the columns of :func:`drlib.load.throughput` (store, second,
+    acknowledged, errors).
+    """
+    figure = new_figure(11, 6)
+    ack_ax, err_ax = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    if per_second.empty:
+        ack_ax.text(0.5, 0.5, "no writes", ha="center", va="center")
+    for store, group in per_second.groupby("store", sort=True):
+        colour = _store_colour(str(store))
+        ack_ax.plot(group["second"], group["acknowledged"], color=colour, marker=".",
+                    label=f"{store} ({int(group['acknowledged'].sum()):,} acknowledged)")
+        err_ax.plot(group["second"], group["errors"], color=colour, marker=".",
+                    label=f"{store} ({int(group['errors'].sum()):,} failed)")
+    if not per_second.empty:
+        total = per_second.groupby("second")["acknowledged"].sum()
+        ack_ax.plot(total.index, total.to_numpy(), color="black", linewidth=1.6,
+                    label=f"all stores ({int(total.sum()):,})")
+    ack_ax.set_ylabel("acknowledged writes / s")
+    err_ax.set_ylabel("failed writes / s")
+    err_ax.set_xlabel("seconds since the first write")
+    for ax in (ack_ax, err_ax):
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    figure.suptitle(title)
+    return figure
+
+
+def load_lag_percentiles_chart(series: pd.DataFrame,
+                               title: str = "Replication lag under load, per second") -> Figure:
+    """Per store and second of acknowledgement: median, 99th percentile and maximum lag (one
+    point per second however many samples; a log scale when they span two orders)."""
+    figure = new_figure(11, 5)
+    ax = figure.add_subplot()
+    origin = pd.Timestamp(series["at"].min())
+    seconds = ((pd.to_datetime(series["at"], utc=True) - origin).dt.total_seconds() // 1)
+    frame = series.assign(second=seconds)
+    for store, group in frame.groupby("store", sort=True):
+        by_second = group.groupby("second")["lag_s"]
+        colour = _store_colour(str(store))
+        stats = pd.DataFrame({"p50": by_second.median(), "p99": by_second.quantile(0.99),
+                              "max": by_second.max()})
+        ax.plot(stats.index, stats["p50"], color=colour, linestyle="-", marker=".",
+                label=f"{store} median")
+        ax.plot(stats.index, stats["p99"], color=colour, linestyle="--", label=f"{store} p99")
+        ax.plot(stats.index, stats["max"], color=colour, linestyle=":", label=f"{store} max")
+    positive = series.loc[series["lag_s"] > 0, "lag_s"]
+    if len(positive) and positive.max() / positive.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("seconds since the first acknowledgement")
+    ax.set_ylabel("replication lag (s)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return figure

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from drlib.errors import DrError
 
 if TYPE_CHECKING:
-    from drlib.stacks import SceptreProject
+    from drlib.stacks import SceptreProject, StackDrift
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -87,7 +87,9 @@ def _drill(args: argparse.Namespace) -> int:
 
         project = preflight_drill(request)
         print(describe_plan(args.scenario, args.env, args.target))
-        print("\n".join(model_from_settings(args.env, project.variables, args.scenario).lines()))
+        if args.scenario != "data-corruption":  # the model is of a failover's RTO
+            print("\n".join(model_from_settings(args.env, project.variables,
+                                                args.scenario).lines()))
         print("notebook chain (parameters validated):")
         for notebook, params in chain_parameters(request, Path("<run folder>")).items():
             shown = {k: v for k, v in params.items() if k != "run_dir"}
@@ -107,7 +109,10 @@ def _summary(result: object) -> str:
                       *measured_summary_lines(result.metrics),
                       *[f"  notebook {nb.notebook} failed: {nb.error}"
                         for nb in result.notebooks if nb.outcome == "failed"],
-                      f"evidence: {result.run_dir}"])
+                      f"evidence: {result.run_dir}",
+                      # The auditor's report, rendered from the sealed manifest: one file.
+                      *[f"report:   {path}" for path in [result.run_dir / "report.html"]
+                        if path.is_file()]])
 
 
 def measured_summary_lines(metrics: dict[str, object]) -> list[str]:
@@ -192,6 +197,10 @@ def _failover(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+LAB_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
+"""Jupyter configuration `drlib lab` adds in front of the user's (JUPYTER_CONFIG_PATH)."""
+
+
 def _lab(args: argparse.Namespace) -> int:
     import signal
     import subprocess
@@ -200,6 +209,11 @@ def _lab(args: argparse.Namespace) -> int:
     from drlib.runner import new_run_dir_name
 
     env = dict(os.environ)
+    # drlib/jupyter_config/labconfig/page_config.json disables JupyterLab's announcements plugin:
+    # no "Would you like to receive official Jupyter news?" over the first notebook, and the lab
+    # fetches no news or update check from the internet.
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(LAB_CONFIG_DIR), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])])
     # One run folder for the whole session (created when a notebook first opens its session),
     # marked interactive: scratch work, not a drill; seal it with `drlib evidence seal`.
     env["DRLIB_RUN_DIR"] = str(args.outputs.resolve() / new_run_dir_name("lab", "interactive"))
@@ -252,6 +266,8 @@ def _stacks(args: argparse.Namespace) -> int:
 
     project = SceptreProject(args.env)
     path = "" if args.group == "all" else args.group
+    if args.action == "drift":
+        return _print_drift(project.drift(path))
     if args.action == "launch":
         _preflight_launch(project)
         infos = project.launch(path)
@@ -263,6 +279,26 @@ def _stacks(args: argparse.Namespace) -> int:
     for info in infos:
         print(f"{info.path:<28} {info.region:<10} {info.status:<12} {info.stack_name}")
     return 0
+
+
+def _print_drift(drifts: list[StackDrift]) -> int:
+    """Each stack's drift status, each drifted resource and its differences; exit status 0
+    when every deployed stack is in sync, 1 when one drifted or could not be fully checked."""
+    clean = True
+    for stack in drifts:
+        print(f"{stack.path:<28} {stack.region:<10} {stack.status:<12} {stack.stack_name}")
+        for resource in stack.drifted:
+            print(f"    {resource.logical_id} ({resource.resource_type}): {resource.status}")
+            for difference in resource.differences:
+                print(f"        {difference.describe()}")
+        if stack.not_checked:
+            types = ", ".join(sorted({r.resource_type for r in stack.not_checked}))
+            print(f"    {len(stack.not_checked)} not checked (no drift detection for {types})")
+        if stack.detection == "DETECTION_FAILED":
+            print(f"    detection failed: {stack.reason}")
+        clean = clean and stack.status in ("IN_SYNC", "ABSENT") and \
+            stack.detection != "DETECTION_FAILED"
+    return 0 if clean else 1
 
 
 def _preflight_launch(project: SceptreProject) -> None:
@@ -307,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "evidence")
     drill.add_argument("--env", default="dev", help="dev, staging or prod (default dev)")
     drill.add_argument("--scenario", default="planned-switchover",
-                       choices=["planned-switchover", "unplanned-failover"])
+                       choices=["planned-switchover", "unplanned-failover", "data-corruption"])
     drill.add_argument("--target", default="local", choices=["local", "aws"])
     drill.add_argument("--yes", action="store_true", help="confirm a production drill")
     drill.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
@@ -357,8 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="access token (default: JupyterLab makes one and prints the URL)")
     lab.set_defaults(func=_lab)
 
-    stacks = commands.add_parser("stacks", help="launch, delete or show the Sceptre stacks")
-    stacks.add_argument("action", choices=["launch", "delete", "status"])
+    stacks = commands.add_parser(
+        "stacks", help="launch, delete or show the Sceptre stacks, or detect their drift "
+                       "(drift exits 1 when a stack drifted)")
+    stacks.add_argument("action", choices=["launch", "delete", "status", "drift"])
     stacks.add_argument("--env", default="dev")
     stacks.add_argument("--group", default="all", choices=["all", "primary", "secondary"])
     stacks.set_defaults(func=_stacks)

@@ -21,7 +21,12 @@ CHART_DESCRIPTIONS = {
     "lag_cdf.png": "Replication lag per store during the drill, cumulative distribution",
     "lag_over_time.png": "Replication lag per store during the drill, over time",
     "load_lag_cdf.png": "Replication lag per store under load, cumulative distribution",
-    "load_lag_over_time.png": "Replication lag per store under load, over time",
+    "load_lag_over_time.png": "Replication lag per store under load, per second: median, 99th "
+                              "percentile and maximum",
+    "load_lag_vs_cloudwatch.png": "Replication lag per store: canary under load (per-second "
+                                  "medians) beside CloudWatch's replication metrics",
+    "load_throughput.png": "Canary writes under load per store and second: acknowledged "
+                           "(with the total) and failed",
     "write_outcomes.png": "Canary writes per store over time (acknowledged, rejected, lost) "
                           "with the disaster, the cutover, the DNS move and the outage marked",
     "cost_by_component.png": "Estimated monthly cost per region and component",

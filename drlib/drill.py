@@ -55,6 +55,7 @@ from drlib.measure import (
 )
 from drlib.readiness import assess
 from drlib.references import dns_reference
+from drlib.replication_report import sides_from_records
 from drlib.rto_model import model_rto
 from drlib.targets import Target
 from drlib.time_scale import statement as time_scale_statement
@@ -99,7 +100,11 @@ PLANS: Mapping[str, tuple[str, ...]] = {
                            "detect the outage", RUNBOOK, "first write in the new primary",
                            "observe", "reconcile"),
     "failback": ("give the primary region back", "stop runbooks left running", RUNBOOK,
-                 "DNS answers the primary"),
+                 "DNS answers the primary", "writes on both sides"),
+    # drlib.restore: the writer and DNS stay; the data comes back from a recovery point.
+    "data-corruption": ("guardrails", "baseline canaries", "record a recovery point",
+                        "corrupt the data in both regions", RUNBOOK, "restored data readable",
+                        "observe", "reconcile", "put back and clean up"),
 }
 
 
@@ -219,6 +224,7 @@ class DrillState:
     settled: Any = None  # the abort's drlib.abort.SystemState
     dns_moved_at: Any = None
     runbook: Any = None  # the drlib.runbook.RunbookExecution started (the abort stops it)
+    restore: Any = None  # data-corruption: the drlib.restore.RestoreState
 
 
 @dataclass
@@ -386,9 +392,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         raise ConfigError("A production drill needs explicit confirmation",
                           expected="confirm_production=True (drlib drill --yes)",
                           found="no confirmation", fix="get the change approved, then confirm")
-    if run.scenario not in ("planned-switchover", "unplanned-failover"):
+    if run.scenario not in ("planned-switchover", "unplanned-failover", "data-corruption"):
         raise ConfigError(f"Unknown scenario {run.scenario!r}",
-                          expected="planned-switchover or unplanned-failover")
+                          expected="planned-switchover, unplanned-failover or data-corruption")
     started = utc_now()
     keeper = LockKeeper(drill_lock(run.target, w, run.run_id,
                                    owner=_who(run.clients, regions.primary)))
@@ -418,12 +424,20 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             run.before_disaster(run, fleet)
         if run.scenario == "planned-switchover":
             _planned(run, fleet, active)
+        elif run.scenario == "data-corruption":
+            from drlib.restore import run_data_corruption
+
+            run_data_corruption(run)
         else:
             _unplanned(run, fleet, active)
         with run.step("observe"):
             _settle(fleet, seconds=max(1.0, 5 * run.canary_interval_s))
         with run.step("reconcile"):
             fleet.stop(drain_s=max(2.0, run.lag_threshold_s))
+        if run.scenario == "data-corruption":
+            from drlib.restore import put_back_and_clean_up
+
+            put_back_and_clean_up(run)
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -458,8 +472,9 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
 
 def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
-    # The runbook scales up first (clients see nothing), switches the database over, then
-    # moves DNS. The disaster is declared, and the old primary stops being the writer, when
+    # The runbook scales up first (clients see nothing), requests the database switchover and
+    # at once moves DNS, then waits for and verifies the writer. The disaster is declared, and
+    # the old primary stops being the writer, when
     # its SwitchoverGlobalCluster step starts (AWS's time); DNS is watched as clients resolve it
     # all along.
     dns = Stamper(lambda: active.region_or_none() == regions.secondary)
@@ -493,11 +508,15 @@ def _planned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None
 def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> None:
     regions = run.workload.regions
     with run.step("lose the primary region"):
+        # The region is lost from the moment the fault is asked for: the injector may answer
+        # only later (the emulator stops the region's database first) while writes already fail,
+        # so the RTO clock and the cutover start before the call, never after it.
+        lost_at = utc_now()
         done = run.target.disaster.inject(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])
         run.state.injected = True
         run.timeline.add_fault("region-down", regions.primary, done)
-        declared = run.timeline.declare_disaster(run.target.disaster.description)
+        declared = run.timeline.declare_disaster(run.target.disaster.description, at=lost_at)
         run.state.cutover_at = declared.at
     with run.step("detect the outage") as step:
         seen = wait_observed(lambda: active.region_or_none() == regions.secondary,
@@ -539,6 +558,10 @@ def _abort(run: DrillRun, fleet: CanaryFleet | None) -> None:
     if run.state.injected:
         actions.append(("lift the injected disaster", lambda: run.target.disaster.restore(
             regions.primary, [c for c in [run.workload.primary.health_check_id] if c])))
+    if run.state.restore is not None:
+        from drlib.restore import undo_corruption
+
+        actions.append(("lift the injected corruption", lambda: undo_corruption(run)))
 
     def align() -> Any:
         # DNS follows the writer, wherever the failed step left it (never split them).
@@ -625,8 +648,11 @@ def measure_records(records: list[Any], stores: list[str], *, declared: Any, cut
         outage = {s: measure_write_outage(records, s, declared, new_primary) for s in stores}
         if cutover is not None:
             evidence = {s: rpo_evidence(records, s, cutover, old_primary) for s in stores}
+    # per store and region written: writes, and those not (yet) seen in the other region
+    replication = sides_from_records(records, [old_primary, new_primary])
     return Measured(rto=overall_rto(per_store), rpo=rpo, lag=lag, rto_per_store=per_store,
-                    writes=writes, write_outage=outage, rpo_evidence=evidence)
+                    writes=writes, write_outage=outage, rpo_evidence=evidence,
+                    extra={"replication": replication})
 
 
 def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str,
@@ -643,18 +669,25 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
     new_primary = w.regions.secondary
     declared = run.timeline.disaster_declared_at
     reconciled = status == "completed" and declared is not None and fleet is not None
-    if reconciled and fleet is not None:
-        present = fleet.present_in(new_primary)
-        for record in records:
-            record.present_after = record.seq in present.get(record.store, set())
-    measured = measure_records(records, stores, declared=declared if reconciled else None,
-                               cutover=run.state.cutover_at, old_primary=w.regions.primary,
-                               new_primary=new_primary)
+    if run.scenario == "data-corruption":  # reconciled against the restored copies
+        from drlib.restore import measure_run
+
+        measured = measure_run(run, records, reconciled)
+    else:
+        if reconciled and fleet is not None:
+            present = fleet.present_in(new_primary)
+            for record in records:
+                record.present_after = record.seq in present.get(record.store, set())
+        measured = measure_records(records, stores, declared=declared if reconciled else None,
+                                   cutover=run.state.cutover_at,
+                                   old_primary=w.regions.primary, new_primary=new_primary)
     measured = Measured(**{**measured.__dict__, "extra": {
+        **measured.extra,
         # microseconds, like canaries.csv: the figures are recomputed from these exactly
         "instants": {"disaster_declared_at": iso_us(declared),
                      "cutover_at": iso_us(run.state.cutover_at),
-                     "dns_moved_at": iso_us(run.state.dns_moved_at)},
+                     "dns_moved_at": iso_us(run.state.dns_moved_at),
+                     **(run.state.restore.instants() if run.state.restore else {})},
         "resolution": {
             "canary_interval_s": run.canary_interval_s,
             "timestamps": "microseconds (canaries.csv); writes time-stamped by the canary's "
@@ -662,13 +695,17 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
             "rto_and_outage": "the store's attempt spacing (writes.<store>.attempt_spacing_s)",
             "rpo_evidence_rule": RPO_EVIDENCE_RULE.to_metrics()},
         "recompute": "every figure of measured (except lag from CloudWatch) follows from "
-                     "canaries.csv and measured.instants: drlib.drill.measure_records"}})
+                     "canaries.csv and measured.instants: "
+                     + ("drlib.restore.measure_restore_records" if run.state.restore
+                        else "drlib.drill.measure_records; replication: "
+                        "drlib.replication_report.sides_from_records")}})
     run.measured = measured
     run.records = records
     run.lag = lag_series(records)
     dns = _deployed_dns(run)
     figures = published_figures(dns=dns)
-    rto_model = model_rto(run.scenario, dns, _standby_instances(run), targets.rto_seconds)
+    rto_model = (model_rto(run.scenario, dns, _standby_instances(run), targets.rto_seconds)
+                 if run.scenario in ("planned-switchover", "unplanned-failover") else None)
     verdict = evaluate(targets, measured, run.scenario, figures)
     final = ("passed" if verdict.passed else "failed") if status == "completed" else "aborted"
     verdict_record = verdict.to_metrics()
@@ -689,7 +726,8 @@ def _measure(run: DrillRun, fleet: CanaryFleet | None, started: Any, status: str
         "runbook": run.state.runbook.to_record() if run.state.runbook else None,
         "emulator_version": run.target.emulator_version,
         "time_scale": time_scale_record(run.target.time_scale),
-        "rto_model": rto_model.to_metrics(),
+        "rto_model": rto_model.to_metrics() if rto_model else None,
+        "restore": run.state.restore.to_metrics() if run.state.restore else None,
     }
 
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -719,6 +757,7 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     run.lock = keeper
     run.use_environment_timings()
     error = None
+    replication: dict[str, Any] | None = None
     try:
         with run.step("give the primary region back") as step:
             run.target.disaster.restore(regions.primary,
@@ -748,6 +787,15 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
             _observed_from(step, execution.step_started_at("RestorePrimaryHealthCheck"), dns,
                            run.timeout("DNS answers the primary"),
                            f"{w.app_dns_name} to answer with {regions.primary}")
+        with run.step("writes on both sides") as step:
+            replication = _writes_on_both_sides(run, step)
+            if replication is not None and replication["left_behind"]:
+                raise DrError(f"{replication['left_behind']} write(s) are left behind on one "
+                              "side after failback", found=step.detail,
+                              expected="every write of the drill in both regions",
+                              fix="check both buckets' replication rules and the table's "
+                                  "replicas; replication.csv names each write; "
+                                  "`drlib failback` checks again")
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
         if run.state.runbook is not None:  # a runbook left running would go on acting
@@ -764,6 +812,7 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     metrics.setdefault("timeline", []).extend(run.timeline.to_records())
     metrics["failback"] = {"completed": error is None, "error": error,
+                           "replication": replication,
                            "state_after": _state_after(run),
                            "runbook": run.state.runbook.to_record() if run.state.runbook
                            else None}
@@ -774,6 +823,45 @@ def run_failback(run: DrillRun, *, confirm_production: bool = False) -> dict[str
         raise DrillAborted("Failback did not complete", found=error,
                            fix="read the failback steps in metrics.json and finish by hand")
     return metrics
+
+
+def _writes_on_both_sides(run: DrillRun, step: Any) -> dict[str, Any] | None:
+    """Every write the drill's canaries made (``canaries.csv``) is present in both regions once
+    failed back: each side's writes replicated to the other (S3 and DynamoDB both ways).
+    Waits (bounded) for replication to catch up, writes ``replication.csv`` and returns the
+    counts per store and side (None without a drill's canary records)."""
+    import pandas as pd
+
+    from drlib.measure import CanaryRecord
+    from drlib.replication_report import REPLICATION_CSV, check_after_failback
+
+    csv = run.run_dir / "canaries.csv"
+    try:
+        rows = pd.read_csv(csv, keep_default_na=False).to_dict("records")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        rows = []
+    records = [CanaryRecord.from_record(row) for row in rows]
+    if not any(r.acked_at is not None for r in records):
+        step.skip("no canary writes in this run folder (failback without a drill, or a drill "
+                  "that stopped before writing)")
+        return None
+    w = run.workload
+    regions = [w.regions.primary, w.regions.secondary]
+    fleet, _ = build_canaries(run.clients, w, run.run_id, interval_s=1.0)
+    try:
+        report = check_after_failback(records, fleet.present_in, regions, run.run_dir,
+                                      timeout_s=0.9 * run.timeout("writes on both sides"))
+    finally:
+        aurora = fleet.stores.get("aurora")
+        if aurora is not None and hasattr(aurora.canary, "close"):
+            aurora.canary.close()
+    counts = "; ".join(
+        f"{store}: " + ", ".join(f"{side['written']} written in {region}, "
+                                 f"{side['not_replicated']} not in the other region"
+                                 for region, side in by_region.items())
+        for store, by_region in report["stores"].items())
+    step.detail = f"{counts} ({REPLICATION_CSV})"
+    return report
 
 
 def _standby_instances(run: DrillRun) -> int:

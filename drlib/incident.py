@@ -174,6 +174,27 @@ def secondary_runbooks(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, st
     return found
 
 
+def describe_failover(environment: str, target: str) -> str:
+    """What ``drlib failover`` (or notebook 60) would do, from the var file only (no AWS call):
+    the runbook, where it runs, and how to run it with no drlib at all."""
+    from drlib.stacks import SceptreProject
+    from drlib.workload import project_regions
+
+    variables = SceptreProject(environment).variables
+    regions = project_regions(variables)
+    runbook = f"{variables.get('company_name', 'acme')}-{environment}-dr-{PURPOSE}"
+    return "\n".join([
+        f"plan: real-incident failover of {environment} ({target}) - not a drill",
+        f"  runbook {runbook} (SSM Automation) in {regions.secondary}; nothing calls "
+        f"{regions.primary}",
+        "  no canaries, no injected disaster, no failback; evidence sealed in "
+        f"outputs/<UTC time>_{environment}_{SCENARIO}/incident.json",
+        "  without drlib: aws ssm start-automation-execution --region "
+        f"{regions.secondary} --document-name {runbook} --parameters RequireApproval=false",
+        "  the on-call page: docs/oncall-failover.md",
+    ])
+
+
 def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None = None,
                  progress: Callable[[str], None] = print) -> FailoverResult:
     """Preflight, confirm, take the environment's lock, start the failover runbook, follow it,

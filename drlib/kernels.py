@@ -9,6 +9,12 @@ The manager is asynchronous (nbclient then uses an asynchronous client). With a 
 nbclient's coroutines wait for the kernel in blocking ``zmq`` polls with no timeout: a kernel that
 hangs or is killed then hangs the runner for good, even after a hard stop (its clean-up runs the
 event loop again, and a pending poll blocks it).
+
+They are shut down without the SIGINT jupyter_client sends first: papermill stops a kernel once
+its last cell has finished, and that interrupt could only land in the kernel's own bookkeeping
+after the cell ("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." on the drill's
+console). The shutdown request, then SIGTERM and SIGKILL, still follow as usual; a drill that is
+itself interrupted kills its kernels outright (:func:`drlib.run_guard.kill_kernels`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ class IpcKernelManager(AsyncKernelManager):
     def _default_ip(self) -> str:
         # Unix socket paths are limited to about 100 bytes: a short folder under the temp dir.
         return str(Path(tempfile.mkdtemp(prefix="drlib-kernel-")) / "k")
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:  # on the way out: no SIGINT into an idle kernel
+            return
+        await super()._async_interrupt_kernel()
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

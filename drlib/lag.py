@@ -3,8 +3,9 @@
 Canary-measured lag (write acknowledged in one region to visible in the other) comes from a
 :class:`~drlib.canary.CanaryFleet`; CloudWatch's own replication metrics are read over a window
 and turned into the same series (:func:`drlib.measure.lag_from_cloudwatch`), so both can be
-charted side by side. :func:`run_load` writes at a chosen rate for a chosen time and stops by
-itself: it answers the gap analysis's "performance and load testing" item.
+charted side by side. :func:`run_load` is the small in-process load (threads, at most 200 writes/s
+per store); notebook 40's load run is :func:`drlib.load.run_load`, Locust driving the same canary
+writers on one machine or many, every write reconciled.
 """
 
 from __future__ import annotations

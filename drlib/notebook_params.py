@@ -21,7 +21,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 TARGETS = ("local", "aws")
-SCENARIOS = ("planned-switchover", "unplanned-failover")
+SCENARIOS = ("planned-switchover", "unplanned-failover", "data-corruption")
 STORES = ("aurora", "dynamodb", "s3")
 
 
@@ -113,15 +113,28 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "window_minutes": Param(float, 30.0, "CloudWatch window to read, minutes",
                                 minimum=1.0, maximum=1440.0),
         "stores": Param(list, list(STORES), "stores to measure", STORES),
-        "rate_per_second": Param(float, 20.0, "load: writes per second per store",
-                                 minimum=0.0, maximum=10000.0),
+        "rate_per_second": Param(float, 20.0, "load: target writes per second per store; 0: as "
+                                 "fast as the users go", minimum=0.0, maximum=100000.0),
         "duration_seconds": Param(float, 10.0, "load: how long to write",
-                                  minimum=0.0, maximum=3600.0),
+                                  minimum=1.0, maximum=3600.0),
+        "users_per_store": Param(int, 0, "load: Locust users per store; 0: one per 50 writes/s "
+                                 "of the target (8 when unbounded)", minimum=0, maximum=1000),
+        "workers": Param(int, 0, "load: 0 runs one Locust process; N a master and N worker "
+                         "processes on loopback", minimum=0, maximum=32),
     },
     "50_cost": {
         **_COMMON,
         "period_days": Param(int, 7, "days of actual spend to read", minimum=1,
                             maximum=365),
+    },
+    "60_incident_failover": {
+        "environment": _COMMON["environment"],
+        "target": _COMMON["target"],
+        "outputs_dir": Param(str, "outputs", "where the incident's evidence folder is made"),
+        "confirm": Param(bool, False, "True: start the failover runbook now (a real event, prod "
+                         "included)"),
+        "require_approval": Param(bool, False, "True: leave the decision to the runbook's "
+                                  "approvers"),
     },
     "90_report": {
         "run_dir": Param(str, "",

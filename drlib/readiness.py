@@ -125,35 +125,52 @@ def check_dynamodb_replicas(clients: AwsClients, workload: Workload) -> CheckRes
 
 def check_s3_replication(clients: AwsClients, workload: Workload,
                          timeout_s: float) -> CheckResult:
-    """Replication is enabled to the replica bucket and a probe object arrives there."""
+    """Replication is enabled both ways (the data bucket to the replica bucket and back, so
+    what is written while failed over returns on failback) and a probe object crosses each way."""
     from drlib.waiting import wait_until
 
-    s3 = clients.client("s3", workload.regions.primary)
-    rules = s3.get_bucket_replication(Bucket=workload.primary.bucket)[
-        "ReplicationConfiguration"]["Rules"]
-    enabled = [r for r in rules if r.get("Status") == "Enabled"
-               and r["Destination"]["Bucket"].endswith(f":::{workload.secondary.bucket}")]
-    if not enabled:
-        return CheckResult("S3 replication", "fail", f"no enabled rule to "
-                           f"{workload.secondary.bucket} among {len(rules)} rule(s)",
-                           "enable the replication rule of the data bucket")
-    key = f"drlib-readiness/probe-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-    started = datetime.now(UTC)
-    s3.put_object(Bucket=workload.primary.bucket, Key=key, Body=b"readiness probe")
-    replica = clients.client("s3", workload.regions.secondary)
-
-    def arrived() -> bool:
+    regions = workload.regions
+    directions = ((regions.primary, workload.primary.bucket, regions.secondary,
+                   workload.secondary.bucket),
+                  (regions.secondary, workload.secondary.bucket, regions.primary,
+                   workload.primary.bucket))
+    evidence = []
+    for source_region, source, destination_region, destination in directions:
+        s3 = clients.client("s3", source_region)
         try:
-            replica.head_object(Bucket=workload.secondary.bucket, Key=key)
-            return True
-        except replica.exceptions.ClientError:
-            return False
+            rules = s3.get_bucket_replication(Bucket=source)["ReplicationConfiguration"][
+                "Rules"]
+        except s3.exceptions.ClientError as exc:
+            if "ReplicationConfigurationNotFound" not in str(exc):
+                raise
+            rules = []
+        enabled = [r for r in rules if r.get("Status") == "Enabled"
+                   and r["Destination"]["Bucket"].endswith(f":::{destination}")]
+        if not enabled:
+            return CheckResult("S3 replication", "fail", f"{source}: no enabled rule to "
+                               f"{destination} among {len(rules)} rule(s)",
+                               "launch the storage stacks (drlib stacks launch): the replica "
+                               "bucket's rule back to the data bucket is added once the data "
+                               "bucket exists")
+        key = f"drlib-readiness/probe-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        started = datetime.now(UTC)
+        s3.put_object(Bucket=source, Key=key, Body=b"readiness probe")
+        other = clients.client("s3", destination_region)
 
-    wait_until(arrived, description=f"the probe object {key} in {workload.secondary.bucket}",
-               timeout=timeout_s, interval=0.05)
-    seconds = (datetime.now(UTC) - started).total_seconds()
-    return CheckResult("S3 replication", "pass",
-                       f"rule {enabled[0].get('ID')} enabled; probe replicated in {seconds:.2f} s")
+        def arrived(other: Any = other, destination: str = destination, key: str = key
+                    ) -> bool:
+            try:
+                other.head_object(Bucket=destination, Key=key)
+                return True
+            except other.exceptions.ClientError:
+                return False
+
+        wait_until(arrived, description=f"the probe object {key} in {destination}",
+                   timeout=timeout_s, interval=0.05)
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        evidence.append(f"{source} -> {destination}: rule {enabled[0].get('ID')} enabled, "
+                        f"probe replicated in {seconds:.2f} s")
+    return CheckResult("S3 replication", "pass", "; ".join(evidence))
 
 
 def check_dns_failover(clients: AwsClients, workload: Workload) -> CheckResult:

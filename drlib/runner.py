@@ -156,15 +156,17 @@ def _drill_emulator(aws_timing: bool) -> Iterator[Any]:
     AWS waits at the declared pace (AWS's with ``aws_timing``; else an explicit
     DRLIB_HEALTH_CHECK_TIME_SCALE, else the default drill's)."""
     from drlib.emulator import running_emulator
-    from drlib.emulator.daemon import DRILL_STATE_DIR, recorded_in_process
+    from drlib.emulator.daemon import drill_state_dir, recorded_in_process
     from drlib.emulator.extensions.route53_health import TIME_SCALE_VARIABLE
     from drlib.time_scale import DEFAULT_LOCAL_SCALE
 
     saved = os.environ.get(TIME_SCALE_VARIABLE)
     os.environ[TIME_SCALE_VARIABLE] = "1" if aws_timing else (saved or str(DEFAULT_LOCAL_SCALE))
+    state_dir = drill_state_dir()
     try:
-        with running_emulator(state_dir=DRILL_STATE_DIR, set_environment=True) as emulator, \
-                recorded_in_process(emulator.endpoint_url, emulator.port, DRILL_STATE_DIR):
+        with running_emulator(state_dir=state_dir, set_environment=True) as emulator, \
+                recorded_in_process(emulator.endpoint_url, emulator.port, state_dir,
+                                    emulator.dns_address):
             yield emulator
     finally:
         if saved is None:
@@ -537,10 +539,11 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
             progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
             continue
-        except Exception as exc:  # the kernel died (e.g. interrupted while it started), ...
+        except Exception as exc:  # the kernel itself failed (e.g. died starting, under SIGTERM)
             seconds = time.monotonic() - began
             failed = True
-            message = f"{type(exc).__name__}: {str(exc)[:300]}"
+            cause = "interrupted" if interrupts.requested else "the notebook's kernel failed"
+            message = f"{cause}: {type(exc).__name__}: {str(exc)[:300]}"
             result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
             progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
             continue

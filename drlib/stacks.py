@@ -2,7 +2,8 @@
 
 A :class:`SceptreProject` is the ``sceptre/`` folder plus one environment's var file. It launches,
 deletes and describes a stack group (``primary``, ``secondary``), one stack
-(``primary/database.yaml``) or the whole project (``""``), in Sceptre's dependency order.
+(``primary/database.yaml``) or the whole project (``""``), in Sceptre's dependency order, and
+detects their drift (:meth:`SceptreProject.drift`, CloudFormation's drift detection).
 
 Sceptre's own wait polls every 4 s; :func:`adaptive_polling` replaces it, for the duration of a
 call, with drlib's bounded wait (0.1 s growing to 4 s), so a stack that settles in half a second
@@ -70,6 +71,76 @@ class StackInfo:
     status: str  # SimpleStatus
     cfn_status: str | None
     outputs: Mapping[str, str] = field(default_factory=dict)
+
+
+DRIFT_TIMEOUT_S = 30 * 60
+"""How long drift detection of a stack may take (AWS: minutes for a large stack)."""
+ABSENT = "ABSENT"
+"""Drift status of a stack that is not deployed."""
+
+
+@dataclass(frozen=True)
+class PropertyDrift:
+    """One ``PropertyDifference`` of a drifted resource."""
+
+    path: str
+    expected: str
+    actual: str
+    difference: str  # NOT_EQUAL | ADD | REMOVE
+
+    def describe(self) -> str:
+        if self.difference == "ADD":
+            return f"{self.path}: added {self.actual}"
+        if self.difference == "REMOVE":
+            return f"{self.path}: removed (expected {self.expected})"
+        return f"{self.path}: expected {self.expected}, actual {self.actual}"
+
+
+@dataclass(frozen=True)
+class ResourceDrift:
+    """A stack resource's drift status (``IN_SYNC``, ``MODIFIED``, ``DELETED``,
+    ``NOT_CHECKED``) and, when modified, its property differences."""
+
+    logical_id: str
+    physical_id: str
+    resource_type: str
+    status: str
+    differences: tuple[PropertyDrift, ...] = ()
+
+    @classmethod
+    def from_api(cls, drift: Mapping[str, Any]) -> ResourceDrift:
+        return cls(drift["LogicalResourceId"], drift.get("PhysicalResourceId", ""),
+                   drift["ResourceType"], drift["StackResourceDriftStatus"],
+                   tuple(PropertyDrift(d["PropertyPath"], d.get("ExpectedValue", ""),
+                                       d.get("ActualValue", ""), d["DifferenceType"])
+                         for d in drift.get("PropertyDifferences") or []))
+
+    @property
+    def drifted(self) -> bool:
+        return self.status in ("MODIFIED", "DELETED")
+
+
+@dataclass(frozen=True)
+class StackDrift:
+    """One stack's drift: ``status`` is CloudFormation's ``StackDriftStatus`` (``IN_SYNC``,
+    ``DRIFTED``) or ``ABSENT``; ``detection`` is ``DETECTION_COMPLETE`` or
+    ``DETECTION_FAILED`` (with ``reason``: some resources could not be checked)."""
+
+    path: str
+    stack_name: str
+    region: str
+    status: str
+    detection: str | None
+    reason: str | None = None
+    resources: tuple[ResourceDrift, ...] = ()
+
+    @property
+    def drifted(self) -> tuple[ResourceDrift, ...]:
+        return tuple(r for r in self.resources if r.drifted)
+
+    @property
+    def not_checked(self) -> tuple[ResourceDrift, ...]:
+        return tuple(r for r in self.resources if r.status == "NOT_CHECKED")
 
 
 _patch_lock = threading.RLock()
@@ -308,18 +379,95 @@ class SceptreProject:
         return {stack.name: bool(d.template_diff or d.config_diff or not d.is_deployed)
                 for stack, d in result.items()}
 
-    def drift(self, path: str = "") -> dict[str, str]:
-        """CloudFormation drift detection status of each stack (e.g. IN_SYNC, DRIFTED)."""
+    def drift(self, path: str = "", *, timeout_s: float = DRIFT_TIMEOUT_S) -> list[StackDrift]:
+        """CloudFormation drift detection of every deployed stack under ``path`` (only those:
+        a group's dependencies in the other region are not read), in launch order.
+
+        All detections start at once (``DetectStackDrift``), then each is followed until it
+        settles (``DescribeStackDriftDetectionStatus``) and its resources are read
+        (``DescribeStackResourceDrifts``, and ``ListStackResources`` for those not checked).
+        The same calls on every target; a stack that does not exist is reported ``ABSENT``.
+        """
         plan = self.plan(path)
+        plan.resolve(command="describe")
+        prefix = path.removesuffix(".yaml")
+        stacks = [stack for stack in plan if stack.name.startswith(prefix)]
         try:
-            result = plan.drift_detect()
-        except Exception as exc:  # the emulator answers DetectStackDrift with an HTTP 500
-            first_line = (str(exc).splitlines() or [""])[0][:200]
-            raise StackError(f"drift detection of {path or 'all stacks'} failed",
-                             found=f"{type(exc).__name__}: {first_line}",
-                             fix="drift detection needs CloudFormation's DetectStackDrift "
-                                 "(available on AWS, not on the emulator)") from exc
-        return {stack.name: str(value) for stack, value in result.items()}
+            started = [(stack, self._start_drift_detection(stack)) for stack in stacks]
+            return [self._finish_drift_detection(stack, detection, timeout_s)
+                    for stack, detection in started]
+        except (ClientError, BotoCoreError) as exc:
+            raise StackError(f"drift detection of {path or 'all stacks'} failed "
+                             f"({self.environment})", found=str(exc),
+                             fix="check the credentials' cloudformation:DetectStackDrift and "
+                                 "read permissions, and that the stacks are not being updated"
+                             ) from exc
+
+    @staticmethod
+    def _cloudformation(stack: Any) -> Any:
+        from sceptre.connection_manager import ConnectionManager
+
+        manager = ConnectionManager(region=stack.region, profile=stack.profile,
+                                    stack_name=stack.external_name)
+
+        def call(command: str, **kwargs: Any) -> Any:
+            return manager.call(service="cloudformation", command=command, kwargs=kwargs)
+
+        return call
+
+    def _start_drift_detection(self, stack: Any) -> str | None:
+        call = self._cloudformation(stack)
+        try:
+            call("describe_stacks", StackName=stack.external_name)
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        answer = call("detect_stack_drift", StackName=stack.external_name)
+        return str(answer["StackDriftDetectionId"])
+
+    def _finish_drift_detection(self, stack: Any, detection: str | None,
+                                timeout_s: float) -> StackDrift:
+        if detection is None:
+            return StackDrift(stack.name, stack.external_name, stack.region, ABSENT, None)
+        call = self._cloudformation(stack)
+
+        def settled() -> dict[str, Any] | None:
+            status: dict[str, Any] = call("describe_stack_drift_detection_status",
+                                          StackDriftDetectionId=detection)
+            return None if status["DetectionStatus"] == "DETECTION_IN_PROGRESS" else status
+
+        status = wait_until(settled, description=f"drift detection of "
+                            f"{stack.external_name}", timeout=timeout_s, interval=0.1,
+                            backoff=1.5, max_interval=10.0)
+        checked: list[ResourceDrift] = []
+        token: str | None = None
+        while True:
+            page = call("describe_stack_resource_drifts", StackName=stack.external_name,
+                        **({"NextToken": token} if token else {}))
+            checked += [ResourceDrift.from_api(d) for d in page.get("StackResourceDrifts", [])]
+            token = page.get("NextToken")
+            if not token:
+                break
+        seen = {r.logical_id for r in checked}
+        unchecked: list[ResourceDrift] = []
+        token = None
+        while True:
+            page = call("list_stack_resources", StackName=stack.external_name,
+                        **({"NextToken": token} if token else {}))
+            for summary in page.get("StackResourceSummaries", []):
+                if summary["LogicalResourceId"] not in seen:
+                    unchecked.append(ResourceDrift(
+                        summary["LogicalResourceId"], summary.get("PhysicalResourceId", ""),
+                        summary["ResourceType"], (summary.get("DriftInformation") or {}).get(
+                            "StackResourceDriftStatus", "NOT_CHECKED")))
+            token = page.get("NextToken")
+            if not token:
+                break
+        return StackDrift(stack.name, stack.external_name, stack.region,
+                          str(status.get("StackDriftStatus") or "UNKNOWN"),
+                          str(status["DetectionStatus"]), status.get("DetectionStatusReason"),
+                          tuple(sorted(checked + unchecked, key=lambda r: r.logical_id)))
 
 
 def stacks_table(infos: list[StackInfo]) -> Any:
@@ -329,3 +477,19 @@ def stacks_table(infos: list[StackInfo]) -> Any:
     return pd.DataFrame([{"stack": i.path, "region": i.region, "status": i.status,
                           "cloudformation": i.stack_name,
                           "outputs": ", ".join(sorted(i.outputs))} for i in infos])
+
+
+def drift_table(drifts: list[StackDrift]) -> Any:
+    """Drift as a DataFrame: one row per drifted resource (or per stack without drift)."""
+    import pandas as pd
+
+    rows = []
+    for stack in drifts:
+        for resource in stack.drifted or (None,):
+            rows.append({"stack": stack.path, "region": stack.region, "stack drift": stack.status,
+                         "resource": resource.logical_id if resource else "",
+                         "type": resource.resource_type if resource else "",
+                         "resource drift": resource.status if resource else "",
+                         "differences": "; ".join(d.describe() for d in resource.differences)
+                         if resource else ""})
+    return pd.DataFrame(rows)

@@ -25,6 +25,8 @@ PUBLISHED_GLOBAL_DB_MOVE_S = 300.0
 """Aurora global switchover/failover: AWS says RTO "in the order of minutes"; 5 minutes."""
 ASG_IN_SERVICE_S = 300.0
 """EC2 instances launched and in service behind the load balancer (boot plus health grace)."""
+RESTORE_JOB_S = 600.0
+"""An AWS Backup backup, copy or restore job of a drill's small table or bucket."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ def step_timeouts(t: Timings) -> dict[str, float]:
         "first write in the new primary": bound(t.dns_ttl_s + 10.0),
         "observe": bound(10.0), "reconcile": bound(60.0),
         "give the primary region back": bound(30.0), "stop runbooks left running": bound(30.0),
+        # data-corruption: AWS Backup jobs take minutes to hours with the data's size; these
+        # bounds fit a drill's small table and bucket (the runbook bounds the restore itself).
+        "record a recovery point": bound(RESTORE_JOB_S), "corrupt the data in both regions":
+        bound(30.0), "data-corruption runbook": bound(2 * RESTORE_JOB_S),
+        "restored data readable": bound(30.0), "put back and clean up": bound(60.0),
+        # Every write of the drill on both sides: S3 Replication Time Control replicates most
+        # objects in seconds (99.99 % within 15 minutes); a minute covers a drill's backlog.
+        "writes on both sides": bound(60.0),
     }
 
 

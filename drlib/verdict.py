@@ -39,7 +39,7 @@ from drlib.measure import RpoResult, RtoResult, lag_statistics_to_metrics
 from drlib.write_outcomes import RpoEvidence, WriteCounts, WriteOutage
 
 Severity = Literal["info", "warning", "failure"]
-SCENARIOS: tuple[str, ...] = ("planned-switchover", "unplanned-failover")
+SCENARIOS: tuple[str, ...] = ("planned-switchover", "unplanned-failover", "data-corruption")
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def evaluate(targets: Targets, measured: Measured, scenario: str,
         raise ConfigError(f"Unknown scenario {scenario!r}", expected=" | ".join(SCENARIOS),
                           found=repr(scenario), fix="use one of the drill scenarios")
     figures = published_figures() if figures is None else figures
-    findings = [_rto_finding(targets, measured.rto, figures)]
+    findings = [_rto_finding(targets, measured.rto, figures, scenario)]
     findings += _rpo_findings(targets, measured, scenario, figures)
     findings += _write_findings(measured)
     findings += _lag_findings(targets, measured.lag, figures)
@@ -325,7 +325,9 @@ def evaluate(targets: Targets, measured: Measured, scenario: str,
 
 
 def _rto_finding(targets: Targets, rto: RtoResult | None,
-                 figures: Mapping[str, PublishedFigure]) -> Finding:
+                 figures: Mapping[str, PublishedFigure], scenario: str = "") -> Finding:
+    if scenario == "data-corruption":  # a restore: no failover figure applies
+        return _restore_rto_finding(targets, rto)
     aws = figures["aurora_rto"].value_seconds
     if rto is None or rto.seconds is None:
         reason = "the drill did not measure it" if rto is None else rto.reason
@@ -346,6 +348,20 @@ def _rto_finding(targets: Targets, rto: RtoResult | None,
         severity, message = "info", f"{common}: within target"
     return Finding(severity, "rto", message, store=rto.store, measured=rto.seconds,
                    target=targets.rto_seconds, published=aws)
+
+
+def _restore_rto_finding(targets: Targets, rto: RtoResult | None) -> Finding:
+    if rto is None or rto.seconds is None:
+        reason = "the drill did not measure it" if rto is None else rto.reason
+        return Finding("failure", "rto", f"RTO not measured: {reason}; target "
+                       f"{_s(targets.rto_seconds)}", target=targets.rto_seconds)
+    over = rto.seconds > targets.rto_seconds
+    return Finding("failure" if over else "info", "rto",
+                   f"RTO {_s(rto.seconds)}, slowest store {rto.store}: disaster declared to the "
+                   f"restored data readable (target {_s(targets.rto_seconds)}; AWS publishes no "
+                   f"restore duration, it grows with the data restored): "
+                   f"{'over' if over else 'within'} target",
+                   store=rto.store, measured=rto.seconds, target=targets.rto_seconds)
 
 
 def _rpo_findings(targets: Targets, measured: Measured, scenario: str,
@@ -383,9 +399,11 @@ def _rpo_findings(targets: Targets, measured: Measured, scenario: str,
             continue
         over = result.span_seconds > targets.rpo_seconds
         severity = "failure" if over else "info"
+        reference = ("restored from the recovery point before the corruption"
+                     if scenario == "data-corruption" else
+                     "AWS: unplanned failover RPO 'typically seconds'")
         message = (f"{store}: {lost}; target {_s(targets.rpo_seconds)} "
-                   f"({'over' if over else 'within'} target; AWS: unplanned failover RPO "
-                   f"'typically seconds')")
+                   f"({'over' if over else 'within'} target; {reference})")
         findings.append(Finding(severity, "rpo", message, store=store,
                                 measured=result.span_seconds, target=targets.rpo_seconds,
                                 published=figure.value_seconds))

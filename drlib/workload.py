@@ -68,6 +68,7 @@ RUNBOOK_OUTPUTS: Mapping[str, str] = {
     "planned-switchover": "PlannedSwitchoverRunbookName",
     "unplanned-failover": "UnplannedFailoverRunbookName",
     "failback": "FailbackRunbookName",
+    "data-corruption": "RestoreRunbookName",
 }
 """The dr-automation stack outputs naming the procedure runbooks, by purpose."""
 

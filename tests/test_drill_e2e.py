@@ -22,6 +22,7 @@ from drlib.emulator import faults
 from drlib.emulator.extensions.route53_health import set_health_check_time_scale
 from drlib.emulator.server import Emulator
 from drlib.errors import ConfigError, DrError, DrillAborted
+from drlib.replication_report import REPLICATION_CSV, sides_from_csv
 from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
 from drlib.timeline import to_utc, utc_now
@@ -36,8 +37,8 @@ pytestmark = pytest.mark.slow
 # The runbooks' step executions as dr-automation.yaml declares them (no approval in dev).
 PLANNED_STEPS = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
                  "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster",
-                 "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter",
-                 "MoveDnsToSecondary"]
+                 "MoveDnsToSecondary", "WaitForSwitchover", "DescribeMembersAfter",
+                 "VerifyWriter"]
 UNPLANNED_STEPS = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
                    "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
                    "WaitForAppTier"]
@@ -81,6 +82,18 @@ def deployed(emulator: Emulator) -> Iterator[tuple[Target, Workload]]:
     yield target, workload_from_outputs("dev", regions, project.outputs(""))
     faults.clear()
     set_health_check_time_scale(1.0)
+
+
+@pytest.fixture(autouse=True)
+def starts_at_home(deployed: tuple[Target, Workload], tmp_path: Path) -> Iterator[None]:
+    """Each test leaves the world as the next one expects: a test that failed half-way (its
+    own failback never ran) must not fail the rest of the module with its fault or its writer."""
+    yield
+    faults.clear()
+    target, workload = deployed
+    regions = workload.regions
+    if writer_region(target.clients, workload, regions.primary) != regions.primary:
+        run_failback(drill(deployed, "failback", tmp_path / "cleanup"))
 
 
 def drill(deployed: tuple[Target, Workload], scenario: str, tmp_path: Path,
@@ -150,6 +163,7 @@ def test_planned_switchover_loses_nothing_and_fails_back(deployed: tuple[Target,
     back.run_dir = run.run_dir
     after = run_failback(back)
     assert after["failback"]["completed"]
+    assert after["failback"]["replication"]["left_behind"] == 0
     assert runbook_steps_on_the_timeline(
         target.clients, workload, back.timeline.to_records(),
         after["failback"]["runbook"]) == FAILBACK_STEPS
@@ -234,6 +248,10 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
     paused_at = marks["paused_at"]
     declared = run.timeline.disaster_declared_at
     assert declared is not None
+    # the RTO clock and the cutover start when the region was lost, not when the injector answered
+    lost = next(e for e in run.timeline.faults if e.action == "region-down")
+    assert declared <= to_utc(str(lost.detail["at"]))
+    assert to_utc(metrics["measured"]["instants"]["cutover_at"]) == declared
     for store, rpo in metrics["measured"]["rpo"].items():
         expected = sorted(r.seq for r in run.records if r.store == store
                           and r.acked_at is not None and r.region_written ==
@@ -254,7 +272,55 @@ def test_unplanned_failover_rpo_is_exactly_the_paused_writes(deployed: tuple[Tar
 
     back = drill(deployed, "failback", tmp_path)
     back.run_dir = run.run_dir
-    assert run_failback(back)["failback"]["completed"]
+    after = run_failback(back)
+    assert after["failback"]["completed"]
+    # Each side's writes are on the other side after failback: the S3 objects written to the
+    # replica bucket while failed over replicated back (two-way), none is left behind.
+    replication = after["failback"]["replication"]
+    assert replication["left_behind"] == 0, replication
+    s3 = replication["stores"]["s3"]
+    assert s3[workload.regions.secondary]["written"] > 0
+    assert s3[workload.regions.secondary]["replicated"] == \
+        s3[workload.regions.secondary]["written"]
+    assert sides_from_csv(run.run_dir / REPLICATION_CSV, [
+        workload.regions.primary, workload.regions.secondary]) == replication["stores"]
+    # at the reconciliation (primary still down) the evidence named them as not yet replicated
+    at_reconcile = metrics["measured"]["replication"]["s3"][workload.regions.secondary]
+    assert at_reconcile["written"] > 0
+
+
+def test_replica_bucket_writes_and_deletes_while_failed_over_reach_the_data_bucket(
+        deployed: tuple[Target, Workload]) -> None:
+    """With the primary region down, an object written to the replica bucket and a delete of a
+    replicated object there both reach the data bucket once the region is back (the templates'
+    two-way rules, delete-marker replication included)."""
+    target, workload = deployed
+    primary = target.clients.client("s3", workload.regions.primary)
+    secondary = target.clients.client("s3", workload.regions.secondary)
+    data, replica = workload.primary.bucket, workload.secondary.bucket
+    primary.put_object(Bucket=data, Key="two-way/doomed", Body=b"before")
+    wait_until(lambda: secondary.list_objects_v2(Bucket=replica, Prefix="two-way/doomed").get(
+        "KeyCount"), description="the object in the replica bucket", timeout=10, interval=0.05)
+    faults.take_region_down(workload.regions.primary)
+    try:
+        written = secondary.put_object(Bucket=replica, Key="two-way/during-failover",
+                                       Body=b"written while failed over")["VersionId"]
+        marker = secondary.delete_object(Bucket=replica, Key="two-way/doomed")["VersionId"]
+    finally:
+        faults.bring_region_up(workload.regions.primary)
+
+    def arrived() -> bool:
+        versions = primary.list_object_versions(Bucket=data, Prefix="two-way/")
+        return (any(v["VersionId"] == written for v in versions.get("Versions", []))
+                and any(m["VersionId"] == marker for m in versions.get("DeleteMarkers", [])))
+
+    wait_until(arrived, description="the write and the delete in the data bucket", timeout=10,
+               interval=0.05)
+    copy = primary.get_object(Bucket=data, Key="two-way/during-failover")
+    assert copy["Body"].read() == b"written while failed over"
+    assert copy["ReplicationStatus"] == "REPLICA"
+    with pytest.raises(primary.exceptions.ClientError):
+        primary.head_object(Bucket=data, Key="two-way/doomed")
 
 
 def test_refuses_production_without_confirmation(deployed: tuple[Target, Workload],
@@ -408,3 +474,86 @@ def test_load_run_lag_matches_the_configured_delay(deployed: tuple[Target, Workl
         assert abs(load.statistics.loc[store, "median_s"] - 0.5) <= 0.3, load.statistics
     cloudwatch = cloudwatch_lag_series(session, window_minutes=10)
     assert {"dynamodb", "s3"} <= set(cloudwatch["store"]), cloudwatch
+
+
+RESTORE_STEPS = ["FindRecoveryPoints", "ChooseApproval", "RestoreTable", "RestoreBucket",
+                 "WaitForRestores"]
+
+
+def test_data_corruption_restores_from_the_cross_region_recovery_point(
+        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+    """data-corruption: the item and object deleted in both regions come back from the recovery
+    point copied to the secondary's vault, through the dr-restore runbook; RTO and RPO are
+    reported and recomputed from canaries.csv; the victim is put back, the copies removed."""
+    import pandas as pd
+
+    target, workload = deployed
+    secondary = workload.regions.secondary
+    run = drill(deployed, "data-corruption", tmp_path)
+    metrics = run_scenario(run)
+    assert metrics["status"] == "passed", metrics["verdict"]
+    measured, restore = metrics["measured"], metrics["restore"]
+    assert {(d["store"], d["region"]) for d in restore["deleted"]} == {
+        (s, r) for s in ("dynamodb", "s3") for r in (workload.regions.primary, secondary)}
+    for point in restore["recovery_points"].values():
+        assert point["copy"].split(":")[3] == secondary  # restored from the cross-region copy
+    assert runbook_steps_on_the_timeline(target.clients, workload, metrics["timeline"],
+                                         metrics["runbook"]) == RESTORE_STEPS
+    outputs = metrics["runbook"]["steps"][0]["outputs"]
+    assert outputs["TableRecoveryPoint"] == [restore["recovery_points"]["dynamodb"]["copy"]]
+    assert 0 < measured["rto_seconds"] <= metrics["targets"]["rto_seconds"]
+
+    # Recomputed with plain pandas from canaries.csv and the instants.
+    frame = pd.read_csv(run.run_dir / "canaries.csv")
+    instants = measured["instants"]
+    declared = pd.Timestamp(instants["disaster_declared_at"])
+    corrupted = pd.Timestamp(instants["corrupted_at"])
+    frame["acked"] = pd.to_datetime(frame["acked_at"], format="ISO8601")
+    for store in ("dynamodb", "s3"):
+        rows = frame[(frame["store"] == store) & frame["acked"].notna()
+                     & (frame["acked"] < corrupted)]
+        present = rows["present_in_new_primary"].astype(str).str.lower() == "true"
+        lost = rows[~present]
+        assert sorted(lost["seq"]) == measured["rpo"][store]["lost_seqs"], store
+        # Canaries wrote while the backup was copied: records after the recovery point are
+        # lost, those before it came back.
+        assert len(lost) >= 1, store
+        assert present.sum() >= 1, store
+        span = (corrupted - lost["acked"].min()).total_seconds()
+        assert measured["rpo"][store]["span_seconds"] == pytest.approx(span, abs=1e-6)
+        readable = pd.Timestamp(instants["restored_readable_at"][store])
+        assert measured["rto_per_store"][store]["rto_seconds"] == pytest.approx(
+            (readable - declared).total_seconds(), abs=1e-6)
+
+    # Put back in the live data of both regions; the restored copies are gone.
+    key = {"pk": {"S": restore["victim_key"]}, "sk": {"S": "item"}}
+    for region in (workload.regions.primary, secondary):
+        dynamodb = target.clients.client("dynamodb", region)
+        wait_until(lambda d=dynamodb: "Item" in d.get_item(TableName=workload.table_name,
+                                                            Key=key),
+                   description=f"the victim item back in {region}", timeout=10)
+    target.clients.client("s3", workload.regions.primary).head_object(
+        Bucket=workload.primary.bucket, Key=restore["victim_key"])
+    tables = target.clients.client("dynamodb", secondary).list_tables()["TableNames"]
+    assert restore["restored_into"]["dynamodb"] not in tables
+
+
+def test_a_failed_restore_aborts_and_lifts_the_corruption(deployed: tuple[Target, Workload],
+                                                          tmp_path: Path) -> None:
+    """A restore runbook that fails (no such vault) aborts the drill naming its step, and the
+    abort path writes the victim item and object back into the live data."""
+    target, workload = deployed
+    run = drill(deployed, "data-corruption", tmp_path,
+                runbook_parameters={"BackupVaultName": "no-such-vault"})
+    with pytest.raises(DrillAborted) as caught:
+        run_scenario(run)
+    assert "at step FindRecoveryPoints" in caught.value.render()
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "aborted"
+    assert "victim" in metrics["restore"]["cleaned_up"][0]
+    key = metrics["restore"]["victim_key"]
+    item = target.clients.client("dynamodb", workload.regions.primary).get_item(
+        TableName=workload.table_name, Key={"pk": {"S": key}, "sk": {"S": "item"}})
+    assert "Item" in item
+    target.clients.client("s3", workload.regions.primary).head_object(
+        Bucket=workload.primary.bucket, Key=key)

@@ -193,3 +193,56 @@ def test_failover_runs_the_runbook_from_the_secondary_while_the_primary_is_down(
     finally:
         faults.bring_region_up(workload.regions.primary)
     assert verify(tmp_path).exit_code == 0
+
+
+def _run_notebook(tmp_path: Path, **parameters: object) -> str:
+    """Execute notebook 60 with papermill; the text of its outputs."""
+    import nbformat
+    import papermill
+
+    from drlib.notebook_params import notebook_path
+
+    executed = tmp_path / "60_incident_failover.ipynb"
+    papermill.execute_notebook(str(notebook_path("60_incident_failover")), str(executed),
+                               parameters=parameters, kernel_name="python3",
+                               progress_bar=False,
+                               cwd=str(notebook_path("60_incident_failover").parents[1]))
+    return "\n".join(str(output.get("text", "")) for cell in nbformat.read(
+        executed, as_version=4).cells for output in cell.get("outputs", []))
+
+
+def test_the_incident_notebook_without_confirm_only_says_what_it_would_do(
+        tmp_path: Path) -> None:
+    """Notebook 60 with confirm False names the runbook, its region and the CLI command, and
+    starts nothing (no evidence folder)."""
+    text = _run_notebook(tmp_path, environment="dev", target="local",
+                         outputs_dir=str(tmp_path / "outputs"))
+    assert "runbook acme-dev-dr-unplanned-failover (SSM Automation) in us-west-2" in text
+    assert "aws ssm start-automation-execution --region us-west-2" in text
+    assert "nothing was started" in text
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_the_incident_notebook_runs_the_same_runbook_as_drlib_failover(
+        deployed: tuple[AwsClients, Workload], tmp_path: Path) -> None:
+    """Notebook 60 with confirm True runs the unplanned-failover runbook through drlib failover's
+    path: once the secondary is the writer (the failover above) it fails at CheckTarget with the
+    runbook's message and seals its evidence as failed; otherwise it fails over."""
+    clients, workload = deployed
+    already = writer_region(clients, workload) == workload.regions.secondary
+    before = len(executions(clients, workload))
+    text = _run_notebook(tmp_path, environment="dev", target="local",
+                         outputs_dir=str(tmp_path / "outputs"), confirm=True)
+    if already:
+        assert "failover failed" in text
+        assert "is already the writer" in text
+    else:
+        assert "failover completed" in text
+        assert writer_region(clients, workload) == workload.regions.secondary
+    found = executions(clients, workload)
+    assert len(found) == before + 1
+    assert found[0]["DocumentName"] == workload.runbooks["unplanned-failover"]
+    runs = [path for path in (tmp_path / "outputs").iterdir() if path.is_dir()]
+    assert len(runs) == 1
+    assert runs[0].name.endswith("_dev_failover")
+    assert read_manifest(runs[0]).status == ("failed" if already else "passed")

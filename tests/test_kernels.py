@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import stat
 from pathlib import Path
 
@@ -16,14 +17,20 @@ from drlib.kernels import IpcKernelManager, papermill_kernel_options
 def test_a_notebook_runs_over_ipc_in_a_private_folder_removed_afterwards(
         tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """papermill with the IPC kernel manager runs a notebook; the socket folder is mode 0700
-    while the kernel lives and is gone afterwards; no TCP warning is printed."""
+    while the kernel lives and is gone afterwards; no TCP warning is printed, and the finished
+    kernel is shut down without a SIGINT (no "KeyboardInterrupt caught in kernel")."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
     source = tmp_path / "in.ipynb"
     nbformat.write(notebook, source)
     seen: list[Path] = []
+    signals: list[int] = []
 
     class Recording(IpcKernelManager):
+        async def _async_signal_kernel(self, signum: int) -> None:
+            signals.append(signum)
+            await super()._async_signal_kernel(signum)
+
         async def start_kernel(self, **kwargs: object) -> None:  # type: ignore[override]
             await super().start_kernel(**kwargs)
             folder = Path(self.ip).parent
@@ -39,4 +46,7 @@ def test_a_notebook_runs_over_ipc_in_a_private_folder_removed_afterwards(
     assert done.cells[0].outputs[0]["text"].strip().isdigit()
     assert len(seen) == 1
     assert not seen[0].exists()
-    assert "without encryption" not in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "without encryption" not in err
+    assert signal.SIGINT not in signals
+    assert "KeyboardInterrupt" not in err

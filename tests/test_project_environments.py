@@ -2,10 +2,11 @@
 launches it: through drlib (Sceptre's Python API) and through the `sceptre` command line.
 
 Each launch is checked through the service APIs (global database members, replica bucket
-versioning, table replicas, NAT gateway per AZ, health checks, HTTPS listeners, security-group
-egress) and deleted again with nothing left behind. A 5-character database password fails with
-CloudFormation's validation error. Staging and prod need an ACM certificate per region: the
-tests import a self-signed one into each region, as an engineer would import or request theirs.
+versioning, both S3 replication rules, table replicas, NAT gateway per AZ, health checks, HTTPS
+listeners, security-group egress) and deleted again with nothing left behind. A 5-character
+database password fails with CloudFormation's validation error. Staging and prod need an ACM
+certificate per region: the tests import a self-signed one into each region, as an engineer
+would import or request theirs.
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ def check_deployed(aws: AwsClients, project: SceptreProject) -> None:
         regions.primary]
     replica = aws.client("s3", regions.secondary)
     assert replica.get_bucket_versioning(Bucket=workload.secondary.bucket)["Status"] == "Enabled"
+    # Two-way S3 replication, both rules deployed by the one launch (the reverse rule by the
+    # replica stack's second launch, once the data bucket exists).
+    for client, source, destination in (
+            (aws.client("s3", regions.primary), workload.primary.bucket, workload.secondary.bucket),
+            (replica, workload.secondary.bucket, workload.primary.bucket)):
+        (rule,) = client.get_bucket_replication(Bucket=source)["ReplicationConfiguration"][
+            "Rules"]
+        assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{destination}"
+        assert rule["DeleteMarkerReplication"] == {"Status": "Enabled"}
+        assert rule["SourceSelectionCriteria"]["ReplicaModifications"] == {"Status": "Enabled"}
     table = aws.client("dynamodb", regions.primary).describe_table(
         TableName=workload.table_name)["Table"]
     assert {r["RegionName"] for r in table["Replicas"]} >= {regions.secondary}

@@ -45,6 +45,11 @@ def recompute(canaries_csv: Path, metrics: dict[str, Any]) -> dict[str, dict[str
             "timed_out": int((failed["outcome"] == "timed_out").sum()),
             "rejected_by_class": failed[failed["outcome"] == "rejected"]["error_class"]
             .value_counts().sort_index().to_dict(),
+            "acknowledged_by_region": acked["region_written"].value_counts().sort_index()
+            .to_dict(),
+            "attempt_spacing_s": (None if len(rows) < 2 else
+                                  rows["written_at"].sort_values().diff().dt.total_seconds()
+                                  .median()),
         }
         after = acked[(acked["region_written"] == new) & (acked["acked_at"] >= declared)]
         first = after.sort_values(["acked_at", "seq"]).head(1)
@@ -57,15 +62,26 @@ def recompute(canaries_csv: Path, metrics: dict[str, Any]) -> dict[str, dict[str
             result["outage_seconds"] = (None if before.empty else
                                         (first["acked_at"].iloc[0] - before["acked_at"].iloc[-1])
                                         .total_seconds())
+            result["outage_ends"] = (
+                None if before.empty else
+                (before["region_written"].iloc[-1], int(before["seq"].iloc[-1]),
+                 first["region_written"].iloc[0], int(first["seq"].iloc[0]),
+                 int(position - before.index[-1] - 1)))
         present = acked["present_in_new_primary"].astype(str).str.lower() == "true"
         lost = acked[~present]
         result["lost_seqs"] = sorted(int(s) for s in lost["seq"])
         result["span_seconds"] = 0.0 if lost.empty else (
             max(declared, lost["acked_at"].max()) - lost["acked_at"].min()).total_seconds()
-        in_window = acked[(acked["region_written"] == old)
-                          & (acked["written_at"] >= cutover - pd.Timedelta(seconds=window))
-                          & (acked["acked_at"] <= cutover)]
+        start = cutover - pd.Timedelta(seconds=window)
+        in_window = acked[(acked["region_written"] == old) & (acked["written_at"] >= start)
+                          & (acked["acked_at"] >= start) & (acked["acked_at"] <= cutover)]
         result["acknowledged_in_window"] = len(in_window)
+        rule = metrics["measured"]["resolution"]["rpo_evidence_rule"]
+        blind = (None if in_window.empty else
+                 (cutover - in_window["acked_at"].max()).total_seconds())
+        result["blind_s"] = blind
+        result["tested"] = (len(in_window) >= rule.get("min_acknowledged", 10)
+                            and blind is not None and blind <= rule.get("max_blind_s", 1.0))
         out[str(store)] = result
     return out
 
@@ -93,6 +109,34 @@ def assert_metrics_recomputed(run_dir: Path) -> dict[str, dict[str, Any]]:
                                                                        abs=1e-6), store
         assert measured["rpo_evidence"][store]["acknowledged_in_window"] == \
             got["acknowledged_in_window"], store
+        assert writes["acknowledged_by_region"] == got["acknowledged_by_region"], store
+        assert writes["attempt_spacing_s"] == (None if got["attempt_spacing_s"] is None else
+                                               pytest.approx(got["attempt_spacing_s"],
+                                                             abs=1e-6)), store
+        window = measured["write_outage"][store]
+        if got.get("outage_ends") is not None:
+            assert (window["last_ack_region"], window["last_ack_seq"],
+                    window["first_ack_region"], window["first_ack_seq"],
+                    window["failed_attempts"]) == got["outage_ends"], store
+        evidence = measured["rpo_evidence"][store]
+        assert evidence["blind_s"] == (None if got["blind_s"] is None
+                                       else pytest.approx(got["blind_s"], abs=1e-6)), store
+        assert evidence["tested"] == got["tested"], store
+        assert measured["rpo"][store]["tested"] == got["tested"], store
+    # each side's writes and those not yet seen on the other side, from visible_at columns
+    frame = pd.read_csv(run_dir / "canaries.csv", keep_default_na=False)
+    regions = [metrics["regions"]["primary"], metrics["regions"]["secondary"]]
+    for store, rows in frame[frame["acked_at"] != ""].groupby("store"):
+        for region in regions:
+            mine = rows[rows["region_written"] == region]
+            here, other = (f"visible_at:{r}" for r in (
+                region, next(r for r in regions if r != region)))
+            seen_here = (mine[here] != "") if here in mine else pd.Series(False, mine.index)
+            seen_other = (mine[other] != "") if other in mine else pd.Series(False, mine.index)
+            missing = seen_here & ~seen_other
+            side = measured["replication"][store][region]
+            assert (side["written"], side["not_replicated"]) == (len(mine), int(missing.sum())), (
+                store, region)
     slowest = [g["rto_seconds"] for g in recomputed.values()]
     expected = None if None in slowest else max(slowest)
     assert measured["rto_seconds"] == (None if expected is None
@@ -116,6 +160,9 @@ def _synthetic_records() -> list[CanaryRecord]:
         records.append(record)
         s3 = CanaryRecord("s3", seq, EAST if seq <= 33 else WEST, t, t + timedelta(seconds=0.05))
         s3.present_after = True
+        s3.mark_visible(s3.region_written, t + timedelta(seconds=0.05))
+        if seq < 55:  # the last six written in the west had not reached the east yet
+            s3.mark_visible(EAST if s3.region_written == WEST else WEST, t + timedelta(seconds=1))
         records.append(s3)
     return records
 
@@ -131,11 +178,13 @@ def test_metrics_are_recomputable_from_canaries_csv(tmp_path: Path) -> None:
                "measured": {**measured.to_metrics(),
                             "instants": {"disaster_declared_at": declared.isoformat(),
                                          "cutover_at": cutover.isoformat()},
-                            "resolution": {"rpo_evidence_rule": {"window_s": 5.0}}}}
+                            "resolution": {"rpo_evidence_rule": {
+                                "window_s": 5.0, "min_acknowledged": 10, "max_blind_s": 1.0}}}}
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     records_frame(records).to_csv(tmp_path / "canaries.csv", index=False)
     got = assert_metrics_recomputed(tmp_path)
     assert got["aurora"]["lost_seqs"] == [29]
+    assert measured.extra["replication"]["s3"][WEST]["not_replicated_seqs"] == list(range(55, 61))
     assert got["aurora"]["rejected_by_class"] == {"ReadOnlySqlTransaction": 9}
     assert got["aurora"]["timed_out"] == 1
     # one lost record spans from its acknowledgement to the disaster, not 0 s

@@ -74,3 +74,25 @@ def test_run_status(notebooks: list[NotebookRun], metrics: dict[str, object],
 def test_exit_codes(status: str, code: int) -> None:
     """0 for a passing verdict, 1 for a failing one, 2 for an aborted run."""
     assert RunResult(run_dir=Path("."), status=status).exit_code == code
+
+
+def test_a_kernel_that_dies_starting_is_a_failed_notebook_not_a_crash(
+        clean_emulator: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that dies before it answers (as one does when SIGTERM lands while it starts)
+    fails its notebook: the run is sealed aborted and exits 2, with no traceback (CI once saw
+    exit 1 and jupyter_client's RuntimeError)."""
+    import papermill
+
+    from drlib.evidence import read_manifest
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dies)
+    lines: list[str] = []
+    result = run_drill(DrillRequest(outputs_dir=tmp_path, chain=("10_readiness",)),
+                       progress=lines.append)
+    assert result.exit_code == 2
+    assert [(nb.notebook, nb.outcome) for nb in result.notebooks] == [("10_readiness", "failed")]
+    assert "the notebook's kernel failed: RuntimeError" in "\n".join(lines)
+    assert read_manifest(result.run_dir).status == "aborted"

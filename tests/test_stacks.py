@@ -111,12 +111,38 @@ def test_diff_sees_a_changed_parameter(aws: AwsClients) -> None:
     assert changed.diff("primary/queue.yaml") == {"primary/queue": True}
 
 
-def test_drift_on_a_target_without_drift_detection_is_a_clear_error(aws: AwsClients) -> None:
-    """Where CloudFormation drift detection is unavailable (the emulator) drift says so."""
+@pytest.mark.slow
+def test_drift_reports_each_stack_and_what_changed_outside_cloudformation(
+        aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
+    """drift() detects each deployed stack's drift with CloudFormation's APIs (the same calls
+    on every target): in sync after launch; a queue attribute changed through SQS makes its
+    stack DRIFTED with the property's difference; a stack not deployed is ABSENT. The CLI
+    prints it and exits 1 while a stack has drifted."""
+    from drlib.cli import _print_drift
+
     project = SceptreProject("dev", project_dir=SMALL)
     project.launch("primary/queue.yaml")
-    with pytest.raises(StackError, match="drift detection"):
-        project.drift("primary/queue.yaml")
+    [queue] = project.drift("primary/queue.yaml")
+    assert (queue.path, queue.status, queue.detection) == ("primary/queue", "IN_SYNC",
+                                                           "DETECTION_COMPLETE")
+    assert [(r.logical_id, r.status) for r in queue.resources] == [("Queue", "IN_SYNC")]
+
+    sqs = aws.client("sqs", "us-east-1")
+    url = sqs.get_queue_url(QueueName="drsmall-dev-orders")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "90"})
+    found = {d.path: d for d in project.drift("")}
+    assert found["primary/queue"].status == "DRIFTED"
+    [resource] = found["primary/queue"].drifted
+    assert (resource.logical_id, resource.resource_type, resource.status) == (
+        "Queue", "AWS::SQS::Queue", "MODIFIED")
+    assert [(d.path, d.expected, d.actual, d.difference) for d in resource.differences] == [
+        ("/VisibilityTimeout", "30", "90", "NOT_EQUAL")]
+    assert found["secondary/topic"].status == "ABSENT"
+    assert _print_drift(list(found.values())) == 1
+    printed = capsys.readouterr().out
+    assert "primary/queue" in printed
+    assert "DRIFTED" in printed
+    assert "/VisibilityTimeout: expected 30, actual 90" in printed
 
 
 @pytest.mark.parametrize(("environment", "variables", "refused"), [

@@ -227,18 +227,30 @@ def _cmdline_of(pid: int) -> tuple[str, ...]:
     return cmdline(pid)
 
 
-DRILL_STATE_DIR = Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
-"""Where ``drlib drill`` runs its own emulator (when no emulator is exported)."""
+DRILL_STATE_DIR_VARIABLE = "DRLIB_DRILL_STATE_DIR"
+
+
+def drill_state_dir() -> Path:
+    """Where ``drlib drill`` runs its own emulator (when no emulator is exported):
+    ``$DRLIB_DRILL_STATE_DIR``, else ``.drlib/drill-emulator`` in the project. Two drills at once
+    need two of these (their PostgreSQL data directories live there)."""
+    configured = os.environ.get(DRILL_STATE_DIR_VARIABLE)
+    if configured:
+        return Path(configured).resolve()
+    return Path(__file__).resolve().parents[2] / ".drlib" / "drill-emulator"
 
 
 @contextlib.contextmanager
-def recorded_in_process(endpoint_url: str, port: int, state_dir: Path) -> Iterator[None]:
+def recorded_in_process(endpoint_url: str, port: int, state_dir: Path,
+                        dns_address: str | None = None) -> Iterator[None]:
     """Record an emulator served by this process in ``state_dir`` (kind ``drill``) so that
-    ``drlib emulator fault`` and ``status`` reach it; forget it afterwards."""
+    ``drlib emulator fault`` and ``status`` reach it (``status`` prints ``dns_address``);
+    forget it afterwards."""
     path = state_dir.resolve() / STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoint_url": endpoint_url,
-                                "process": identify().to_json(), "kind": "drill"}))
+                                "process": identify().to_json(), "kind": "drill",
+                                "dns": dns_address}))
     try:
         yield
     finally:

@@ -94,7 +94,7 @@ def emulator_url(state_dir: Path | None) -> str:
     proc = daemon.read_state(state_dir)
     if proc is None and state_dir is None:
         # No background emulator: the one a running `drlib drill` serves itself.
-        proc = daemon.read_state(daemon.DRILL_STATE_DIR)
+        proc = daemon.read_state(daemon.drill_state_dir())
     if proc is None:
         where = state_dir or ("the default state directory (.drlib/emulator) or a running "
                               "drill's (.drlib/drill-emulator)")

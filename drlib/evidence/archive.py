@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from drlib.aws import AwsClients
+from drlib.evidence.addendum import report_paths
 from drlib.evidence.manifest import MANIFEST_NAME, bundle_files, sha256_file
 from drlib.evidence.problems import Problem
 from drlib.evidence.signoff import signoff_files
@@ -60,7 +61,8 @@ def _local_files(run_dir: Path) -> list[str]:
     files = bundle_files(run_dir)
     if (run_dir / MANIFEST_NAME).is_file():
         files.append(MANIFEST_NAME)
-    files += [p.relative_to(run_dir).as_posix() for p in signoff_files(run_dir)]
+    files += [p.relative_to(run_dir).as_posix()
+              for p in [*signoff_files(run_dir), *report_paths(run_dir)]]
     return files
 
 

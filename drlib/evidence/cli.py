@@ -1,4 +1,4 @@
-"""``drlib evidence ...``: verify, list, show, upload and sign off run bundles."""
+"""``drlib evidence ...``: verify, list, show, report, upload and sign off run bundles."""
 
 from __future__ import annotations
 
@@ -56,7 +56,17 @@ def add_evidence_commands(subparsers: Any) -> None:
                       help="seal even when it cannot be told whether its runner still runs")
     seal.set_defaults(func=_seal)
 
-    for sub in (verify, listing, show, upload, signoff, seal):
+    report = actions.add_parser("report", help="render the auditor's report of a sealed run "
+                                               "that has none (sealing renders it)")
+    report.add_argument("run", help="a run id or run folder")
+    pdf = report.add_mutually_exclusive_group()
+    pdf.add_argument("--pdf", dest="pdf", action="store_true", default=None,
+                     help="require report.pdf (printed by headless Chromium)")
+    pdf.add_argument("--no-pdf", dest="pdf", action="store_false",
+                     help="no report.pdf (default: printed when Chromium is found)")
+    report.set_defaults(func=_report)
+
+    for sub in (verify, listing, show, report, upload, signoff, seal):
         sub.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS,
                          help="the outputs folder holding the run folders (default: outputs)")
 
@@ -82,6 +92,29 @@ def _seal(args: argparse.Namespace) -> int:
     manifest = seal_crashed(run_dir, secrets=None, force=args.yes,
                             secrets_unavailable="sealed by hand: the secret values were not read")
     print(f"sealed run {manifest.run_id} as {manifest.status} ({manifest.secret_scan})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from drlib.errors import EvidenceError
+    from drlib.evidence.auditor import render_report
+    from drlib.evidence.chain import resolve_run
+    from drlib.evidence.verify import verify
+
+    run_dir = resolve_run(args.outputs, args.run)
+    check = verify(run_dir.parent, run=run_dir.name)
+    changes = [p for p in check.problems if p.kind != "report-missing"]
+    if changes or check.unsealed:
+        raise EvidenceError(f"run {run_dir.name} is not an unaltered sealed run; no report is "
+                            "rendered from it", expected="a sealed run that verifies",
+                            found="\n" + check.table(),
+                            fix="seal it first (drlib evidence seal RUN), or investigate the "
+                                "changes")
+    record = render_report(run_dir, pdf=args.pdf)
+    for entry in record.files:
+        print(f"{run_dir / entry['path']}  sha256 {entry['sha256']}")
+    print(f"recorded in {run_dir / 'report.json'} with the manifest's SHA-256 "
+          f"{record.manifest_sha256}; pdf: {record.pdf}")
     return 0
 
 
@@ -116,6 +149,8 @@ def _show(args: argparse.Namespace) -> int:
     print(describe_run(run_dir))
     report = verify(run_dir.parent, run=run_dir.name)
     print(f"integrity  {report.table()}")
+    if (run_dir / "report.html").is_file():
+        print(f"report     {run_dir / 'report.html'} (the auditor's report, one file)")
     return 0
 
 

@@ -1,7 +1,11 @@
-"""Finalizing a run: render notebooks, refuse leaked secrets, write the chained manifest.
+"""Finalizing a run: render notebooks, refuse leaked secrets, write the chained manifest, then
+render the auditor's report from it.
 
 The drill runner calls :func:`finalize_run` once at the end of every run, passed, failed or
-aborted. It is the orchestrator of this package; each step lives in its own module.
+aborted. It is the orchestrator of this package; each step lives in its own module. The report
+comes last because it states what only the sealed manifest knows (the sealed status and the
+manifest's SHA-256); ``report.json`` then records the report's own SHA-256 against that manifest
+(:mod:`drlib.evidence.auditor`, :mod:`drlib.evidence.addendum`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from drlib.errors import ConfigError, EvidenceError
 from drlib.evidence.chain import chain_lock, previous_link
 from drlib.evidence.manifest import (
     MANIFEST_NAME,
+    REPORT_HTML,
     STATUSES,
     FileEntry,
     Manifest,
@@ -58,6 +63,7 @@ def finalize_run(
     verdict: Mapping[str, Any] | None = None,
     repo_dir: Path | None = None,
     now: datetime | None = None,
+    report: bool = True,
 ) -> Manifest:
     """Seal the run folder ``run_dir`` as an evidence bundle and return its manifest.
 
@@ -69,6 +75,11 @@ def finalize_run(
     ``secrets_unavailable`` says why the run's secret values could not be read: the bundle is
     then sealed with ``secret_scan: "not performed: <why>"`` in the manifest and in its verdict,
     never presented as scanned clean.
+
+    With ``report`` (the default) the manifest declares the auditor's report and it is rendered
+    right after the manifest is written (:func:`drlib.evidence.auditor.render_report`); a
+    rendering failure is logged, never loses the seal, and `drlib evidence verify` then says the
+    report is missing (``drlib evidence report RUN`` renders it).
 
     Raises :class:`EvidenceError` naming the file (never the secret) when a secret appears in
     any file, and when the run was already finalized; :class:`ConfigError` for a bad status.
@@ -114,6 +125,7 @@ def finalize_run(
             render_errors=tuple({"notebook": r.notebook, "error": r.error or ""}
                                 for r in renders if r.error),
             secret_scan=secret_scan,
+            report=REPORT_HTML if report else None,
         )
         data = manifest.to_json()
         if text_contains_secret(data.decode("utf-8"), secret_values):
@@ -123,7 +135,21 @@ def finalize_run(
             handle.write(data)
     log.info("finalized run %s (%s): %d files, chained to %s", manifest.run_id, status,
              len(manifest.files), manifest.chain.previous_run or "genesis")
+    if report:
+        _render_report(run_dir, secret_values)
     return manifest
+
+
+def _render_report(run_dir: Path, secret_values: list[str]) -> None:
+    """The auditor's report of the sealed run; a failure is logged, the seal stands."""
+    from drlib.evidence.auditor import render_report
+
+    try:
+        render_report(run_dir, secrets=secret_values)
+    except Exception as exc:  # the evidence is sealed; verify reports the missing report
+        log.warning("the report of %s could not be rendered: %s: %s (render it with "
+                    "`drlib evidence report %s`)", run_dir.name, type(exc).__name__, exc,
+                    run_dir.name)
 
 
 def _check_inputs(run_dir: Path, status: str) -> None:

@@ -18,6 +18,15 @@ from drlib.errors import EvidenceError
 
 MANIFEST_NAME = "manifest.json"
 SIGNOFF_DIR = "signoffs"
+REPORT_HTML = "report.html"
+"""The auditor's report, rendered from the sealed manifest (:mod:`drlib.evidence.auditor`)."""
+REPORT_PDF = "report.pdf"
+REPORT_ADDENDUM = "report.json"
+"""Records the report files' SHA-256 and the manifest they were rendered from
+(:mod:`drlib.evidence.addendum`)."""
+REPORT_FILES = (REPORT_HTML, REPORT_PDF)
+ADDENDUM_FILES = (REPORT_ADDENDUM, *REPORT_FILES)
+"""Top-level names of a run folder that belong to the report, not to the manifest's list."""
 MANIFEST_SCHEMA = "drlib.evidence.manifest/1"
 GENESIS = "genesis"
 STATUSES = ("passed", "failed", "aborted", "crashed")
@@ -54,8 +63,9 @@ def content_digest(document: Mapping[str, Any]) -> str:
 def bundle_files(run_dir: Path) -> list[str]:
     """Every file the manifest covers: relative POSIX paths, sorted.
 
-    The manifest itself and the sign-offs (added after the manifest, chained on their own) are
-    left out. A symbolic link is refused: its target could change without the bundle changing.
+    The manifest itself, the sign-offs (added after the manifest, chained on their own) and the
+    auditor's report with its addendum (rendered from the manifest, so after it) are left out.
+    A symbolic link is refused: its target could change without the bundle changing.
     """
     return sorted(_walk(run_dir, run_dir))
 
@@ -70,7 +80,7 @@ def _walk(root: Path, folder: Path) -> Iterator[str]:
                 found=f"{rel} -> {entry.readlink()}",
                 fix="copy the file it points to into the run folder instead of linking it",
             )
-        if rel in (MANIFEST_NAME, SIGNOFF_DIR):
+        if rel in (MANIFEST_NAME, SIGNOFF_DIR, *ADDENDUM_FILES):
             continue
         if entry.is_dir():
             yield from _walk(root, entry)
@@ -134,6 +144,10 @@ class Manifest:
     secret_scan: str | None = None
     """``performed`` (every file checked for the run's secret values) or ``not performed: why``
     (the values could not be read); None in manifests written before the field existed."""
+    report: str | None = None
+    """The auditor's report rendered from this manifest right after it is written
+    (``report.html``, covered by ``report.json``); None in manifests written before reports
+    were, whose report ``drlib evidence report RUN`` renders on request."""
 
     def file(self, path: str) -> FileEntry | None:
         """The entry for ``path``, if the manifest lists it."""
@@ -166,6 +180,8 @@ class Manifest:
         }
         if self.time_scale is not None:
             document["time_scale"] = dict(self.time_scale)
+        if self.report is not None:
+            document["report"] = self.report
         document["content_sha256"] = content_digest(document)
         return document
 
@@ -202,6 +218,7 @@ class Manifest:
                 schema=document.get("schema", ""),
                 secret_scan=document.get("secret_scan"),
                 time_scale=document.get("time_scale"),
+                report=document.get("report"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(

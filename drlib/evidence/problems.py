@@ -20,6 +20,10 @@ KINDS: dict[str, str] = {
     "signoff-chain-broken": "a sign-off's recorded predecessor hash does not match",
     "signoff-wrong-manifest": "a sign-off signs a manifest other than the run's current one",
     "signoff-removed": "sign-off numbering has a gap",
+    "report-missing": "the auditor's report the manifest declares, or its report.json, is gone",
+    "report-unreadable": "report.json is not valid JSON or misses fields",
+    "report-modified": "report.json no longer matches its own content digest",
+    "report-wrong-manifest": "the report was rendered from a manifest other than the run's",
     "unsafe-file": "a symbolic link in the run folder",
     "archive-unlocked": "an archived object is not under a COMPLIANCE Object Lock",
 }

@@ -1,7 +1,8 @@
 """Tables and charts for the report notebooks: one run (90_report) and every run (95_history).
 
 A run being reported on from inside its own drill is not sealed yet (the runner seals it after
-the last notebook); the report says so instead of calling it altered.
+the last notebook); the notebook says so instead of calling it altered, and names the auditor's
+report (``report.html``, :mod:`drlib.evidence.auditor`) that sealing renders from the manifest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from drlib.errors import EvidenceError
 from drlib.evidence.chain import resolve_run, run_dirs
-from drlib.evidence.manifest import MANIFEST_NAME
+from drlib.evidence.manifest import MANIFEST_NAME, REPORT_HTML
 from drlib.evidence.summary import RunSummary, list_runs, parse_run_id, summarize_run
 from drlib.evidence.verify import VerifyReport, verify
 
@@ -151,7 +152,8 @@ def _first_error(node: Any) -> str | None:
     for cell in node.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return f"{output.get('ename')}: {str(output.get('evalue')).splitlines()[0]}"
+                first = (str(output.get("evalue") or "").splitlines() or [""])[0]
+                return f"{output.get('ename')}: {first}" if first else str(output.get("ename"))
     return None
 
 
@@ -162,7 +164,8 @@ def _summary_table(summary: RunSummary) -> pd.DataFrame:
     regions = metrics.get("regions") or (manifest.regions if manifest else {})
     status = summary.status
     if manifest is None:
-        status = "in progress or not sealed (the runner seals a run after this report)"
+        status = ("not sealed yet: a drill seals its run after this notebook, then renders the "
+                  "auditor's report (report.html) from the sealed manifest")
     rows: list[tuple[str, Any]] = [
         ("run", summary.run_id),
         ("status", status),
@@ -243,12 +246,17 @@ def _row(name: str, unit: str, value: Any, target: Any, lost: Any = None,
 
 def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """Every canary write per store: attempts, acknowledgements, rejections by class, timeouts,
-    and the write outage clients saw (last acknowledgement before, first after, where)."""
+    the write outage clients saw (last acknowledgement before, first after, where), and each
+    side's writes: per region written, not yet in the other region at the reconciliation, and
+    left behind after failback."""
     measured = metrics.get("measured") or {}
     outage = measured.get("write_outage") or {}
+    at_reconcile = measured.get("replication") or {}
+    after = ((metrics.get("failback") or {}).get("replication") or {}).get("stores")
     rows = []
     for store, w in sorted((measured.get("writes") or {}).items()):
         o = outage.get(store) or {}
+        sides = at_reconcile.get(store) or {}
         rows.append({
             "store": store, "attempted": w.get("attempted"),
             "acknowledged": w.get("acknowledged"), "rejected": w.get("rejected"),
@@ -263,10 +271,17 @@ def writes_table(metrics: dict[str, Any]) -> pd.DataFrame:
                                f"{_clock(o.get('first_ack_after'))}"
                                if o.get("first_ack_after") else "",
             "resolution s": _rounded(o.get("resolution_s"), 3),
+            "written per region": ", ".join(f"{region} {side.get('written')}"
+                                            for region, side in sides.items()) or "-",
+            "not yet replicated": ", ".join(f"{region} {side.get('not_replicated')}"
+                                            for region, side in sides.items()) or "-",
+            "left behind after failback": "-" if after is None else sum(
+                int(side.get("not_replicated", 0)) for side in (after.get(store) or {}).values()),
         })
     columns = ["store", "attempted", "acknowledged", "rejected", "rejected by class",
                "timed out", "write outage s", "last ack before", "first ack after",
-               "resolution s"]
+               "resolution s", "written per region", "not yet replicated",
+               "left behind after failback"]
     return pd.DataFrame(rows, columns=columns).set_index("store")
 
 
@@ -286,8 +301,12 @@ def integrity_text(run_dir: Path) -> str:
     """Whether the run's evidence is intact, in one paragraph."""
     if not (run_dir / MANIFEST_NAME).is_file():
         return (f"Run {run_dir.name} is not sealed yet: the drill runner seals it (manifest with "
-                "the SHA-256 of every file, chained to the previous run) after this notebook.")
-    return verify(run_dir.parent, run=run_dir.name).table()
+                "the SHA-256 of every file, chained to the previous run) after this notebook, "
+                "then renders the auditor's report, report.html, from the sealed manifest.")
+    text = verify(run_dir.parent, run=run_dir.name).table()
+    if (run_dir / REPORT_HTML).is_file():
+        text += f"\nThe auditor's report of this run: {run_dir / REPORT_HTML}"
+    return text
 
 
 def history(outputs_dir: Path | str) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from drlib.aws import AwsClients
 from drlib.errors import ConfigError, EvidenceError
+from drlib.evidence.addendum import report_paths
 from drlib.evidence.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from drlib.evidence.signoff import signoff_files
 from drlib.evidence.summary import format_table
@@ -161,10 +162,11 @@ def _rule_text(default: dict[str, Any]) -> str:
 
 
 def _bundle(run_dir: Path) -> list[_Local]:
-    """Every file to archive: the manifest's files, the manifest, and the sign-offs."""
+    """Every file to archive: the manifest's files, the manifest, the sign-offs, and the
+    auditor's report with its report.json."""
     manifest = read_manifest(run_dir)
     files = [_Local(e.path, e.sha256, e.size) for e in manifest.files]
-    extra = [run_dir / MANIFEST_NAME, *signoff_files(run_dir)]
+    extra = [run_dir / MANIFEST_NAME, *signoff_files(run_dir), *report_paths(run_dir)]
     files += [_Local(p.relative_to(run_dir).as_posix(), sha256_file(p), p.stat().st_size)
               for p in extra]
     return files

@@ -1,10 +1,12 @@
 """Verification of evidence bundles: every file, every manifest, every link, every sign-off.
 
 The report says exactly what changed: which run, which file, which hash was recorded and which
-one is there now. A run folder without a manifest that no other manifest chains to is *unsealed*
-(a drill still running, or one that crashed before sealing), reported apart from changes: it is
-not tampering, and it has its own exit code (:data:`EXIT_UNSEALED`). A deleted manifest that the
-next run chains to is a change (``chain-missing-run``).
+one is there now; the auditor's report of a run and its ``report.json`` too
+(:func:`drlib.evidence.addendum.check_report`). A run folder without a manifest that no other
+manifest chains to is *unsealed* (a drill still running, or one that crashed before sealing),
+reported apart from changes: it is not tampering, and it has its own exit code
+(:data:`EXIT_UNSEALED`). A deleted manifest that the next run chains to is a change
+(``chain-missing-run``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drlib.errors import EvidenceError
+from drlib.evidence.addendum import check_report
 from drlib.evidence.chain import resolve_run, run_dirs
 from drlib.evidence.manifest import (
     GENESIS,
@@ -215,6 +218,9 @@ def _verify_run(run_dir: Path, manifests: dict[str, _Loaded | None],
     for path in sorted(present | set(listed)):
         report.problems.extend(_check_file(run_dir, path, listed.get(path), path in present))
         report.files_checked += 1
+    problems, checked = check_report(run_dir, loaded.manifest)
+    report.problems.extend(problems)
+    report.files_checked += checked
 
 
 def _check_file(run_dir: Path, path: str, entry: FileEntry | None,

@@ -75,6 +75,7 @@ def test_notebooks_run_in_jupyterlab_without_errors_and_charts_render(browser: A
     assert cost["images"], "no chart was displayed"
     assert all(width > 0 for width, _ in cost["images"]), cost["images"]
     page.screenshot(path=str(lab.outputs.parent / "lab.png"))
+    assert "Jupyter news" not in page.inner_text("body")  # no news question over the notebook
     folders = [p for p in lab.outputs.iterdir() if p.is_dir()]
     assert len(folders) == 1, folders
     assert folders[0].name.endswith("_lab_interactive")
@@ -87,3 +88,23 @@ def test_stopping_the_lab_stops_the_emulator_it_started(lab: Lab) -> None:
     lab.process.terminate()
     assert lab.process.wait(timeout=60) in (0, 130, -15)
     assert not (lab.state_dir / "emulator.json").exists()
+
+
+def test_lab_asks_no_news_question(browser: Any, lab: Lab) -> None:
+    """JupyterLab's announcements plugin (the "Would you like to receive official Jupyter news?"
+    toast, and its requests to the internet) is disabled by `drlib lab`'s page config."""
+    import json
+
+    import requests
+
+    page = requests.get(f"{lab.url}/lab", params={"token": lab.token}, timeout=30).text
+    marker = '<script id="jupyter-config-data" type="application/json">'
+    config = json.loads(page.split(marker, 1)[1].split("</script>", 1)[0])
+    assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"]
+    view = browser.new_page(viewport={"width": 1400, "height": 1000})
+    view.goto(f"{lab.url}/lab?reset&token={lab.token}")
+    view.wait_for_selector(".jp-LauncherCard", timeout=90_000)
+    time.sleep(5)  # the question used to appear a moment after the launcher
+    view.screenshot(path=str(lab.outputs.parent / "launcher.png"))
+    assert "Jupyter news" not in view.inner_text("body")
+    view.close()

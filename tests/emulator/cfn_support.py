@@ -9,7 +9,8 @@ from drlib.aws import AwsClients
 from drlib.waiting import wait_until
 
 SETTLED = ("CREATE_COMPLETE", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED",
-           "UPDATE_COMPLETE", "DELETE_COMPLETE", "DELETE_FAILED")
+           "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
+           "DELETE_COMPLETE", "DELETE_FAILED")
 
 
 def create_stack(aws: AwsClients, name: str, template: str, region: str = "us-east-1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,7 +15,7 @@ from drlib.emulator.extensions.cfn_s3_config import (
     lifecycle_rules,
     replication_configuration,
 )
-from tests.emulator.cfn_support import create_stack
+from tests.emulator.cfn_support import create_stack, resource_events, settled_stack
 
 
 def test_lifecycle_rule_translation() -> None:
@@ -186,3 +187,69 @@ def test_secure_transport_policy_lets_requests_through(aws: AwsClients) -> None:
     s3.put_object(Bucket="cfn-replica", Key="k", Body=b"x")
     with pytest.raises(ClientError, match=r"403|AccessDenied"):
         s3.get_object(Bucket="cfn-replica", Key="k")
+
+
+UPDATABLE = """
+    Parameters:
+      Peer: {Type: String, Default: ''}
+    Conditions:
+      HasPeer: !Not [!Equals [!Ref Peer, '']]
+    Resources:
+      Bucket:
+        Type: AWS::S3::Bucket
+        Properties:
+          BucketName: cfn-two-way
+          VersioningConfiguration: {Status: Enabled}
+          ReplicationConfiguration: !If
+            - HasPeer
+            - Role: arn:aws:iam::123456789012:role/replication
+              Rules:
+                - Id: back
+                  Status: Enabled
+                  Priority: 1
+                  Filter: {Prefix: ''}
+                  DeleteMarkerReplication: {Status: Enabled}
+                  SourceSelectionCriteria:
+                    ReplicaModifications: {Status: Enabled}
+                  Destination: {Bucket: !Ref Peer}
+            - !Ref AWS::NoValue
+"""
+
+
+def test_a_stack_update_adds_then_removes_a_replication_rule(aws: AwsClients) -> None:
+    """A bucket created without replication gets the rule a later update declares (the
+    reverse rule of two-way replication) and loses it when the update removes it."""
+    create_stack(aws, "two-way", UPDATABLE)
+    s3 = aws.client("s3", "us-east-1")
+    s3.create_bucket(Bucket="cfn-peer")
+    s3.put_bucket_versioning(Bucket="cfn-peer", VersioningConfiguration={"Status": "Enabled"})
+    with pytest.raises(ClientError):
+        s3.get_bucket_replication(Bucket="cfn-two-way")
+    cloudformation = aws.client("cloudformation", "us-east-1")
+    for peer in ("arn:aws:s3:::cfn-peer", ""):
+        cloudformation.update_stack(StackName="two-way", TemplateBody=textwrap.dedent(UPDATABLE),
+                                    Parameters=[{"ParameterKey": "Peer", "ParameterValue": peer}])
+        assert settled_stack(aws, "two-way")["StackStatus"] == "UPDATE_COMPLETE"
+        if peer:
+            (rule,) = s3.get_bucket_replication(Bucket="cfn-two-way")[
+                "ReplicationConfiguration"]["Rules"]
+            assert rule["Destination"]["Bucket"] == peer
+            assert rule["DeleteMarkerReplication"] == {"Status": "Enabled"}
+            assert rule["SourceSelectionCriteria"] == {
+                "ReplicaModifications": {"Status": "Enabled"}}
+        else:
+            with pytest.raises(ClientError):
+                s3.get_bucket_replication(Bucket="cfn-two-way")
+
+
+def test_a_rule_naming_a_bucket_that_does_not_exist_yet_fails_the_stack(aws: AwsClients
+                                                                        ) -> None:
+    """A bucket declared with a rule to a bucket that does not exist yet fails and rolls back,
+    as on AWS: why the replica bucket's reverse rule is added by a later update."""
+    stack = create_stack(aws, "too-early", UPDATABLE,
+                         parameters={"Peer": "arn:aws:s3:::cfn-not-yet"})
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    reasons = [reason for logical_id, status, reason in resource_events(aws, "too-early")
+               if logical_id == "Bucket" and status == "CREATE_FAILED"]
+    assert reasons
+    assert "Destination bucket must exist" in reasons[0]

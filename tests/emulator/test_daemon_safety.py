@@ -88,7 +88,7 @@ def test_faults_by_hand_reach_a_drills_own_emulator(
     """With no background emulator, `drlib emulator fault` reaches the emulator a running drill
     serves in its own process; `drlib emulator stop` leaves that one to its drill."""
     drill_dir = tmp_path / "drill-emulator"
-    monkeypatch.setattr(daemon, "DRILL_STATE_DIR", drill_dir)
+    monkeypatch.setenv(daemon.DRILL_STATE_DIR_VARIABLE, str(drill_dir))
     monkeypatch.setenv("DRLIB_STATE_DIR", str(tmp_path / "no-background-emulator"))
     with daemon.recorded_in_process(clean_emulator.endpoint_url, clean_emulator.port,
                                     drill_dir):
@@ -102,3 +102,16 @@ def test_faults_by_hand_reach_a_drills_own_emulator(
     assert not (drill_dir / daemon.STATE_FILE).exists()
     assert main(["emulator", "fault", "list"]) == 2
     assert "No emulator is running" in capsys.readouterr().err
+
+
+def test_status_prints_the_dns_server_of_a_drills_own_emulator(
+        clean_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`drlib emulator status` names the DNS server (dns: 127.0.0.1:PORT) of the emulator a
+    drill runs in its own process, as it does for `drlib emulator start`'s."""
+    drill_dir = tmp_path / "drill-emulator"
+    with daemon.recorded_in_process(clean_emulator.endpoint_url, clean_emulator.port,
+                                    drill_dir, clean_emulator.dns_address):
+        assert main(["emulator", "status", "--state-dir", str(drill_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert f"dns: {clean_emulator.dns_address}" in printed
+    assert str(clean_emulator.dns_address).startswith("127.0.0.1:")

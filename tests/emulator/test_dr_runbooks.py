@@ -23,8 +23,8 @@ from tests.emulator.automation_support import run, statuses, wait_for_status
 pytestmark = pytest.mark.slow
 
 PLANNED = ["CheckGlobalCluster", "DescribeMembers", "CheckTarget", "ChooseApproval",
-           "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster", "WaitForSwitchover",
-           "DescribeMembersAfter", "VerifyWriter", "MoveDnsToSecondary"]
+           "ScaleUpAppTier", "WaitForAppTier", "SwitchoverGlobalCluster", "MoveDnsToSecondary",
+           "WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter"]
 UNPLANNED = ["DescribeMembers", "CheckTarget", "ChooseApproval", "FailoverGlobalCluster",
              "WaitForFailover", "DescribeMembersAfter", "VerifyWriter", "ScaleUpAppTier",
              "WaitForAppTier"]
@@ -118,6 +118,52 @@ def test_approval_waits_and_stop_cancels_before_anything_changes(
     assert cancelled["AutomationExecutionStatus"] == "Cancelled"
     assert statuses(cancelled)[-1] == ("ApproveSwitchover", "Cancelled")
     assert _writer_region(clients, workload) == workload.regions.primary
+
+
+def test_the_switchover_runbook_runs_through_target_locations_and_stops_with_its_parent(
+        deployed: tuple[AwsClients, Workload, dict[str, str]]) -> None:
+    """Started at scale (TargetLocations: the workload's account in both Regions, two at a
+    time, one error allowed), the runbook runs where it is deployed and waits for its approval;
+    the primary Region, which holds no runbook, is the one tolerated error; stopping the parent
+    cancels the waiting child before anything changed."""
+    clients, workload, names = deployed
+    ssm = _ssm(clients, workload)
+    account = clients.client("sts", workload.regions.secondary).get_caller_identity()["Account"]
+    parent_id = ssm.start_automation_execution(
+        DocumentName=names["PlannedSwitchover"], Parameters={"RequireApproval": ["true"]},
+        TargetLocations=[{"Accounts": [account],
+                          "Regions": [workload.regions.secondary, workload.regions.primary],
+                          "TargetLocationMaxConcurrency": "2",
+                          "TargetLocationMaxErrors": "1"}])["AutomationExecutionId"]
+
+    def child_waiting() -> dict[str, Any] | None:
+        parent = ssm.get_automation_execution(AutomationExecutionId=parent_id)[
+            "AutomationExecution"]
+        steps = {s["StepName"]: s for s in parent["StepExecutions"]}
+        here = steps.get(f"{account}/{workload.regions.secondary}")
+        if here is None or not here["Outputs"]:
+            return None
+        child = ssm.get_automation_execution(
+            AutomationExecutionId=here["Outputs"]["ExecutionId"][0])["AutomationExecution"]
+        return child if child["AutomationExecutionStatus"] == "Waiting" else None
+
+    child = wait_until(child_waiting, description="the child to wait for approval",
+                       timeout=120, interval=0.2)
+    assert statuses(child)[-1] == ("ApproveSwitchover", "Waiting")
+    assert child["ParentAutomationExecutionId"] == parent_id
+    with pytest.raises(ClientError, match="send the signal to the child"):
+        ssm.send_automation_signal(AutomationExecutionId=parent_id, SignalType="Approve")
+    ssm.stop_automation_execution(AutomationExecutionId=parent_id)
+    parent = wait_for_status(ssm, parent_id)
+    assert parent["AutomationExecutionStatus"] == "Cancelled"
+    steps = {s["StepName"]: s for s in parent["StepExecutions"]}
+    elsewhere = steps[f"{account}/{workload.regions.primary}"]
+    assert elsewhere["StepStatus"] == "Failed"
+    assert "does not exist" in elsewhere["FailureMessage"]
+    cancelled = wait_for_status(ssm, child["AutomationExecutionId"])
+    assert cancelled["AutomationExecutionStatus"] == "Cancelled"
+    assert _writer_region(clients, workload) == workload.regions.primary
+    assert _desired(clients, workload) == 1
 
 
 def test_a_rejected_approval_fails_the_runbook(

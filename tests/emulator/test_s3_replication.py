@@ -249,16 +249,42 @@ def test_deleting_a_specific_version_is_not_replicated(buckets: tuple[Any, Any])
 
 def test_a_missing_destination_fails_and_is_counted(aws: AwsClients, regions: RegionPair,
                                                     buckets: tuple[Any, Any]) -> None:
-    """No destination bucket: the object shows FAILED and OperationsFailedReplication counts it."""
-    east, _ = buckets
-    _configure(east, [_rule_config(rule_id="to-nowhere", destination="no-such-bucket",
+    """A destination deleted after the rule was put: the object shows FAILED and
+    OperationsFailedReplication counts it."""
+    east, west = buckets
+    west.create_bucket(Bucket="short-lived",
+                       CreateBucketConfiguration={"LocationConstraint": regions.secondary})
+    west.put_bucket_versioning(Bucket="short-lived", VersioningConfiguration={"Status": "Enabled"})
+    _configure(east, [_rule_config(rule_id="to-nowhere", destination="short-lived",
                                    metrics=True)])
+    west.delete_bucket(Bucket="short-lived")
     east.put_object(Bucket=SOURCE, Key="lost", Body=b"x")
     wait_until(lambda: _status(east, SOURCE, "lost") == "FAILED",
                description="the object to show FAILED", timeout=5, interval=0.01)
     points = _statistics(aws.client("cloudwatch", regions.primary), "OperationsFailedReplication",
-                         "no-such-bucket", "to-nowhere", "Sum")
+                         "short-lived", "to-nowhere", "Sum")
     assert sum(p["Sum"] for p in points) == 1
+
+
+@pytest.mark.parametrize(("create", "message"), [
+    (False, "Destination bucket must exist."),
+    (True, "Destination bucket must have versioning enabled."),
+])
+def test_a_rule_needs_an_existing_versioned_destination(regions: RegionPair,
+                                                        buckets: tuple[Any, Any], create: bool,
+                                                        message: str) -> None:
+    """PutBucketReplication refuses a destination that does not exist or is not versioned, as
+    S3 does; nothing is stored."""
+    east, west = buckets
+    if create:
+        west.create_bucket(Bucket="plain",
+                           CreateBucketConfiguration={"LocationConstraint": regions.secondary})
+    with pytest.raises(east.exceptions.ClientError) as refused:
+        _configure(east, [_rule_config(destination="plain")])
+    assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    assert refused.value.response["Error"]["Message"] == message
+    with pytest.raises(east.exceptions.ClientError):
+        east.get_bucket_replication(Bucket=SOURCE)
 
 
 def test_pause_then_resume_delivers_everything(buckets: tuple[Any, Any]) -> None:
@@ -391,3 +417,114 @@ def test_measured_delay_matches_the_configured_delay(buckets: tuple[Any, Any]) -
         lags.append(time.monotonic() - acknowledged)
     assert 0.25 <= statistics.median(lags) <= 0.75, lags
     assert min(lags) >= 0.4, lags
+
+
+# --- two-way replication -------------------------------------------------------------------------
+
+def _two_way(east: Any, west: Any, replica_modifications: str = "Enabled") -> None:
+    """Each bucket replicates to the other: delete markers and replica modifications follow."""
+    for client, source, destination in ((east, SOURCE, DESTINATION),
+                                        (west, DESTINATION, SOURCE)):
+        rule = _rule_config(rule_id=f"to-{destination}", delete_markers="Enabled",
+                            destination=destination)
+        rule["SourceSelectionCriteria"] = {
+            "ReplicaModifications": {"Status": replica_modifications}}
+        client.put_bucket_replication(Bucket=source, ReplicationConfiguration={
+            "Role": ROLE, "Rules": [rule]})
+
+
+def _versions(client: Any, bucket: str, key: str) -> tuple[list[str], list[str]]:
+    """(object version ids, delete-marker version ids) of one key."""
+    listed = client.list_object_versions(Bucket=bucket, Prefix=key)
+    return ([v["VersionId"] for v in listed.get("Versions", []) if v["Key"] == key],
+            [m["VersionId"] for m in listed.get("DeleteMarkers", []) if m["Key"] == key])
+
+
+def test_two_way_rules_replicate_each_write_once_without_a_loop(buckets: tuple[Any, Any]
+                                                                ) -> None:
+    """With rules in both directions a write in either bucket reaches the other once, as a
+    REPLICA that is not replicated back."""
+    east, west = buckets
+    _two_way(east, west)
+    from_east = east.put_object(Bucket=SOURCE, Key="from-east", Body=b"e")["VersionId"]
+    from_west = west.put_object(Bucket=DESTINATION, Key="from-west", Body=b"w")["VersionId"]
+    _drained()
+    time.sleep(0.2)
+    _drained()
+    assert _status(west, DESTINATION, "from-east") == "REPLICA"
+    assert _status(east, SOURCE, "from-west") == "REPLICA"
+    assert _status(east, SOURCE, "from-east") == "COMPLETED"
+    assert _status(west, DESTINATION, "from-west") == "COMPLETED"
+    for client, bucket in ((east, SOURCE), (west, DESTINATION)):
+        assert _versions(client, bucket, "from-east") == ([from_east], [])
+        assert _versions(client, bucket, "from-west") == ([from_west], [])
+
+
+def test_a_write_to_the_replica_bucket_during_an_outage_reaches_the_data_bucket_after(
+        regions: RegionPair, buckets: tuple[Any, Any]) -> None:
+    """Failed over (primary region down), a write to the replica bucket waits, then reaches
+    the data bucket once the region is back: failback leaves nothing behind."""
+    east, west = buckets
+    _two_way(east, west)
+    faults.take_region_down(regions.primary)
+    try:
+        written = west.put_object(Bucket=DESTINATION, Key="while-failed-over",
+                                  Body=b"w")["VersionId"]
+        time.sleep(0.3)
+        assert _status(west, DESTINATION, "while-failed-over") == "PENDING"
+    finally:
+        faults.bring_region_up(regions.primary)
+    _drained()
+    copy = east.get_object(Bucket=SOURCE, Key="while-failed-over")
+    assert (copy["VersionId"], copy["Body"].read()) == (written, b"w")
+    assert _status(west, DESTINATION, "while-failed-over") == "COMPLETED"
+
+
+def test_a_delete_in_the_replica_bucket_follows_to_the_data_bucket(buckets: tuple[Any, Any]
+                                                                   ) -> None:
+    """Deleting a replicated object in the replica bucket puts the same delete marker in the
+    data bucket; the marker is not replicated back."""
+    east, west = buckets
+    _two_way(east, west)
+    put = east.put_object(Bucket=SOURCE, Key="doomed", Body=b"x")["VersionId"]
+    _drained()
+    marker = west.delete_object(Bucket=DESTINATION, Key="doomed")["VersionId"]
+    _drained()
+    time.sleep(0.2)
+    _drained()
+    assert not _exists(east, SOURCE, "doomed")
+    for client, bucket in ((east, SOURCE), (west, DESTINATION)):
+        assert _versions(client, bucket, "doomed") == ([put], [marker])
+
+
+@pytest.mark.parametrize(("setting", "synced"), [("Enabled", True), ("Disabled", False)])
+def test_tag_changes_follow_and_replica_changes_go_back_only_with_modification_sync(
+        buckets: tuple[Any, Any], setting: str, synced: bool) -> None:
+    """A tag change of a replicated object reaches its replica; a tag change of the replica
+    goes back to the source only under replica modification sync."""
+    east, west = buckets
+    _two_way(east, west, replica_modifications=setting)
+    east.put_object(Bucket=SOURCE, Key="tagged", Body=b"x", Tagging="stage=new")
+    _drained()
+    east.put_object_tagging(Bucket=SOURCE, Key="tagged",
+                            Tagging={"TagSet": [{"Key": "stage", "Value": "reviewed"}]})
+    _drained()
+    assert west.get_object_tagging(Bucket=DESTINATION, Key="tagged")["TagSet"] == [
+        {"Key": "stage", "Value": "reviewed"}]
+    west.put_object_tagging(Bucket=DESTINATION, Key="tagged",
+                            Tagging={"TagSet": [{"Key": "stage", "Value": "archived"}]})
+    _drained()
+    expected = "archived" if synced else "reviewed"
+    assert east.get_object_tagging(Bucket=SOURCE, Key="tagged")["TagSet"] == [
+        {"Key": "stage", "Value": expected}]
+    west.delete_object_tagging(Bucket=DESTINATION, Key="tagged")
+    _drained()
+    assert (east.get_object_tagging(Bucket=SOURCE, Key="tagged")["TagSet"] == []) is synced
+
+
+def test_replica_modification_sync_is_read_from_the_rule() -> None:
+    """SourceSelectionCriteria ReplicaModifications Enabled is what turns the sync on."""
+    stored = _rule_config()
+    assert not parse_rule(stored).replica_modifications
+    stored["SourceSelectionCriteria"] = {"ReplicaModifications": {"Status": "Enabled"}}
+    assert parse_rule(stored).replica_modifications

@@ -87,4 +87,4 @@ def test_upload_command(aws: AwsClients, chain: Path, capsys: pytest.CaptureFixt
     s3.create_bucket(Bucket="drlib-evidence-cli", ObjectLockEnabledForBucket=True)
     assert main(["evidence", "upload", RUN_IDS[0], "--bucket", "drlib-evidence-cli",
                  "--retention-days", "7", "--outputs", str(chain)]) == 0
-    assert "6 uploaded, 0 skipped" in capsys.readouterr().out
+    assert "8 uploaded, 0 skipped" in capsys.readouterr().out  # with report.html, report.json

@@ -69,4 +69,4 @@ def test_history_notebook_lists_runs_and_checks_the_chain(chain: Path, tmp_path:
     text = _text(executed)
     for run_id in RUN_IDS:
         assert run_id in text
-    assert "OK: 3 run(s), 15 file(s)" in text
+    assert "OK: 3 run(s), 21 file(s)" in text  # each run: 5 files, report.html and .json

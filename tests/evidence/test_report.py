@@ -156,4 +156,24 @@ def test_rpo_not_tested_is_never_within_target_and_writes_are_tabled() -> None:
     assert writes.loc["aurora", "rejected by class"] == "1 AdminShutdown, 96 ReadOnlySqlTransaction"
     assert writes.loc["aurora", "write outage s"] == 20.8
     assert writes.loc["aurora", "first ack after"].startswith("us-west-2 #104")
+    assert writes.loc["aurora", "left behind after failback"] == "-"  # no failback recorded
     assert references_table(data).loc["dynamodb_lag", "origin"] == "project design figure"
+
+
+def test_each_sides_writes_are_tabled_with_what_failback_left_behind() -> None:
+    """Per store: writes per region written, those not yet replicated at the reconciliation,
+    and those still left behind after failback."""
+    data = metrics(RUN_IDS[0], "passed")
+    side = {"replicated": 0, "not_replicated_seqs": [], "missing_where_written": 0}
+    data["measured"]["writes"] = {"s3": {"attempted": 9, "acknowledged": 9, "rejected": 0,
+                                         "timed_out": 0, "rejected_by_class": {}}}
+    data["measured"]["replication"] = {"s3": {
+        "us-east-1": {**side, "written": 5, "not_replicated": 0},
+        "us-west-2": {**side, "written": 4, "not_replicated": 3}}}
+    data["failback"] = {"replication": {"left_behind": 1, "stores": {"s3": {
+        "us-east-1": {**side, "written": 5, "not_replicated": 0},
+        "us-west-2": {**side, "written": 4, "not_replicated": 1}}}}}
+    writes = writes_table(data)
+    assert writes.loc["s3", "written per region"] == "us-east-1 5, us-west-2 4"
+    assert writes.loc["s3", "not yet replicated"] == "us-east-1 0, us-west-2 3"
+    assert writes.loc["s3", "left behind after failback"] == 1

@@ -22,7 +22,7 @@ BUCKET = "drlib-evidence-test"
 REGION = "us-east-1"
 RUN = RUN_IDS[0]
 BUNDLE = ["30_drill.html", "30_drill.ipynb", "charts/lag.png", "lag.csv", "metrics.json",
-          "manifest.json"]
+          "manifest.json", "report.json", "report.html"]
 
 
 def _bucket(aws: AwsClients, default_mode: str | None = "COMPLIANCE", lock: bool = True) -> Any:
@@ -83,7 +83,7 @@ def test_second_upload_changes_nothing(aws: AwsClients, chain: Path) -> None:
     assert again.uploaded == []
     assert sorted(again.skipped) == sorted(BUNDLE)
     assert _versions(s3) == before
-    assert "0 uploaded, 6 skipped" in again.table()
+    assert "0 uploaded, 8 skipped" in again.table()
 
 
 def test_upload_after_sign_off_adds_only_the_sign_off(aws: AwsClients, chain: Path) -> None:
@@ -171,7 +171,7 @@ def test_archive_catches_a_reforged_newest_manifest(aws: AwsClients, chain: Path
     """A newest manifest rewritten with fresh digests passes local checks but not the archive."""
     from drlib.evidence import verify
     from drlib.evidence.archive import verify_archive
-    from drlib.evidence.manifest import canonical_json, content_digest
+    from drlib.evidence.manifest import canonical_json, content_digest, sha256_file
 
     newest = RUN_IDS[2]
     _bucket(aws)
@@ -182,9 +182,18 @@ def test_archive_catches_a_reforged_newest_manifest(aws: AwsClients, chain: Path
     document["status"] = "passed"
     document["content_sha256"] = content_digest(document)
     path.write_bytes(canonical_json(document))
+    # The report was rendered from the manifest as sealed: caught locally...
+    assert [p.kind for p in verify(chain).problems] == ["report-wrong-manifest"]
+    # ... unless the forger rewrites report.json too.
+    addendum = chain / newest / "report.json"
+    record = json.loads(addendum.read_text())
+    record["manifest_sha256"] = sha256_file(path)
+    record["content_sha256"] = content_digest(record)
+    addendum.write_bytes(canonical_json(record))
     assert verify(chain).ok  # nothing later chains to the newest manifest
-    [problem] = verify_archive(aws, chain / newest, BUCKET, REGION).problems
-    assert (problem.kind, problem.path) == ("modified", "manifest.json")
+    problems = verify_archive(aws, chain / newest, BUCKET, REGION).problems
+    assert sorted((p.kind, p.path) for p in problems) == [("modified", "manifest.json"),
+                                                          ("modified", "report.json")]
 
 
 def test_archive_catches_a_deleted_newest_sign_off(aws: AwsClients, chain: Path) -> None:

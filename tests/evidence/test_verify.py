@@ -26,8 +26,8 @@ def test_untouched_chain_verifies(chain: Path) -> None:
     report = verify(chain)
     assert report.ok, report.table()
     assert report.runs == list(RUN_IDS)
-    assert report.files_checked == 15
-    assert report.table().startswith("OK: 3 run(s), 15 file(s)")
+    assert report.files_checked == 21  # 5 files a run, and its report.html and report.json
+    assert report.table().startswith("OK: 3 run(s), 21 file(s)")
 
 
 def test_changed_byte_in_a_notebook(chain: Path) -> None:
@@ -67,19 +67,22 @@ def test_edited_earlier_manifest_breaks_the_chain(chain: Path) -> None:
 
     document["content_sha256"] = content_digest(document)  # a careful forger
     path.write_bytes(canonical_json(document))
-    problem = _only(verify(chain).problems)
+    problem, report = sorted(verify(chain).problems, key=lambda p: p.kind)
     assert (problem.kind, problem.run, problem.path) == ("chain-broken", FIRST, "manifest.json")
     assert FIRST in problem.detail
     assert SECOND in problem.detail
+    # The run's report was rendered from the manifest as sealed.
+    assert (report.kind, report.run, report.path) == ("report-wrong-manifest", FIRST,
+                                                      "report.json")
 
 
 def test_hand_edited_manifest_is_caught_even_for_the_newest_run(chain: Path) -> None:
     """An edit that does not recompute the content digest is caught on the newest manifest too."""
     path = chain / THIRD / "manifest.json"
     path.write_text(path.read_text().replace('"status": "aborted"', '"status": "passed"'))
-    problem = _only(verify(chain).problems)
-    assert (problem.kind, problem.run, problem.path) == ("manifest-modified", THIRD,
-                                                         "manifest.json")
+    kinds = sorted((p.kind, p.run, p.path) for p in verify(chain).problems)
+    assert kinds == [("manifest-modified", THIRD, "manifest.json"),
+                     ("report-wrong-manifest", THIRD, "report.json")]
 
 
 def test_deleted_middle_run_is_reported(chain: Path) -> None:

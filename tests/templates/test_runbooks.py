@@ -30,10 +30,32 @@ def test_every_runbook_is_valid_automation_content(logical_id: str) -> None:
 
 @pytest.mark.parametrize("logical_id", PROCEDURE)
 def test_every_procedure_step_declares_timeout_and_on_failure(logical_id: str) -> None:
-    """Each step of the procedure runbooks has its own timeoutSeconds and onFailure."""
-    for step in _content(logical_id)["mainSteps"]:
+    """Each step of the procedure runbooks has its own timeoutSeconds and onFailure: Abort, or
+    a jump to a step that ends the execution (a recovery step)."""
+    steps = {s["name"]: s for s in _content(logical_id)["mainSteps"]}
+    for step in steps.values():
         assert int(step["timeoutSeconds"]) > 0, step["name"]
-        assert step["onFailure"] == "Abort", step["name"]
+        target = str(step["onFailure"]).removeprefix("step:")
+        assert step["onFailure"] == "Abort" or steps[target].get("isEnd") is True, step["name"]
+
+
+def test_planned_switchover_moves_dns_with_the_switchover_and_restores_it_on_failure() -> None:
+    """DNS moves right after the switchover request (detection and TTL run while the database
+    switches); a switchover that is not verified puts DNS back on the primary, and the recovery
+    step is never on the success path (the verification is the last step)."""
+    steps = _content("PlannedSwitchoverRunbook")["mainSteps"]
+    names = [s["name"] for s in steps]
+    assert names.index("MoveDnsToSecondary") == names.index("SwitchoverGlobalCluster") + 1
+    by_name = {s["name"]: s for s in steps}
+    assert by_name["MoveDnsToSecondary"]["inputs"]["Inverted"] is True
+    restore = by_name["RestorePrimaryDns"]
+    assert restore["inputs"]["Api"] == "UpdateHealthCheck"
+    assert restore["inputs"]["Inverted"] is False
+    assert restore["isEnd"] is True
+    for name in ("WaitForSwitchover", "DescribeMembersAfter", "VerifyWriter"):
+        assert by_name[name]["onFailure"] == "step:RestorePrimaryDns", name
+    assert names[-1] == "VerifyWriter"
+    assert by_name["DescribeMembersAfter"]["nextStep"] == "VerifyWriter"
 
 
 @pytest.mark.parametrize("logical_id", PROCEDURE)

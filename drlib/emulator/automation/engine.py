@@ -169,6 +169,8 @@ class Execution:
     region_down: Callable[[str], bool] = lambda region: False
     lock: threading.RLock = field(default_factory=threading.RLock)
     thread: threading.Thread | None = None
+    parent_execution_id: str | None = None
+    target: str | None = None
 
     # --- references ---
 
@@ -230,6 +232,10 @@ class Execution:
                 shape["CurrentAction"] = current.step.action
             if self.failure_message:
                 shape["FailureMessage"] = self.failure_message
+            if self.parent_execution_id:
+                shape["ParentAutomationExecutionId"] = self.parent_execution_id
+            if self.target:
+                shape["Target"] = self.target
             return shape
 
     def to_api(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The child is this interpreter (``sys.executable``) with the environment the step gives it (the
 emulator's endpoint, dummy credentials, the execution's region), so ``boto3`` inside the script
-reaches the emulator in the right region. The handler's return value must be JSON-serialisable;
+reaches the emulator in the right region (and, with ``DRLIB_EMULATOR_ACCOUNT_ID``, the right
+account: the default boto3 session sends it). The handler's return value must be JSON-serialisable;
 an exception is reported as ``<type>: <message>`` with its traceback. The child is killed at the
 step's deadline or when the execution is stopped.
 """
@@ -20,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 CHILD = r"""
-import json, sys, traceback
+import json, os, sys, traceback
+if os.environ.get("DRLIB_EMULATOR_ACCOUNT_ID"):
+    # an execution in another account of the emulator: the default session sends that account
+    import boto3
+    boto3.setup_default_session()
+    def _in_account(request, **_):
+        request.headers["x-moto-account-id"] = os.environ["DRLIB_EMULATOR_ACCOUNT_ID"]
+    boto3.DEFAULT_SESSION.events.register("before-sign.*.*", _in_account)
 work = sys.argv[1]
 with open(work + "/request.json") as f:
     request = json.load(f)

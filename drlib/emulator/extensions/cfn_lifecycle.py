@@ -42,10 +42,23 @@ _originals: dict[str, Any] = {}
 class ResourceCreationFailed(Exception):
     """A resource of the stack failed to create; carries its logical id and the reason."""
 
+    action = "create"
+
     def __init__(self, logical_id: str, reason: str) -> None:
         super().__init__(f"{logical_id}: {reason}")
         self.logical_id = logical_id
         self.reason = reason
+
+
+class ResourceUpdateFailed(ResourceCreationFailed):
+    """A resource of the stack failed to update (see :mod:`.cfn_updates`)."""
+
+    action = "update"
+
+
+class UpdateRefused(Exception):
+    """Raised by a model's update handler for an update CloudFormation would refuse; its text is
+    the stack event's reason."""
 
 
 def is_service_error(exc: BaseException) -> bool:
@@ -293,8 +306,8 @@ def guarded_update(stack: Any, apply: Any) -> bool:
     try:
         apply()
     except ResourceCreationFailed as failure:
-        reason = (f"The following resource(s) failed to create: [{failure.logical_id}]. "
-                  "Update rollback requested.")
+        reason = (f"The following resource(s) failed to {failure.action}: "
+                  f"[{failure.logical_id}]. Update rollback requested.")
         stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
         added = created_order(resource_map)[mark:]
         del created_order(resource_map)[mark:]
@@ -303,6 +316,10 @@ def guarded_update(stack: Any, apply: Any) -> bool:
          resource_map._resource_json_map, resource_map.input_parameters, resolved) = saved
         resource_map.resolved_parameters.clear()
         resource_map.resolved_parameters.update(resolved)
+        # References resolve through the parsed map, which holds the parameters and conditions:
+        # the previous values, or later Refs (outputs, drift) would see the rolled-back ones.
+        resource_map._parsed_resources.update(resolved)
+        resource_map.load_conditions()
         stack.output_map = stack._create_output_map()
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
         stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")

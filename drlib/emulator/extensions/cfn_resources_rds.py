@@ -5,6 +5,15 @@ moto skips the first two and fails (HTTP 500) on an aurora instance. Each resour
 by the same RDS backend method the API calls (``create_global_cluster``, ``create_db_cluster``,
 ``create_db_instance``), so ``describe_*`` shows it and hooks on those methods fire for stacks too.
 Global clusters live in the us-east-1 backend, where moto's API keeps them.
+
+Stack updates modify them in place, as CloudFormation's RDS handlers do (the changed settings
+through the same backend methods as ``ModifyDBCluster``, ``ModifyDBInstance``, ...; a
+``GlobalClusterIdentifier`` removed from a cluster detaches it, ``RemoveFromGlobalCluster``). A
+change of a property the registry schema marks create-only needs a replacement, which
+CloudFormation refuses for a resource with a custom name ("CloudFormation cannot update a stack
+when a custom-named resource requires replacing"): the update fails and rolls back, and nothing
+of the global database is replaced. The emulator refuses the replacement of an unnamed one too
+(it does not replace these resources).
 """
 
 from __future__ import annotations
@@ -134,18 +143,76 @@ def keep_performance_insights(database: Any, properties: dict[str, Any]) -> None
             properties.get("PerformanceInsightsRetentionPeriod")) or 7
 
 
+def _text(value: Any, fold: bool = False) -> str:
+    """A property value as comparable text (``fold``: without case, as RDS identifiers)."""
+    import json
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text.lower() if fold else text
+
+
+CONDITIONAL_REPLACEMENT = {"AWS::RDS::DBCluster": ("Engine", "MasterUsername")}
+"""Conditionally create-only properties that the handlers cannot change in place here
+(``GlobalClusterIdentifier`` is handled: removed, the cluster is detached)."""
+
+
+def replaced_properties(resource_type: str, old: dict[str, Any], new: dict[str, Any]
+                        ) -> list[str]:
+    """The create-only properties (registry schema) whose value the update changes."""
+    from drlib.emulator.cfn_schema import resource_schema
+
+    schema = resource_schema(resource_type) or {}
+    names = {str(p).split("/")[2] for p in schema.get("createOnlyProperties") or []
+             if str(p).startswith("/properties/")}
+    names |= set(CONDITIONAL_REPLACEMENT.get(resource_type, ()))
+    return sorted(n for n in names if _text(old.get(n), True) != _text(new.get(n), True))
+
+
+def refuse_replacement(resource_type: str, name_property: str, old: dict[str, Any],
+                       new: dict[str, Any], extra: tuple[str, ...] = ()) -> None:
+    """Raise UpdateRefused when the update needs a replacement (``old``: the properties the
+    resource was made or last updated with; empty when unknown, then nothing is refused)."""
+    from drlib.emulator.extensions.cfn_lifecycle import UpdateRefused
+
+    if not old:
+        return
+    changed = replaced_properties(resource_type, old, new) + [
+        n for n in extra if _text(old.get(n), True) != _text(new.get(n), True)]
+    if not changed:
+        return
+    name = new.get(name_property)
+    if name:
+        raise UpdateRefused("CloudFormation cannot update a stack when a custom-named resource "
+                            f"requires replacing. Rename {name} and update the stack again.")
+    raise UpdateRefused(f"Updating {', '.join(changed)} requires replacing this "
+                        f"{resource_type}, which the drlib emulator does not do.")
+
+
+def changed(old: dict[str, Any], new: dict[str, Any], name: str) -> bool:
+    return _text(old.get(name)) != _text(new.get(name))
+
+
+def replace_tags(current: list[dict[str, str]], properties: dict[str, Any]
+                 ) -> list[dict[str, str]]:
+    """The template's tags, keeping AWS's own (``aws:``) ones."""
+    kept = [t for t in current or [] if str(t.get("Key", "")).startswith("aws:")]
+    return kept + _tags(properties)
+
+
 def _define_models() -> None:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cloudformation.utils import random_suffix
     from moto.core.common_models import CloudFormationModel
-    from moto.rds.models import DBInstance, rds_backends
+    from moto.rds.models import DBInstance, DBSubnetGroup, rds_backends
 
     class GlobalClusterResource(CloudFormationModel):
         """An ``AWS::RDS::GlobalCluster`` made through ``RDSBackend.create_global_cluster``."""
 
-        def __init__(self, global_cluster: Any, account_id: str) -> None:
+        def __init__(self, global_cluster: Any, account_id: str,
+                     properties: dict[str, Any] | None = None) -> None:
             self.global_cluster = global_cluster
             self.account_id = account_id
+            self.properties = dict(properties or {})
 
         @staticmethod
         def cloudformation_type() -> str:
@@ -187,7 +254,27 @@ def _define_models() -> None:
                 engine_version=None if source else p.get("EngineVersion"),
                 storage_encrypted=as_bool(p.get("StorageEncrypted")),
                 deletion_protection=as_bool(p.get("DeletionProtection")))
-            return cls(global_cluster, account_id)
+            if p.get("Tags"):
+                global_cluster.add_tags(_tags(p))
+            return cls(global_cluster, account_id, p)
+
+        @classmethod
+        def update_from_cloudformation_json(
+                cls, original_resource: GlobalClusterResource, new_resource_name: str,
+                cloudformation_json: Any, account_id: str,
+                region_name: str) -> GlobalClusterResource:
+            p = cloudformation_json.get("Properties") or {}
+            old = original_resource.properties
+            refuse_replacement("AWS::RDS::GlobalCluster", "GlobalClusterIdentifier", old, p)
+            gc = original_resource.global_cluster
+            if changed(old, p, "DeletionProtection"):
+                gc.deletion_protection = bool(as_bool(p.get("DeletionProtection")))
+            if changed(old, p, "EngineVersion") and p.get("EngineVersion"):
+                gc.engine_version = str(p["EngineVersion"])  # ModifyGlobalCluster
+            if changed(old, p, "Tags"):
+                gc.tags = replace_tags(gc.tags, p)
+            original_resource.properties = dict(p)
+            return original_resource
 
         def delete(self, account_id: str, region_name: str) -> None:
             backend = rds_backends[account_id][GLOBAL_CLUSTER_REGION]
@@ -196,10 +283,12 @@ def _define_models() -> None:
     class DBClusterResource(CloudFormationModel):
         """An ``AWS::RDS::DBCluster`` made through ``RDSBackend.create_db_cluster``."""
 
-        def __init__(self, cluster: Any, account_id: str, region_name: str) -> None:
+        def __init__(self, cluster: Any, account_id: str, region_name: str,
+                     properties: dict[str, Any] | None = None) -> None:
             self.cluster = cluster
             self.account_id = account_id
             self.region_name = region_name
+            self.properties = dict(properties or {})
 
         @staticmethod
         def cloudformation_type() -> str:
@@ -248,7 +337,53 @@ def _define_models() -> None:
                 # CloudFormation reports the cluster created only once it is available; moto
                 # would answer "creating" to the first describe after the stack completed.
                 cluster.status = "available"
-            return cls(cluster, account_id, region_name)
+            return cls(cluster, account_id, region_name, p)
+
+        @classmethod
+        def update_from_cloudformation_json(
+                cls, original_resource: DBClusterResource, new_resource_name: str,
+                cloudformation_json: Any, account_id: str,
+                region_name: str) -> DBClusterResource:
+            """In place, as the provider's update handler: detach when GlobalClusterIdentifier
+            is removed, then ModifyDBCluster with the changed settings, then the tags."""
+            from drlib.emulator.extensions import rds_global
+
+            p = cloudformation_json.get("Properties") or {}
+            old = original_resource.properties
+            cluster = original_resource.cluster
+            old_global, new_global = old.get("GlobalClusterIdentifier"), \
+                p.get("GlobalClusterIdentifier")
+            refuse_replacement("AWS::RDS::DBCluster", "DBClusterIdentifier", old, p,
+                               ("GlobalClusterIdentifier",) if old_global and new_global
+                               else ())
+            if old_global and not new_global:
+                rds_global.remove_from_global_cluster(account_id, str(old_global),
+                                                      cluster.db_cluster_arn)
+            kwargs = cluster_kwargs(cluster.db_cluster_identifier, p)
+            modify: dict[str, Any] = {"db_cluster_identifier": cluster.db_cluster_identifier,
+                                      "apply_immediately": True}
+            for name, key in (("BackupRetentionPeriod", "backup_retention_period"),
+                              ("PreferredBackupWindow", "preferred_backup_window"),
+                              ("PreferredMaintenanceWindow", "preferred_maintenance_window"),
+                              ("DeletionProtection", "deletion_protection"),
+                              ("CopyTagsToSnapshot", "copy_tags_to_snapshot"),
+                              ("EngineVersion", "engine_version"),
+                              ("VpcSecurityGroupIds", "vpc_security_group_ids"),
+                              ("DBClusterParameterGroupName", "db_cluster_parameter_group_name"),
+                              ("MasterUserPassword", "master_user_password")):
+                if changed(old, p, name) and key in kwargs:
+                    modify[key] = kwargs[key]
+            backend = rds_backends[account_id][region_name]
+            backend.modify_db_cluster(modify)
+            if changed(old, p, "EnableIAMDatabaseAuthentication"):
+                cluster.iam_auth = bool(as_bool(p.get("EnableIAMDatabaseAuthentication")))
+            if changed(old, p, "EnableCloudwatchLogsExports"):
+                cluster.enabled_cloudwatch_logs_exports = list(
+                    p.get("EnableCloudwatchLogsExports") or [])
+            if changed(old, p, "Tags"):
+                cluster.tags = replace_tags(cluster.tags, p)
+            original_resource.properties = dict(p)
+            return original_resource
 
         def delete(self, account_id: str, region_name: str) -> None:
             backend = rds_backends[account_id][region_name]
@@ -268,8 +403,9 @@ def _define_models() -> None:
         """``AWS::RDS::DBClusterParameterGroup`` through ``create_db_cluster_parameter_group``
         and ``modify_db_cluster_parameter_group``; Ref is the group name."""
 
-        def __init__(self, group: Any) -> None:
+        def __init__(self, group: Any, properties: dict[str, Any] | None = None) -> None:
             self.group = group
+            self.properties = dict(properties or {})
 
         @staticmethod
         def cloudformation_type() -> str:
@@ -298,7 +434,26 @@ def _define_models() -> None:
                           for k, v in (p.get("Parameters") or {}).items()]
             if parameters:
                 backend.modify_db_cluster_parameter_group(name, parameters)
-            return cls(group)
+            return cls(group, p)
+
+        @classmethod
+        def update_from_cloudformation_json(
+                cls, original_resource: DBClusterParameterGroupResource,
+                new_resource_name: str, cloudformation_json: Any, account_id: str,
+                region_name: str) -> DBClusterParameterGroupResource:
+            p = cloudformation_json.get("Properties") or {}
+            old = original_resource.properties
+            refuse_replacement("AWS::RDS::DBClusterParameterGroup",
+                               "DBClusterParameterGroupName", old, p)
+            if changed(old, p, "Parameters"):
+                backend = rds_backends[account_id][region_name]
+                parameters = [{"ParameterName": k, "ParameterValue": str(v),
+                               "ApplyMethod": "pending-reboot"}
+                              for k, v in (p.get("Parameters") or {}).items()]
+                backend.modify_db_cluster_parameter_group(original_resource.group.name,
+                                                          parameters)
+            original_resource.properties = dict(p)
+            return original_resource
 
         def delete(self, account_id: str, region_name: str) -> None:
             rds_backends[account_id][region_name].delete_db_cluster_parameter_group(
@@ -318,13 +473,46 @@ def _define_models() -> None:
         else:
             database = backend.create_db_instance(db_kwargs)
         keep_performance_insights(database, p)
+        database.drlib_properties = dict(p)  # type: ignore[attr-defined]
+        return database
+
+    def update_db_instance_from_cloudformation_json(
+            cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+            account_id: str, region_name: str) -> Any:
+        """In place (ModifyDBInstance) for the settings a cluster instance can change."""
+        p = cloudformation_json.get("Properties") or {}
+        old = getattr(original_resource, "drlib_properties", {})
+        refuse_replacement("AWS::RDS::DBInstance", "DBInstanceIdentifier", old, p,
+                           ("DBClusterIdentifier", "Engine"))
+        database = original_resource
+        kwargs = instance_kwargs(database.db_instance_identifier, p)
+        for name, key in (("DBInstanceClass", "db_instance_class"),
+                          ("PubliclyAccessible", "publicly_accessible"),
+                          ("AutoMinorVersionUpgrade", "auto_minor_version_upgrade"),
+                          ("MonitoringInterval", "monitoring_interval"),
+                          ("MonitoringRoleArn", "monitoring_role_arn"),
+                          ("PromotionTier", "promotion_tier"),
+                          ("CACertificateIdentifier", "ca_certificate_identifier")):
+            if changed(old, p, name) and key in kwargs:
+                setattr(database, key, kwargs[key])
+        if any(changed(old, p, n) for n in ("EnablePerformanceInsights",
+                                             "PerformanceInsightsKMSKeyId",
+                                             "PerformanceInsightsRetentionPeriod")):
+            keep_performance_insights(database, p)
+        if changed(old, p, "Tags"):
+            database.tags = replace_tags(database.tags, p)
+        database.drlib_properties = dict(p)
         return database
 
     def delete_db_instance(self: Any, account_id: str, region_name: str) -> None:
         rds_backends[account_id][region_name].delete_db_instance(self.db_instance_identifier)
 
+    # Ref and ListStackResources name a subnet group by its name, as on AWS.
+    DBSubnetGroup.physical_resource_id = property(lambda group: group.name)  # type: ignore[attr-defined]
     DBInstance.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
         create_db_instance_from_cloudformation_json)
+    DBInstance.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        update_db_instance_from_cloudformation_json)
     DBInstance.delete = delete_db_instance  # type: ignore[method-assign]
     refresh_model_map(GlobalClusterResource, DBClusterResource, DBClusterParameterGroupResource)
 

@@ -1,8 +1,17 @@
 """CloudFormation ``AWS::AutoScaling::ScalingPolicy`` and
-``AWS::ApplicationAutoScaling::ScalableTarget``, which moto lacks.
+``AWS::ApplicationAutoScaling::ScalableTarget``, which moto lacks, and in-place updates of
+``AWS::AutoScaling::AutoScalingGroup``.
 
 Both go through the backends' API methods (``put_scaling_policy``, ``register_scalable_target``)
 so ``describe_policies`` and ``describe_scalable_targets`` show them.
+
+moto updated an Auto Scaling group by deleting it and creating another under a new generated
+name (everything that named the group broke). CloudFormation updates a group in place
+(``UpdateAutoScalingGroup``), and sets ``MinSize``, ``MaxSize`` and ``DesiredCapacity`` to the
+template's values whenever it updates the group: a group scaled outside CloudFormation (the DR
+runbooks scale the standby region's) goes back to the template's size when a stack update
+modifies it (a known CloudFormation behaviour: aws/aws-cdk#5215, "every deployment resets
+capacity"). A new ``AutoScalingGroupName`` needs a replacement, which is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +20,47 @@ from typing import Any
 
 from drlib.emulator.extensions.cfn_hooks import refresh_model_map, when_cloudformation_loaded
 from drlib.emulator.extensions.cfn_resources_rds import as_bool, as_int
+
+
+def update_group_in_place(cls: Any, original_resource: Any, new_resource_name: str,
+                          cloudformation_json: Any, account_id: str, region_name: str) -> Any:
+    """``AWS::AutoScaling::AutoScalingGroup`` updated as CloudFormation updates it."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    from drlib.emulator.extensions.cfn_lifecycle import UpdateRefused
+
+    p = cloudformation_json.get("Properties") or {}
+    group = original_resource
+    if p.get("AutoScalingGroupName") and str(p["AutoScalingGroupName"]) != group.name:
+        raise UpdateRefused("CloudFormation cannot update a stack when a custom-named resource "
+                            f"requires replacing. Rename {p['AutoScalingGroupName']} and update "
+                            "the stack again.")
+    backend = autoscaling_backends[account_id][region_name]
+    arguments: dict[str, Any] = {
+        "name": group.name, "availability_zones": p.get("AvailabilityZones") or [],
+        "desired_capacity": as_int(p.get("DesiredCapacity")),
+        "max_size": as_int(p.get("MaxSize")), "min_size": as_int(p.get("MinSize")),
+        "launch_config_name": p.get("LaunchConfigurationName"),
+        "launch_template": p.get("LaunchTemplate") or {},
+        "vpc_zone_identifier": ",".join(p.get("VPCZoneIdentifier") or []) or None,
+        "health_check_period": as_int(p.get("HealthCheckGracePeriod")),
+        "health_check_type": p.get("HealthCheckType"),
+        "new_instances_protected_from_scale_in": as_bool(
+            p.get("NewInstancesProtectedFromScaleIn"))}
+    backend.update_auto_scaling_group(**arguments)
+    wanted = set(p.get("TargetGroupARNs") or [])
+    current = set(group.target_group_arns or [])
+    if wanted - current:
+        backend.attach_load_balancer_target_groups(group.name, sorted(wanted - current))
+    if current - wanted:
+        backend.detach_load_balancer_target_groups(group.name, sorted(current - wanted))
+    tags = [{"ResourceId": group.name, "ResourceType": "auto-scaling-group",
+             "Key": str(t["Key"]), "Value": str(t["Value"]),
+             "PropagateAtLaunch": bool(as_bool(t.get("PropagateAtLaunch")))}
+            for t in p.get("Tags") or []]
+    if tags:
+        backend.create_or_update_tags(tags)
+    return group
 
 
 def _define_models() -> None:
@@ -109,6 +159,10 @@ def _define_models() -> None:
             applicationautoscaling_backends[account_id][region_name].deregister_scalable_target(
                 self.namespace, self.resource_id, self.dimension)
 
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    FakeAutoScalingGroup.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        update_group_in_place)
     refresh_model_map(ScalingPolicyResource, ScalableTargetResource)
 
 

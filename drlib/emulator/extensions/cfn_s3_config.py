@@ -141,6 +141,8 @@ def apply_bucket_configuration(backend: Any, bucket: Any, properties: dict[str, 
     if properties.get("ReplicationConfiguration"):
         backend.put_bucket_replication(
             name, replication_configuration(properties["ReplicationConfiguration"]))
+    elif getattr(bucket, "replication", None):
+        backend.delete_bucket_replication(name)  # an update removed it
     block = properties.get("PublicAccessBlockConfiguration")
     if block:
         backend.put_public_access_block(name, {key: bool(as_bool(value))
@@ -172,6 +174,20 @@ def _patch_bucket_model() -> None:
         return bucket
 
     FakeBucket.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    original_update = FakeBucket.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def update(cls: Any, original_resource: Any, new_resource_name: str,
+               cloudformation_json: Any, account_id: str, region_name: str) -> Any:
+        """An update without replacement applies the declared configuration again (moto's own
+        update only re-applies encryption and tags), e.g. a replication rule added later."""
+        bucket = original_update(cls, original_resource, new_resource_name, cloudformation_json,
+                                 account_id, region_name)
+        if bucket is original_resource:
+            apply_bucket_configuration(s3_backends[account_id][get_partition(region_name)],
+                                       bucket, cloudformation_json.get("Properties") or {})
+        return bucket
+
+    FakeBucket.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
     _patched.add("bucket")
 
 

@@ -76,13 +76,19 @@ def health_check_args_from_template(config: dict[str, Any]) -> dict[str, Any]:
 
 def _create_from_template(cls: Any, resource_name: str, cloudformation_json: Any,
                           account_id: str, region_name: str, **kwargs: Any) -> Any:
-    # moto drops Inverted, Disabled, ChildHealthChecks, HealthThreshold and Regions here.
+    # moto drops Inverted, Disabled, ChildHealthChecks, HealthThreshold and Regions here
+    # (and the HealthCheckTags).
     from moto.route53.models import route53_backends
     from moto.utilities.utils import get_partition
 
     args = health_check_args_from_template(cloudformation_json["Properties"]["HealthCheckConfig"])
     backend = route53_backends[account_id][get_partition(region_name)]
-    return backend.create_health_check(caller_reference=resource_name, health_check_args=args)
+    check = backend.create_health_check(caller_reference=resource_name, health_check_args=args)
+    tags = [{"Key": str(t["Key"]), "Value": str(t["Value"])}
+            for t in cloudformation_json["Properties"].get("HealthCheckTags") or []]
+    if tags:  # moto drops HealthCheckTags too
+        backend.change_tags_for_resource("healthcheck", check.id, tags, [])
+    return check
 
 
 def _get_health_check_count(self: Any) -> Any:

@@ -15,14 +15,26 @@ requires versioning) but never copies an object. This extension follows that con
   :mod:`drlib.emulator.replication_queue` applies it after ``faults.replication_delay("s3")``:
   the replica gets the same key, version id, last-modified time, content, metadata and tags and
   shows ``REPLICA``, the source ``COMPLETED``; ``FAILED`` if the destination bucket is missing.
-  Replicas never replicate again.
+  Replicas (objects and delete markers) never replicate again, so two buckets whose rules name
+  each other (two-way replication) do not loop: what a client writes or deletes in either bucket
+  goes to the other once.
+* **Metadata changes** (``PutObjectTagging``, ``DeleteObjectTagging``) of a version that already
+  replicated follow it to the destination (the replica's version gets the source's new tags).
+  A change made to a *replica* goes back only under a rule of the replica's bucket with
+  ``SourceSelectionCriteria`` ``ReplicaModifications`` ``Enabled`` (replica modification sync);
+  without it the replica's tags stay where they were changed, as on AWS.
 * **Metrics**, for rules with ``Metrics`` or ``ReplicationTime`` enabled, in the *source*
   bucket's region, namespace ``AWS/S3``, dimensions ``SourceBucket``, ``DestinationBucket``,
   ``RuleId``: ``ReplicationLatency`` (Seconds, a statistic set per worker cycle),
   ``OperationsPendingReplication`` (Count) and ``BytesPendingReplication`` (Bytes) at most once a
   second while they change, ``OperationsFailedReplication`` (Count).
-* ``GetBucketReplication`` answers with the stored filters and delete-marker setting (moto
-  answers every rule with an empty prefix and delete-marker replication disabled).
+* ``PutBucketReplication`` (and a CloudFormation bucket's ``ReplicationConfiguration``) refuses a
+  rule whose destination bucket, in the same account, does not exist or is not versioned
+  (``InvalidRequest``), as S3 does: a replication rule can only name a bucket that exists, so two
+  buckets replicating to each other need one of them updated after the other exists.
+* ``GetBucketReplication`` answers with the stored filters, delete-marker setting and source
+  selection criteria (moto answers every rule with an empty prefix and delete-marker
+  replication disabled).
 """
 
 from __future__ import annotations
@@ -64,6 +76,7 @@ class ReplicationRule:
     destination_bucket: str
     storage_class: str | None
     metrics: bool
+    replica_modifications: bool = False
 
     def matches(self, key_name: str, tags: Mapping[str, str]) -> bool:
         """Whether an object with this name and these tags falls under the rule's filter."""
@@ -111,6 +124,8 @@ def parse_rule(rule: Mapping[str, Any]) -> ReplicationRule:
         storage_class=destination.get("StorageClass"),
         metrics=_enabled(destination.get("Metrics")) or _enabled(
             destination.get("ReplicationTime")),
+        replica_modifications=_enabled(
+            (rule.get("SourceSelectionCriteria") or {}).get("ReplicaModifications")),
     )
 
 
@@ -146,6 +161,14 @@ def rules_for_delete_marker(rules: list[ReplicationRule], key_name: str
     return [r for r in chosen if r.delete_markers]
 
 
+def rules_for_metadata(rules: list[ReplicationRule], key_name: str, tags: Mapping[str, str],
+                       *, replica: bool) -> list[ReplicationRule]:
+    """The rules a metadata change of a version (its tags) replicates under: those of a new
+    object version, restricted for a replica to rules with replica modification sync."""
+    chosen = rules_for_object(rules, key_name, tags)
+    return [r for r in chosen if r.replica_modifications] if replica else chosen
+
+
 # --- queued versions ---------------------------------------------------------------------------
 
 @dataclass
@@ -160,6 +183,8 @@ class _Replication:
     delete_marker: bool
     rule: ReplicationRule
     size: int
+    metadata_only: bool = False
+    """A metadata change (tags) of a version the destination already holds."""
 
 
 _MetricKey = tuple[str, str, str, str, str]  # account, source region, source, destination, rule
@@ -227,6 +252,42 @@ def _queue_version(backend: Any, bucket_name: str, version: Any, delete_marker: 
     replication_queue.queue.put(writes)
 
 
+def _on_tags_changed(backend: Any, bucket_name: str, version: Any) -> None:
+    """Called by the patched backend when a request changes a version's tags.
+
+    A version still pending carries its latest tags when it is delivered; one that replicated
+    (``COMPLETED``) sends the change after it; a replica (``REPLICA``) sends it back only under
+    a rule with replica modification sync. A version this request created is not replicated
+    yet (no status): its replication carries the tags.
+    """
+    if getattr(_local, "replicating", False):
+        return
+    status = getattr(version, STATUS_ATTRIBUTE, None)
+    if status not in ("COMPLETED", "REPLICA"):
+        return
+    bucket = backend.buckets.get(bucket_name)
+    if bucket is None or not bucket.is_versioned:
+        return
+    tags = backend.tagger.get_tag_dict_for_resource(version.arn)
+    chosen = rules_for_metadata(parse_rules(getattr(bucket, "replication", None)), version.name,
+                                tags, replica=status == "REPLICA")
+    writes = []
+    for rule in chosen:
+        destination = backend.buckets.get(rule.destination_bucket)
+        replication = _Replication(
+            account_id=backend.account_id, source_bucket=bucket_name,
+            source_region=bucket.region_name, key_name=version.name, version=version,
+            delete_marker=False, rule=rule, size=0, metadata_only=True)
+        writes.append(PendingWrite(
+            store=STORE, resource=f"{backend.account_id}/{bucket_name}->{rule.destination_bucket}",
+            source_region=bucket.region_name,
+            destination_region=destination.region_name if destination else bucket.region_name,
+            payload=replication))
+        _count_pending(replication, +1)
+    if writes:
+        replication_queue.queue.put(writes)
+
+
 def _count_pending(replication: _Replication, sign: int) -> None:
     if not replication.rule.metrics:
         return
@@ -266,7 +327,8 @@ def _apply_guarded(replication: _Replication) -> bool | None:
         # A version that cannot be read or written fails alone; the rest of the batch goes on.
         log.exception("s3 %s/%s: replication to %s failed", replication.source_bucket,
                       replication.key_name, replication.rule.destination_bucket)
-        _settle(replication.version, ok=False)
+        if not replication.metadata_only:
+            _settle(replication.version, ok=False)
         return False
 
 
@@ -279,11 +341,14 @@ def _apply(replication: _Replication) -> bool | None:
         log.info("s3 %s/%s: destination bucket %s is missing; replication FAILED",
                  replication.source_bucket, replication.key_name,
                  replication.rule.destination_bucket)
-        _settle(replication.version, ok=False)
+        if not replication.metadata_only:
+            _settle(replication.version, ok=False)
         return False
     with _data_lock:
         _local.replicating = True
         try:
+            if replication.metadata_only:
+                return _copy_tags(backend, destination, replication.version)
             if replication.delete_marker:
                 _copy_delete_marker(destination, replication.version)
             else:
@@ -307,6 +372,18 @@ def _copy_object(backend: Any, destination: Any, replication: _Replication) -> N
     replica.set_metadata(dict(source.metadata), replace=True)
     backend.tagger.copy_tags(source.arn, replica.arn)
     setattr(replica, STATUS_ATTRIBUTE, "REPLICA")
+
+
+def _copy_tags(backend: Any, destination: Any, source: Any) -> bool:
+    """Give the destination's copy of ``source`` (same version id) the source's tags; False
+    when the destination no longer holds that version."""
+    target = next((v for v in destination.keys.getlist(source.name, [])
+                   if v.version_id == source.version_id and hasattr(v, "arn")), None)
+    if target is None or target is source:
+        return False
+    backend.tagger.delete_all_tags_for_resource(target.arn)
+    backend.tagger.copy_tags(source.arn, target.arn)
+    return True
 
 
 def _copy_delete_marker(destination: Any, marker: Any) -> None:
@@ -418,6 +495,43 @@ def _delete_object(original: Callable[..., Any]) -> Callable[..., Any]:
     return delete_object
 
 
+def _put_object_tagging(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_object_tagging(self: Any, key: Any, tags: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, key, tags, *args, **kwargs)
+        _on_tags_changed(self, key.bucket_name, key)
+        return result
+    return put_object_tagging
+
+
+def _delete_object_tagging(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_object_tagging(self: Any, bucket_name: str, key_name: str,
+                              version_id: str | None = None) -> Any:
+        result = original(self, bucket_name, key_name, version_id)
+        _on_tags_changed(self, bucket_name,
+                         self.get_object(bucket_name, key_name, version_id=version_id))
+        return result
+    return delete_object_tagging
+
+
+def _put_bucket_replication(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_bucket_replication(self: Any, bucket_name: str, replication: dict[str, Any]) -> Any:
+        from moto.s3.exceptions import S3ClientError
+
+        for rule in _as_list(replication.get("Rule")):
+            destination = rule.get("Destination") or {}
+            if destination.get("Account") not in (None, "", self.account_id):
+                continue  # another account's bucket: not visible from here
+            name = str(destination.get("Bucket") or "").rsplit(":", 1)[-1]
+            bucket = self.buckets.get(name)
+            if bucket is None:
+                raise S3ClientError("InvalidRequest", "Destination bucket must exist.")
+            if not bucket.is_versioned:
+                raise S3ClientError("InvalidRequest",
+                                    "Destination bucket must have versioning enabled.")
+        return original(self, bucket_name, replication)
+    return put_bucket_replication
+
+
 def _request(original: Callable[..., Any]) -> Callable[..., Any]:
     """Queue what a request created once the request is done (its tags and metadata set)."""
     def response(*args: Any, **kwargs: Any) -> Any:
@@ -466,6 +580,8 @@ def describe_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
         "Status": rule.get("Status"),
         "Destination": rule.get("Destination"),
     }
+    if rule.get("SourceSelectionCriteria"):
+        described["SourceSelectionCriteria"] = rule["SourceSelectionCriteria"]
     if "Filter" in rule:
         filter_ = dict(rule.get("Filter") or {})
         if isinstance(filter_.get("And"), Mapping):
@@ -512,6 +628,9 @@ def install() -> None:
     replication_queue.queue.register(STORE, deliver, publish_pending_gauges)
     _wrap(S3Backend, "put_object", _put_object)
     _wrap(S3Backend, "delete_object", _delete_object)
+    _wrap(S3Backend, "put_bucket_replication", _put_bucket_replication)
+    _wrap(S3Backend, "put_object_tagging", _put_object_tagging)
+    _wrap(S3Backend, "delete_object_tagging", _delete_object_tagging)
     for name in ("list_objects", "list_objects_v2", "list_object_versions"):
         _wrap(S3Backend, name, _locked)
     for name in ("key_response", "bucket_response"):

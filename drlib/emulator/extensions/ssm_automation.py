@@ -12,9 +12,12 @@
 - While a region is down (``faults.region_down``) its Automation APIs answer HTTP 503
   ``ServiceUnavailable`` and its executions make no progress.
 
-Target locations (multi-account, multi-Region executions), rate control and
-``aws:executeAutomation`` are not emulated: ``TargetLocations``, ``Targets`` and ``TargetMaps``
-are refused with a message saying so.
+- ``TargetLocations`` (accounts x Regions) and rate control (``Targets`` ``ParameterValues`` with
+  ``TargetParameterName``) with concurrency and error thresholds: a parent execution and one child
+  per target in its own account and Region (:mod:`drlib.emulator.automation.fanout`); another
+  account is moto's backend of that account ID (requests carry ``x-moto-account-id``).
+  ``TargetMaps``, ``TargetLocationsURL``, tag or resource-group targets, organizational units and
+  ``aws:executeAutomation`` are not emulated and are refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drlib.emulator import control, faults, state
-from drlib.emulator.automation import actions, engine
+from drlib.emulator.automation import actions, engine, fanout
 from drlib.emulator.automation.validation import (
     InvalidContent,
     parse_content,
@@ -38,9 +41,10 @@ from drlib.emulator.lazy_patch import when_imported
 
 log = logging.getLogger(__name__)
 
-_executions: dict[tuple[str, str], dict[str, engine.Execution]] = {}
+_executions: dict[tuple[str, str], dict[str, engine.Execution | fanout.ParentExecution]] = {}
 _lock = threading.RLock()
-_clients: dict[tuple[str, str, str], Any] = {}
+_clients: dict[tuple[str, str, str, str], Any] = {}
+ACCOUNT_HEADER = "x-moto-account-id"
 
 
 def _error(code: str, message: str) -> Exception:
@@ -51,32 +55,43 @@ def _error(code: str, message: str) -> Exception:
 
 # --- AWS clients for the executions ------------------------------------------------------------
 
-def client_for(service: str, region: str) -> Any:
-    """A boto3 client of ``service`` in ``region`` against this emulator (cached)."""
+def client_for(service: str, region: str, account_id: str | None = None) -> Any:
+    """A boto3 client of ``service`` in ``region`` against this emulator (cached); with
+    ``account_id``, every request is made in that account (moto's ``x-moto-account-id``)."""
     import boto3
     from botocore.config import Config
 
-    key = (service, region, state.current.endpoint_url or "")
+    key = (service, region, state.current.endpoint_url or "", account_id or "")
     with _lock:
         if key not in _clients:
             session = boto3.session.Session(aws_access_key_id="testing",
                                             aws_secret_access_key="testing",
                                             region_name=region)
-            _clients[key] = session.client(
+            client = session.client(
                 service, endpoint_url=state.current.endpoint_url,
                 config=Config(retries={"max_attempts": 2, "mode": "standard"},
                               read_timeout=120, connect_timeout=5))
+            if account_id:
+                def in_account(request: Any, **_: Any) -> None:
+                    request.headers[ACCOUNT_HEADER] = account_id
+
+                client.meta.events.register("before-sign.*.*", in_account)
+            _clients[key] = client
         return _clients[key]
 
 
-def script_environment(region: str) -> dict[str, str]:
-    """The environment of an aws:executeScript child: this emulator, the execution's region."""
+def script_environment(region: str, account_id: str | None = None) -> dict[str, str]:
+    """The environment of an aws:executeScript child: this emulator, the execution's region
+    (and account, which the child's default boto3 session sends)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.pop("DRLIB_EMULATOR_ACCOUNT_ID", None)
     environment.update({
         "AWS_ENDPOINT_URL": state.current.endpoint_url or "",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
     })
+    if account_id:
+        environment["DRLIB_EMULATOR_ACCOUNT_ID"] = account_id
     return environment
 
 
@@ -140,20 +155,29 @@ def _document(account_id: str, region: str, name: str, version: str | None) -> A
 # --- executions --------------------------------------------------------------------------------
 
 def start_execution(account_id: str, region: str, name: str, version: str | None,
-                    parameters: dict[str, list[str]]) -> engine.Execution:
-    """Create and start an execution of ``name`` in ``region``."""
+                    parameters: dict[str, list[str]], *, parent: str | None = None,
+                    target: str | None = None) -> engine.Execution:
+    """Create and start an execution of ``name`` in ``region`` (a child of ``parent``)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
     found = _document(account_id, region, name, version)
     document = validate_automation(parse_content(found.content, found.document_format))
     try:
         typed = engine.typed_parameters(document, parameters)
     except engine.ParameterError as exc:
         raise _error("InvalidAutomationExecutionParametersException", str(exc)) from exc
+    other = None if account_id == DEFAULT_ACCOUNT_ID else account_id
+
+    def clients(service: str, in_region: str) -> Any:
+        return client_for(service, in_region, other)
+
     execution = engine.Execution(
         execution_id=engine.new_execution_id(), document_name=name,
         document_version=str(found.document_version), document=document,
         account_id=account_id, region=region, parameters=typed,
-        executed_by=f"arn:aws:iam::{account_id}:root", client_factory=client_for,
-        environment=script_environment(region), region_down=faults.region_down)
+        executed_by=f"arn:aws:iam::{account_id}:root", client_factory=clients,
+        environment=script_environment(region, other), region_down=faults.region_down,
+        parent_execution_id=parent, target=target)
     with _lock:
         _executions.setdefault((account_id, region), {})[execution.execution_id] = execution
     execution.start_running()
@@ -161,7 +185,43 @@ def start_execution(account_id: str, region: str, name: str, version: str | None
     return execution
 
 
-def find_execution(account_id: str, region: str, execution_id: str) -> engine.Execution:
+def start_parent(account_id: str, region: str, request: dict[str, Any]
+                 ) -> fanout.ParentExecution:
+    """Create and start a multi-account/multi-Region or rate-controlled parent execution."""
+    from moto.ssm.models import ssm_backends
+
+    name = request["DocumentName"]
+    found = _document(account_id, region, name, request.get("DocumentVersion"))
+    try:
+        groups = fanout.plan(request, account_id, region,
+                             lambda r: r in ssm_backends[account_id].regions)
+    except fanout.FanOutError as exc:
+        raise _error("InvalidAutomationExecutionParametersException", str(exc)) from exc
+    execution_id = engine.new_execution_id()
+
+    def start_child(child: fanout.Child, parent: str) -> engine.Execution:
+        if faults.region_down(child.region):
+            raise RuntimeError(outage_message(child.region))
+        return start_execution(child.account_id, child.region, name,
+                               request.get("DocumentVersion"), child.parameters,
+                               parent=parent, target=child.target)
+
+    execution = fanout.ParentExecution(
+        execution_id=execution_id, document_name=name,
+        document_version=str(found.document_version), account_id=account_id, region=region,
+        executed_by=f"arn:aws:iam::{account_id}:root",
+        parameters=dict(request.get("Parameters") or {}), groups=groups,
+        start_child=start_child, request=request)
+    with _lock:
+        _executions.setdefault((account_id, region), {})[execution_id] = execution
+    execution.start_running()
+    log.info("automation parent %s of %s started in %s: %d targets", execution_id, name, region,
+             len(execution.children))
+    return execution
+
+
+def find_execution(account_id: str, region: str, execution_id: str
+                   ) -> engine.Execution | fanout.ParentExecution:
     """The execution with this id in this region, or AWS's not-found error."""
     with _lock:
         execution = _executions.get((account_id, region), {}).get(execution_id)
@@ -171,7 +231,8 @@ def find_execution(account_id: str, region: str, execution_id: str) -> engine.Ex
     return execution
 
 
-def executions_in(account_id: str, region: str) -> list[engine.Execution]:
+def executions_in(account_id: str, region: str
+                  ) -> list[engine.Execution | fanout.ParentExecution]:
     """Every execution of the region, newest first."""
     with _lock:
         found = list(_executions.get((account_id, region), {}).values())
@@ -184,7 +245,8 @@ def _time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def execution_matches(execution: engine.Execution, filters: list[dict[str, Any]]) -> bool:
+def execution_matches(execution: engine.Execution | fanout.ParentExecution,
+                      filters: list[dict[str, Any]]) -> bool:
     """Whether an execution passes every DescribeAutomationExecutions filter."""
     for item in filters:
         key, values = item["Key"], [str(v) for v in item["Values"]]
@@ -199,7 +261,9 @@ def execution_matches(execution: engine.Execution, filters: list[dict[str, Any]]
         elif key == "StartTimeAfter":
             ok = execution.start >= _time(values[0])
         elif key == "AutomationType":
-            ok = "Local" in values
+            ok = execution.metadata()["AutomationType"] in values
+        elif key == "ParentExecutionId":
+            ok = getattr(execution, "parent_execution_id", None) in values
         else:
             raise _error("InvalidFilterKey", f"Filter key {key} is not supported by the drlib "
                                              "emulator for DescribeAutomationExecutions.")
@@ -255,12 +319,17 @@ def _handlers() -> dict[str, Any]:
     def start_automation_execution(self: Any) -> Any:
         if faults.region_down(self.region):
             return _refused(self.region)
-        for unsupported in ("TargetLocations", "Targets", "TargetMaps",
-                            "TargetLocationsURL"):
+        for unsupported in ("TargetMaps", "TargetLocationsURL"):
             if self._get_param(unsupported):
                 raise _error("InvalidAutomationExecutionParametersException",
-                             f"{unsupported} (multi-account, multi-Region or rate-controlled "
-                             "automation) is not supported by the drlib emulator.")
+                             f"{unsupported} is not supported by the drlib emulator "
+                             "(TargetLocations and Targets with ParameterValues are).")
+        if self._get_param("TargetLocations") or self._get_param("Targets"):
+            request = {key: self._get_param(key) for key in (
+                "DocumentName", "DocumentVersion", "Parameters", "TargetLocations", "Targets",
+                "TargetParameterName", "MaxConcurrency", "MaxErrors")}
+            parent = start_parent(self.current_account, self.region, request)
+            return json.dumps({"AutomationExecutionId": parent.execution_id})
         execution = start_execution(self.current_account, self.region,
                                     self._get_param("DocumentName"),
                                     self._get_param("DocumentVersion"),
