@@ -15,7 +15,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ import pytest
 from drlib.abort import active_region, locate_writer
 from drlib.drill import DrillRun, drill_lock, run_failback, run_scenario
 from drlib.emulator import faults
+from drlib.emulator.automation import engine
 from drlib.emulator.extensions import rds_global
 from drlib.emulator.extensions.route53_health import set_health_check_time_scale
 from drlib.emulator.server import Emulator
@@ -283,13 +283,15 @@ def test_sigterm_leaves_dns_with_the_writer(deployed: tuple[Target, Workload], t
             "AutomationExecutionMetadataList"], key=lambda e: e["ExecutionStartTime"])
         assert f"runbook execution(s) stopped: {execution['AutomationExecutionId']}" in output
         assert execution["AutomationExecutionStatus"] == "Cancelled"
-        # Stopped in WaitForSwitchover: it never went on to verify the writer and move DNS
-        # after the abort (the switchover it had asked for was Aurora's to finish or cancel).
+        # Stopped in WaitForSwitchover (DNS had moved with the switch, just before): it never
+        # went on after the abort, to verify the writer or to its own onFailure path; the
+        # runner's settling (below) put DNS back with the writer.
         steps = [s["StepName"] for s in target.clients.client(
             "ssm", workload.regions.secondary).describe_automation_step_executions(
             AutomationExecutionId=execution["AutomationExecutionId"])["StepExecutions"]]
         assert steps[-1] == "WaitForSwitchover"
-        assert "MoveDnsToSecondary" not in steps
+        assert "MoveDnsToSecondary" in steps
+        assert not {"VerifyWriter", "RestorePrimaryDns"} & set(steps)
     writer, dns = where(deployed)
     assert writer is not None
     assert writer == dns, output
@@ -311,6 +313,10 @@ def test_sigterm_leaves_dns_with_the_writer(deployed: tuple[Target, Workload], t
         assert again.returncode == 0, output
 
 
+def _pause_aurora() -> None:
+    faults.pause_replication("aurora")
+
+
 def test_a_cancelled_switchover_is_told_by_the_api_and_fails_the_step_at_once(
         deployed: tuple[Target, Workload], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -325,7 +331,7 @@ def test_a_cancelled_switchover_is_told_by_the_api_and_fails_the_step_at_once(
     run = DrillRun(target=target, workload=workload, scenario="planned-switchover",
                    run_dir=tmp_path / "run", canary_interval_s=0.05,
                    lag_threshold_s=LAG_AFTER_OUTAGES_S,
-                   before_disaster=lambda run, fleet: faults.pause_replication("aurora"))
+                   before_disaster=lambda run, fleet: _pause_aurora())
     began = datetime.now(UTC)
     try:
         with pytest.raises(DrillAborted) as caught:
@@ -370,7 +376,8 @@ def test_a_cancelled_switchover_is_told_by_the_api_and_fails_the_step_at_once(
 
 
 def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_seconds(
-        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+        deployed: tuple[Target, Workload], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """An outage the drill did not cause (region-down of the secondary while its runbook runs)
     fails the running runbook step within seconds, naming the fault, recorded in the timeline
     and metrics.json; the abort still leaves DNS with the writer; failback stops the runbook the
@@ -381,21 +388,22 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
                    run_dir=tmp_path / "run", canary_interval_s=0.05,
                    lag_threshold_s=LAG_AFTER_OUTAGES_S)
 
-    def outage_during_the_switch() -> None:
-        # Early in the runbook (its switchover, seconds later, must not have begun).
-        wait_until(lambda: any(s.runbook and s.outcome is None and s.step in (
-            "CheckTarget", "ScaleUpAppTier", "WaitForAppTier") for s in run.timeline.steps),
-                   description="an early runbook step to run", timeout=300, interval=0.01,
-                   backoff=1.0)
-        faults.take_region_down(secondary)
+    # Early in the runbook, deterministically: as its ScaleUpAppTier step starts (its
+    # switchover, seconds later, has not begun). A thread polling the timeline could miss the
+    # early steps on a loaded machine.
+    run_step = engine.Execution._run_step
 
-    injector = threading.Thread(target=outage_during_the_switch, daemon=True)
-    injector.start()
+    def outage_during_the_switch(execution: Any, record: Any) -> str | None:
+        if record.step.name == "ScaleUpAppTier" and not faults.region_down(secondary):
+            faults.take_region_down(secondary)
+        return run_step(execution, record)
+
+    monkeypatch.setattr(engine.Execution, "_run_step", outage_during_the_switch)
     try:
         with pytest.raises(DrillAborted) as caught:
             run_scenario(run)
     finally:
-        injector.join(timeout=5)
+        monkeypatch.setattr(engine.Execution, "_run_step", run_step)
         faults.bring_region_up(secondary)
     assert f"region-down in {secondary}" in caught.value.render()
     metrics = metrics_of(run.run_dir)
