@@ -142,9 +142,18 @@ def _resolve(active: Any) -> str | None:
 
 
 def settle_after_interrupt(target: Any, workload: Any, scenario: str) -> SystemState:
-    """The runner's abort path when a notebook was interrupted or killed: lift the disaster an
-    unplanned failover injects (idempotent), then align DNS with the writer."""
+    """The runner's abort path when a notebook was interrupted or killed: first stop every
+    execution of the workload's DR runbooks still running (a killed notebook could not, and a
+    runbook left running would go on moving the writer or DNS after the abort), lift the
+    disaster an unplanned failover injects (idempotent), then align DNS with the writer."""
+    from drlib.runbook import stop_running
+
     lifted: list[dict[str, Any]] = []
+    try:
+        stopped = stop_running(target.clients, workload)
+        lifted.append({"action": "stop runbooks left running", "stopped": stopped})
+    except Exception as exc:  # its region down: say how to stop them; settle what can be
+        lifted.append({"action": "stop runbooks left running", "error": str(exc)[:300]})
     if scenario == "unplanned-failover":
         try:
             done = target.disaster.restore(workload.regions.primary,

@@ -141,9 +141,17 @@ class _LockBackend(DynamoDbLockBackend):
 def drill_lock(target: Target, workload: Workload, run_id: str, owner: str) -> DrillLock:
     """The environment's drill lock, kept in the table's secondary-region replica (it must
     survive the loss of the primary region)."""
-    client = target.clients.client("dynamodb", workload.regions.secondary)
-    return DrillLock(_LockBackend(client, workload.table_name), workload.environment,
-                     run_id=run_id, owner=owner, ttl_seconds=HEARTBEAT_TTL_SECONDS)
+    return environment_lock(target.clients, workload.environment, workload.regions.secondary,
+                            workload.table_name, run_id, owner)
+
+
+def environment_lock(clients: AwsClients, environment: str, secondary_region: str,
+                     table_name: str, run_id: str, owner: str) -> DrillLock:
+    """The lock of ``environment``: an item of its table, read in the secondary region (what
+    :func:`drill_lock` takes, for callers that know only the secondary region's stacks)."""
+    client = clients.client("dynamodb", secondary_region)
+    return DrillLock(_LockBackend(client, table_name), environment, run_id=run_id, owner=owner,
+                     ttl_seconds=HEARTBEAT_TTL_SECONDS)
 
 
 #: A DNS server clients resolve through (``HOST:PORT``); unset means the system resolver. The
@@ -438,6 +446,7 @@ def run_scenario(run: DrillRun, *, confirm_production: bool = False) -> dict[str
                 run.watch.explain(exc)
             except DrError as explained:
                 error = f"{type(explained).__name__}: {explained}"
+                _name_the_fault(run.timeline, explained)
         watch.stop()  # the abort's own waits must not trip on the fault
         run.watch = None
         _abort(run, fleet)
@@ -520,6 +529,15 @@ def _unplanned(run: DrillRun, fleet: CanaryFleet, active: DnsActiveRegion) -> No
     with run.step("first write in the new primary") as step:
         first = first_write_in(run, fleet, regions.secondary)
         step.condition_met(first["observed_at"], first["resolution_s"])
+
+
+def _name_the_fault(timeline: Timeline, explained: DrError) -> None:
+    """The steps that failed because of a fault the watch found only afterwards (a runbook step
+    failing on a switchover that was cancelled, say) name that fault too."""
+    said = str((explained.data.get("fault") or {}).get("summary") or explained.message)
+    for step in timeline.steps:
+        if step.outcome == "failed" and said not in (step.detail or ""):
+            step.detail = f"{step.detail}; {said}" if step.detail else said
 
 
 def _settle(fleet: CanaryFleet, seconds: float) -> None:

@@ -10,6 +10,12 @@ it). Every run leaves a sealed evidence folder ``outputs/<UTC timestamp>_<env>_f
 AWS's times, outcomes and messages, and where the writer is afterwards; sealed with
 :func:`drlib.evidence.finalize_run` like a drill's, also when the runbook failed.
 
+Like a drill, it acts only while holding the environment's lock (:mod:`drlib.drill_lock`, the
+item in the workload's table, read in the secondary region): while a drill (or another failover)
+holds it the failover is refused before anything starts, naming the holder and how to free it
+(a holder on this host whose process is gone is taken over at once, as a drill does). The lock is
+renewed while the failover runs and released on every path (completed, failed, interrupted).
+
 docs/oncall-failover.md is the page an on-call engineer follows, with or without drlib.
 """
 
@@ -99,8 +105,61 @@ def preflight_failover(request: FailoverRequest) -> Any:
 class _Secondary:
     """Just what the failover needs, read from the secondary region only."""
 
+    environment: str
     regions: Any
     runbooks: Mapping[str, str]
+    table_name: str
+    """The workload's global table: the environment's lock lives in it."""
+
+
+def secondary_table(environment: str, outputs: Mapping[str, Mapping[str, str]]) -> str:
+    """The workload's table as the secondary stacks name it (their app stack's output)."""
+    for path, values in sorted(outputs.items()):
+        if path.startswith("secondary/") and values.get("TableName"):
+            return str(values["TableName"])
+    raise ConfigError("The secondary stacks name no TableName: the environment's lock cannot be "
+                      "checked, so the failover does not start",
+                      expected="the TableName output of the secondary app stack",
+                      found=", ".join(sorted(k for p, o in outputs.items()
+                                             if p.startswith("secondary/") for k in o))
+                      or "no outputs",
+                      fix=f"deploy the secondary stack group (drlib stacks launch --env "
+                          f"{environment} --group secondary), then retry")
+
+
+def take_lock(target: Any, workload: _Secondary, run_id: str, owner: str) -> Any:
+    """Acquire the environment's lock for this failover (with its heartbeat); raises
+    :class:`DrError` naming the holder while a drill or another failover holds it. A holder on
+    this host whose process is gone is taken over at once."""
+    from drlib.drill import environment_lock
+    from drlib.drill_lock import LockKeeper
+    from drlib.lock_cli import holder_alive
+
+    keeper = LockKeeper(environment_lock(target.clients, workload.environment,
+                                         workload.regions.secondary, workload.table_name,
+                                         run_id, owner))
+    lock = keeper.lock
+    try:
+        keeper.take()
+        return keeper
+    except DrError as exc:
+        holder = lock.backend.read(workload.environment)
+        if holder is not None and holder_alive(holder) is False and \
+                lock.backend.delete(holder) is None:
+            log.warning("took over the %s lock of %s: its process is gone",
+                        workload.environment, holder.describe())
+            keeper.take()
+            return keeper
+        env = workload.environment
+        raise DrError(
+            f"Failover refused: {exc.message}",
+            expected=f"no drill or other failover holding the {env} lock",
+            found=exc.found,
+            fix=(f"a drill is acting on {env}: stop it (Ctrl-C in its terminal runs its abort "
+                 f"path, which releases the lock), or, if its process is gone, `drlib lock "
+                 f"release --env {env}`; then run this failover again. `drlib lock status "
+                 f"--env {env}` shows the holder"),
+            data=exc.data) from exc
 
 
 def secondary_runbooks(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
@@ -138,9 +197,9 @@ def describe_failover(environment: str, target: str) -> str:
 
 def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None = None,
                  progress: Callable[[str], None] = print) -> FailoverResult:
-    """Preflight, confirm, start the failover runbook, follow it, record and seal."""
+    """Preflight, confirm, take the environment's lock, start the failover runbook, follow it,
+    record and seal; the lock is released on every path."""
     from drlib.preflight import require_target_access
-    from drlib.runbook import start_runbook
     from drlib.runner import new_run_dir
     from drlib.targets import open_target
     from drlib.workload import project_regions
@@ -154,11 +213,39 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
     require_target_access(target.clients, [regions.secondary], request.target)
     # Only the secondary region's stacks: the primary region may be the one that is down.
     outputs = project.outputs("secondary", within=True)
-    workload = _Secondary(regions=regions, runbooks=secondary_runbooks(outputs))
+    workload = _Secondary(environment=request.environment, regions=regions,
+                          runbooks=secondary_runbooks(outputs),
+                          table_name=secondary_table(request.environment, outputs))
 
     run_dir = new_run_dir(request.outputs_dir, request.environment, SCENARIO)
-    started = datetime.now(UTC)
     identity = _identity(target.clients, regions.secondary)
+    owner = f"{(identity or {}).get('Arn', 'unknown')} (drlib failover: a real incident)"
+    try:
+        keeper = take_lock(target, workload, run_dir.name, owner)
+    except BaseException:
+        run_dir.rmdir()  # refused: no run folder, nothing started
+        raise
+    from drlib.run_marker import write_marker
+
+    # As a drill's: a failover killed mid-way (kill -9) is then sealed as crashed later.
+    write_marker(run_dir, environment=request.environment, scenario=SCENARIO,
+                 target=request.target, parameters={
+                     "environment": request.environment, "target": request.target,
+                     "require_approval": request.require_approval})
+    try:
+        return _run_locked(request, target, workload, run_dir, identity, keeper, progress)
+    finally:
+        keeper.release()
+
+
+def _run_locked(request: FailoverRequest, target: Any, workload: _Secondary, run_dir: Path,
+                identity: dict[str, Any] | None, keeper: Any,
+                progress: Callable[[str], None]) -> FailoverResult:
+    """The failover itself, while holding the environment's lock."""
+    from drlib.runbook import start_runbook
+
+    regions = workload.regions
+    started = datetime.now(UTC)
     record: dict[str, Any] = {
         "schema": "drlib.incident/1", "kind": "real incident (not a drill)",
         "action": "unplanned failover to the secondary region",
@@ -171,6 +258,7 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
     }
     status, error, execution = "failed", None, None
     progress(f"failover of {request.environment} ({request.target}) -> {run_dir}")
+    progress(f"  holding the {request.environment} lock (no drill can start until this ends)")
     try:
         execution = start_runbook(target.clients, workload, PURPOSE,
                                   require_approval=request.require_approval)
@@ -209,6 +297,9 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
         record["status"] = status
         record["error"] = error
         record["runbook"] = execution.to_record() if execution is not None else None
+        heartbeat = getattr(keeper, "heartbeat", None)
+        record["lock"] = {"environment": request.environment, "run_id": run_dir.name,
+                          "lost": getattr(heartbeat, "lost", None)}
         writer = ((execution.last.get("Outputs") or {}).get("VerifyWriter.Writer")
                   if execution is not None else None)
         record["writer_after"] = writer[0] if writer else None

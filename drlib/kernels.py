@@ -5,6 +5,11 @@ ipykernel warns about it once per notebook ("Kernel is running over TCP without 
 The drill's kernels use IPC transport instead: the sockets live in a fresh folder only this user
 can open (mode 0700), removed with the kernel.
 
+The manager is asynchronous (nbclient then uses an asynchronous client). With a blocking one,
+nbclient's coroutines wait for the kernel in blocking ``zmq`` polls with no timeout: a kernel that
+hangs or is killed then hangs the runner for good, even after a hard stop (its clean-up runs the
+event loop again, and a pending poll blocks it).
+
 They are shut down without the SIGINT jupyter_client sends first: papermill stops a kernel once
 its last cell has finished, and that interrupt could only land in the kernel's own bookkeeping
 after the cell ("[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." on the drill's
@@ -19,12 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 
-class IpcKernelManager(KernelManager):
-    """A kernel manager whose kernels listen on Unix sockets in a private folder."""
+class IpcKernelManager(AsyncKernelManager):
+    """An asynchronous kernel manager whose kernels listen on Unix sockets in a private folder."""
 
     @default("transport")
     def _default_transport(self) -> str:
@@ -40,10 +45,12 @@ class IpcKernelManager(KernelManager):
             return
         await super()._async_interrupt_kernel()
 
-    def cleanup_resources(self, restart: bool = False) -> None:
-        super().cleanup_resources(restart=restart)
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 def papermill_kernel_options() -> dict[str, Any]:

@@ -42,8 +42,13 @@ checks it before every step, so a kernel that was starting, or between cells, wh
 came still stops before its next step (the SIGINT only reaches a cell that is running)."""
 
 
-class Interrupted(BaseException):
-    """The run was stopped at once (a second signal, or the abort grace ran out)."""
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped at once (a second signal, or the abort grace ran out).
+
+    A :class:`KeyboardInterrupt`: raised by the signal handler wherever the main thread is, it
+    may land inside one of nbclient's asyncio tasks, and asyncio lets only KeyboardInterrupt
+    and SystemExit out of a task (any other exception would be kept in the task while the loop
+    went on waiting for the kernel's reply)."""
 
 
 def kernel_pids() -> list[int]:
@@ -65,6 +70,8 @@ class Interrupts:
         self._timer: threading.Timer | None = None
         self._previous: dict[int, Any] = {}
         self.run_dir: Any = None
+        self.killed: list[int] = []
+        """The kernels killed by a hard stop."""
 
     @property
     def requested(self) -> bool:
@@ -96,6 +103,9 @@ class Interrupts:
             return
         self.hard = True
         self.reason = self.reason or f"{name}"
+        # The kernel first: nothing may wait on a kernel that hangs (papermill's clean-up asks
+        # it to shut down); the runner settles what it left running.
+        self.killed = kill_kernels()
         raise Interrupted()
 
     def stop(self, reason: str) -> None:

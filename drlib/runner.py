@@ -260,7 +260,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                     _execute_chain(request, parameters, run_dir, result, progress,
                                    run_lock, interrupts)
                 except (KeyboardInterrupt, Interrupted):
-                    killed = kill_kernels()
+                    killed = sorted(set(interrupts.killed + kill_kernels()))
                     closing.interrupted(interrupts.reason, killed)
                 finally:
                     # While the target is still up: settle the system after an abort, who ran
@@ -365,12 +365,19 @@ class _Closing:
             return
         from drlib.abort import settle_after_interrupt
 
-        self.progress("  settling the system: DNS follows the writer ...")
+        self.progress("  settling the system: runbooks left running stopped, DNS follows the "
+                      "writer ...")
         try:
             state = settle_after_interrupt(lock.target, lock.workload, self.request.scenario)
         except Exception as exc:  # recorded; the seal must still happen
             self.progress(f"  could not settle the system: {type(exc).__name__}: {exc}")
             return
+        for action in state.actions:
+            if action.get("action") == "stop runbooks left running":
+                self.progress("  " + (f"runbook execution(s) stopped: "
+                                      f"{', '.join(action['stopped'])}" if action.get("stopped")
+                                      else "no runbook was left running" if "stopped" in action
+                                      else f"runbooks NOT stopped: {action.get('error')}"))
         metrics = _read_json(metrics_path)
         metrics.setdefault("schema", "drlib.metrics/1")
         metrics.setdefault("run_id", self.run_dir.name)
@@ -536,10 +543,15 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             seconds = time.monotonic() - began
             failed = True
             cause = "interrupted" if interrupts.requested else "the notebook's kernel failed"
-            message = f"{cause}: {type(exc).__name__}: {exc}"
+            message = f"{cause}: {type(exc).__name__}: {str(exc)[:300]}"
             result.notebooks.append(NotebookRun(notebook, "failed", seconds, message))
             progress(f"  [{index}/{total}] {notebook}: FAILED after {seconds:.1f} s: {message}")
             continue
+        except BaseException:  # stopped at once (a second signal): this notebook was running,
+            # and the runner settles what it may have left moving
+            result.notebooks.append(NotebookRun(notebook, "failed", time.monotonic() - began,
+                                                "stopped at once (interrupted)"))
+            raise
         finally:
             interrupts.notebook(None)
         seconds = time.monotonic() - began

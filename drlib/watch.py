@@ -2,29 +2,44 @@
 
 A :class:`WorldWatch` thread probes, every second, the data plane of each region the drill has not
 taken down itself (a DynamoDB read of the workload's table: the same regional data plane the
-canaries write to) and the global database (its status, reported in either region). When a
-condition the drill did not cause makes the step impossible (a region's data plane refusing
-reads twice in a row; the global database reporting a failed operation) it records the observed
-fault and its time on the timeline (``faults`` in ``metrics.json``) and the running step fails
-within seconds: every wait (:func:`drlib.waiting.wait_until`) and every step start checks the watch,
-and the error names the fault. Long waits print their progress while a watch is active.
+canaries write to) and the global database: its status and ``FailoverState`` (reported in either
+region) and the RDS events of its two clusters since the watch started (DescribeEvents, category
+``global-failover``). When a condition the drill did not cause makes the step impossible (a
+region's data plane refusing reads twice in a row; the global database in a failed state; a
+switchover or failover being cancelled, ``FailoverState`` ``cancelling``, or told cancelled or
+failed by its RDS event) it records the observed fault and its time on the timeline (``faults``
+in ``metrics.json``) and the running step fails within seconds: every wait
+(:func:`drlib.waiting.wait_until`) and every step start checks the watch, and the error names the
+fault (for a failed operation, AWS's event message). Long waits print their progress while a
+watch is active.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from drlib import waiting
 from drlib.errors import DrError
+from drlib.timeline import to_utc, utc_now
 
 log = logging.getLogger(__name__)
 
 TRIP_AFTER = 2
 """Consecutive failed probes of a region before its outage counts (one can be a blip)."""
 FAILED_GLOBAL_STATES = frozenset({"failed", "inaccessible-encryption-credentials"})
+FAILED_OPERATION = re.compile(
+    r"^Global (?P<operation>switchover|failover) to DB cluster (?P<cluster>\S+) in Region "
+    r"(?P<region>\S+) (?:is )?(?P<outcome>cancelled|failed)\.$")
+"""AWS's RDS event messages for a switchover or failover that did not happen (RDS-EVENT-0186,
+-0187, -0239)."""
+EVENT_LOOKBACK = timedelta(minutes=10)
+"""How far back the RDS events are read. The failures already there when the watch starts (an
+earlier drill's) are remembered and never count; any other is new, whatever the clocks say."""
 
 
 class WorldFault(DrError):
@@ -50,6 +65,9 @@ class WorldWatch:
 
     def start(self) -> WorldWatch:
         regions = self.workload.regions
+        self.started_at = utc_now()
+        self._known_events = {region: self._failure_events(region, cluster)
+                              for region, cluster in self._clusters()}
         self._probes = {r: self._probe_client(r) for r in (regions.primary, regions.secondary)}
         waiting.add_watch(self.check)
         self._registered = True
@@ -70,28 +88,33 @@ class WorldWatch:
         fault = self.fault
         if fault is None:
             return
+        said = f" ({fault['error']})" if fault["fault"].startswith("global-") else ""
         raise WorldFault(
-            f"{fault['fault']} in {fault['region']} (not caused by the drill) during step "
+            f"{fault['fault']} in {fault['region']}{said} (not caused by the drill) during step "
             f"{fault['during_step'] or '-'}: the step cannot complete",
-            expected=f"the {fault['region']} data plane and the global database answering",
+            expected=f"the {fault['region']} data plane and the global database answering, "
+                     "its switchover or failover completing",
             found=f"{fault['fault']} observed at {fault['at']}: {fault['error']}",
             fix="find and clear the fault (drlib emulator fault list on the emulator; the AWS "
                 "Health Dashboard on AWS), then run the printed command to return the system",
             data={"fault": fault})
 
     def explain(self, error: BaseException) -> None:
-        """A call failed: probe every region now (once, no retries) and raise
-        :class:`WorldFault` when an outage the drill did not cause explains it."""
+        """A call failed (a runbook step included): probe every region and the global database
+        now (once, no retries) and raise :class:`WorldFault` when an outage or a failed
+        switchover or failover the drill did not cause explains it."""
         if self.fault is None:
             expected = self.expected_down()
+            also = f" (and: {type(error).__name__}: {str(error)[:200]})"
             for region in (self.workload.regions.primary, self.workload.regions.secondary):
                 if region in expected:
                     continue
                 found = self._probe_data_plane(region)
                 if found:
-                    self._trip("region-down", region, f"{found} (and: {type(error).__name__}: "
-                               f"{str(error)[:200]})")
+                    self._trip("region-down", region, found + also)
                     break
+            if self.fault is None:
+                self._observe_global(expected, also)
         self.check()
 
     def _probe_client(self, region: str) -> Any:
@@ -129,10 +152,79 @@ class WorldWatch:
             if error and self._failures[region] >= TRIP_AFTER:
                 self._trip("region-down", region, error)
                 return
-        status = self._global_status(expected)
+        self._observe_global(expected)
+
+    def _observe_global(self, expected: set[str], also: str = "") -> None:
+        """Trip on the global database in a failed state, on a switchover or failover being
+        cancelled, or on the RDS event of one that was cancelled or failed."""
+        regions = self.workload.regions
+        found = self._global_cluster(expected)
+        status = None if found is None else found.get("Status")
+        gid = self.workload.global_cluster_id
         if status in FAILED_GLOBAL_STATES:
             self._trip("global-database-failed", regions.secondary,
-                       f"global cluster {self.workload.global_cluster_id} status {status}")
+                       f"global cluster {gid} status {status}{also}")
+            return
+        state = (found or {}).get("FailoverState") or {}
+        if state.get("Status") == "cancelling":
+            operation = "failover" if state.get("IsDataLossAllowed") else "switchover"
+            target = str(state.get("ToDbClusterArn") or "")
+            self._trip(f"global-{operation}-cancelled",
+                       target.split(":")[3] if target.count(":") >= 3 else regions.secondary,
+                       f"global cluster {gid} FailoverState cancelling: its {operation} to "
+                       f"{target or 'the target'} is being undone{also}",
+                       told=f"FailoverState cancelling (its {operation} is being undone)")
+            return
+        event = self._failed_operation_event(expected)
+        if event is not None:
+            told = FAILED_OPERATION.match(event["Message"])
+            assert told is not None
+            self._trip(f"global-{told['operation']}-{told['outcome']}", told["region"],
+                       f"{event['Message']} (RDS event of {event.get('SourceIdentifier')} at "
+                       f"{event.get('Date')}){also}", told=str(event["Message"]))
+
+    def _clusters(self) -> list[tuple[str, str]]:
+        """(region, cluster identifier) of the global database's two clusters."""
+        found = []
+        for stack in (self.workload.secondary, self.workload.primary):
+            region = getattr(stack, "region", None)
+            cluster = getattr(stack, "cluster_id", None)
+            if region and cluster:
+                found.append((str(region), str(cluster)))
+        return found
+
+    def _failure_events(self, region: str, cluster: str) -> list[dict[str, Any]] | None:
+        """The RDS events of ``cluster`` telling a cancelled or failed switchover or failover,
+        over :data:`EVENT_LOOKBACK`; None when the region does not answer."""
+        try:
+            events = self.clients.client("rds", region).describe_events(
+                SourceType="db-cluster", SourceIdentifier=cluster,
+                StartTime=utc_now() - EVENT_LOOKBACK,
+                EventCategories=["global-failover"])["Events"]
+        except Exception as exc:  # an unreadable region is the data-plane probe's to report
+            log.debug("describe_events in %s failed: %s", region, exc)
+            return None
+        return [dict(e) for e in events if FAILED_OPERATION.match(str(e.get("Message", "")))]
+
+    def _failed_operation_event(self, expected: set[str]) -> dict[str, Any] | None:
+        """The first RDS event, new since the watch started, telling a cancelled or failed
+        switchover or failover of either cluster (read in each cluster's region unless the
+        drill took that region down)."""
+        known: dict[str, list[dict[str, Any]] | None] = getattr(self, "_known_events", {})
+        started = getattr(self, "started_at", None) or utc_now()
+        for region, cluster in self._clusters():
+            if region in expected:
+                continue
+            for event in self._failure_events(region, cluster) or []:
+                before = known.get(region)
+                if before is not None:
+                    new = event not in before
+                else:  # its region did not answer at the start: only what is dated after it
+                    date = event.get("Date")
+                    new = not isinstance(date, datetime) or to_utc(date) >= started
+                if new:
+                    return event
+        return None
 
     def _probe_data_plane(self, region: str) -> str | None:
         client = getattr(self, "_probes", {}).get(region) or self.clients.client("dynamodb",
@@ -149,19 +241,19 @@ class WorldWatch:
             return f"{type(exc).__name__}: {str(exc)[:200]}"
         return None
 
-    def _global_status(self, expected: set[str]) -> str | None:
+    def _global_cluster(self, expected: set[str]) -> dict[str, Any] | None:
+        """The global cluster as DescribeGlobalClusters answers (in either region)."""
         for region in (self.workload.regions.secondary, self.workload.regions.primary):
             if region in expected:
                 continue
             try:
-                cluster = self.clients.client("rds", region).describe_global_clusters(
-                    GlobalClusterIdentifier=self.workload.global_cluster_id)["GlobalClusters"][0]
-                return str(cluster.get("Status"))
+                return dict(self.clients.client("rds", region).describe_global_clusters(
+                    GlobalClusterIdentifier=self.workload.global_cluster_id)["GlobalClusters"][0])
             except Exception:
                 continue
         return None
 
-    def _trip(self, fault: str, region: str, error: str) -> None:
+    def _trip(self, fault: str, region: str, error: str, told: str | None = None) -> None:
         running = [s.step for s in self.timeline.steps if s.ended_at is None]
         event = self.timeline.add_fault(
             f"observed {fault}", region,
@@ -169,6 +261,7 @@ class WorldWatch:
              "during_step": running[-1] if running else None})
         self.fault = {"fault": fault, "region": region, "error": error,
                       "at": event.to_record().get("at"),
-                      "during_step": running[-1] if running else None}
+                      "during_step": running[-1] if running else None,
+                      "summary": f"{fault} in {region}" + (f": {told}" if told else "")}
         log.error("observed %s in %s during %s: %s", fault, region, self.fault["during_step"],
                   error)

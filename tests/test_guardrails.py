@@ -107,6 +107,47 @@ def test_system_state_says_where_and_how_back(writer: str | None, dns: str | Non
     assert (metrics["return_command"] is None) == state.in_primary
 
 
+def test_the_runners_settling_stops_a_running_runbook_before_it_moves_dns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a hard interrupt the runner's abort path stops the drill's runbooks still running
+    first (a killed kernel could not), then lifts the disaster, then aligns DNS with the
+    writer; a runbook it cannot stop is recorded, and the rest still runs."""
+    from types import SimpleNamespace
+
+    import drlib.abort
+    import drlib.runbook
+
+    order: list[str] = []
+    state = SystemState("us-east-1", "us-east-1", "us-east-1", return_command("dev", "local"))
+
+    def stop_running(clients: Any, workload: Any) -> list[str]:
+        order.append("stop runbooks")
+        return ["exec-1"]
+
+    def align(clients: Any, workload: Any, target_name: str) -> SystemState:
+        order.append("align DNS")
+        return state
+
+    disaster = SimpleNamespace(restore=lambda region, checks: order.append("lift disaster"))
+    target = SimpleNamespace(clients=None, name="local", disaster=disaster)
+    workload = SimpleNamespace(regions=SimpleNamespace(primary="us-east-1"),
+                               primary=SimpleNamespace(health_check_id="hc"))
+    monkeypatch.setattr(drlib.runbook, "stop_running", stop_running)
+    monkeypatch.setattr(drlib.abort, "align_dns_with_writer", align)
+    settled = drlib.abort.settle_after_interrupt(target, workload, "unplanned-failover")
+    assert order == ["stop runbooks", "lift disaster", "align DNS"]
+    assert settled.actions[0] == {"action": "stop runbooks left running", "stopped": ["exec-1"]}
+
+    def unreachable(clients: Any, workload: Any) -> list[str]:
+        raise RuntimeError("region us-west-2 is down")
+
+    order.clear()
+    monkeypatch.setattr(drlib.runbook, "stop_running", unreachable)
+    settled = drlib.abort.settle_after_interrupt(target, workload, "planned-switchover")
+    assert order == ["align DNS"]
+    assert "us-west-2 is down" in settled.actions[0]["error"]
+
+
 # --- drlib lock status | release ----------------------------------------------------------------
 
 

@@ -8,14 +8,16 @@ tests/test_drill_e2e.py); the logic under test does not depend on the scale.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ import pytest
 from drlib.abort import active_region, locate_writer
 from drlib.drill import DrillRun, drill_lock, run_failback, run_scenario
 from drlib.emulator import faults
+from drlib.emulator.automation import engine
+from drlib.emulator.extensions import rds_global
 from drlib.emulator.extensions.route53_health import set_health_check_time_scale
 from drlib.emulator.server import Emulator
 from drlib.errors import DrError, DrillAborted
@@ -35,7 +39,9 @@ from drlib.timeline import to_utc
 from drlib.waiting import wait_until
 from drlib.workload import Workload, project_regions, workload_from_outputs
 
-pytestmark = pytest.mark.slow
+# Each test runs one to three drills as separate processes (about 100 s each on an idle 2-core
+# machine): bounded like their own waits, not by the suite's 300 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 RUNNER = """
 import sys
@@ -46,6 +52,10 @@ result = run_drill(DrillRequest(outputs_dir=Path(sys.argv[1]),
 sys.exit(result.exit_code)
 """
 DRILL = "20_failover_drill,30_failback"
+LAG_AFTER_OUTAGES_S = 60.0
+"""The readiness lag threshold of the in-process drills that follow a test's deliberate outage
+(paused replication, a downed region): CloudWatch's latest minute still holds its lag spike, which
+would refuse the drill at readiness; these tests are about the fault, not the lag."""
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +104,23 @@ def where(deployed: tuple[Target, Workload]) -> tuple[str | None, str | None]:
             active_region(target.clients, workload).resolve())
 
 
+def kernels_of(pid: int) -> list[int]:
+    """The notebook kernels a runner process started."""
+    from drlib.processes import cmdline
+
+    return [child for child in children(pid)
+            if any("ipykernel" in arg for arg in cmdline(child))]
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def run_folder(outputs: Path) -> Path:
     (folder,) = [p for p in outputs.iterdir() if p.is_dir()]
     return folder
@@ -107,11 +134,12 @@ def test_a_refused_drill_changes_nothing(deployed: tuple[Target, Workload],
                                          tmp_path: Path) -> None:
     """A second `drlib drill` while one runs is refused with exit 2 and the holder's name, runs
     no notebook and leaves no run folder; the first drill passes, its verdict unchanged."""
-    first = start_runner(tmp_path / "first", "10_readiness," + DRILL)
+    first = start_runner(tmp_path / "first")
     try:
         wait_until(lambda: cell_running(tmp_path / "first", "20_failover_drill",
                                         "run_scenario("),
-                   description="the first drill's scenario to run", timeout=600, interval=0.1)
+                   description="the first drill's scenario to run", timeout=600, interval=0.1,
+                   backoff=1.0)
         second = drlib_command("drill", "--outputs", str(tmp_path / "second"))
         output, _ = first.communicate(timeout=900)
     finally:
@@ -148,6 +176,45 @@ def test_failback_takes_the_lock(deployed: tuple[Target, Workload], tmp_path: Pa
         other.release()
 
 
+def test_kill_9_then_the_next_drill_seals_it_as_crashed(deployed: tuple[Target, Workload],
+                                                        tmp_path: Path) -> None:
+    """A runner and its kernel killed with SIGKILL leave an unsealed run and a dead holder's
+    lock; verify reports it unsealed (exit 3); the next drill takes the lock over, seals the
+    old run as crashed and passes; then everything verifies."""
+    outputs = tmp_path / "out"
+    runner = start_runner(outputs)
+    wait_until(lambda: cell_running(outputs, "20_failover_drill", "run_scenario("),
+               description="the scenario to run", timeout=600, interval=0.05, backoff=1.0)
+    for pid in [*children(runner.pid), runner.pid]:  # a power cut: kernel and runner at once
+        os.kill(pid, signal.SIGKILL)
+    runner.communicate(timeout=60)
+    crashed = run_folder(outputs)
+    assert not (crashed / "manifest.json").exists()
+    report = verify(outputs)
+    assert (report.exit_code, [u.state for u in report.unsealed]) == (3, ["crashed"])
+    verify_cli = drlib_command("evidence", "verify", "--outputs", str(outputs))
+    assert verify_cli.returncode == 3, verify_cli.stdout
+
+    nxt = start_runner(outputs)
+    output, _ = nxt.communicate(timeout=900)
+    assert nxt.returncode == 0, output
+    assert "took over the lock of a dead run" in output
+    assert f"sealed {crashed.name} as crashed" in output
+    assert read_manifest(crashed).status == "crashed"
+    assert verify(outputs).exit_code == 0
+
+
+def running_step(deployed: tuple[Target, Workload], purpose: str) -> str | None:
+    """The step the workload's ``purpose`` runbook is executing now (None when none runs)."""
+    target, workload = deployed
+    found = target.clients.client("ssm", workload.regions.secondary).\
+        describe_automation_executions(Filters=[
+            {"Key": "DocumentNamePrefix", "Values": [workload.runbooks[purpose]]},
+            {"Key": "ExecutionStatus", "Values": ["InProgress"]}])[
+        "AutomationExecutionMetadataList"]
+    return str(found[0].get("CurrentStepName")) if found else None
+
+
 TRIGGERS: dict[str, Callable[[Path, tuple[Target, Workload]], bool]] = {
     "before the switch": lambda out, d: cell_running(out, "20_failover_drill", "run_scenario("),
     "during the DNS move": lambda out, d: not list(out.glob("*/30_failback.ipynb")) and bool(
@@ -155,26 +222,76 @@ TRIGGERS: dict[str, Callable[[Path, tuple[Target, Workload]], bool]] = {
             HealthCheckId=d[1].primary.health_check_id)["HealthCheck"]["HealthCheckConfig"].get(
             "Inverted")),
     "during failback": lambda out, d: cell_running(out, "30_failback", "run_failback("),
+    # A hung kernel (it cannot run its abort) and SIGTERM twice: the runner stops at once, kills
+    # the kernel and must stop the runbook itself before it settles the system.
+    "hard stop while the runbook runs": lambda out, d: switchover_held(d),
 }
+
+
+def switchover_held(deployed: tuple[Target, Workload]) -> bool:
+    """Whether the drill's runbook waits in WaitForSwitchover, held there: once its runbook
+    runs (after readiness), Aurora replication is paused, so the switchover waits for its
+    target to catch up (then is cancelled, after CATCH_UP_TIMEOUT)."""
+    step = running_step(deployed, "planned-switchover")
+    if step is not None and not faults.replication_paused("aurora"):
+        faults.pause_replication("aurora")
+    return step == "WaitForSwitchover"
 
 
 @pytest.mark.parametrize("moment", list(TRIGGERS))
 def test_sigterm_leaves_dns_with_the_writer(deployed: tuple[Target, Workload], tmp_path: Path,
-                                            moment: str) -> None:
+                                            moment: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM at any point: the abort path runs, DNS and writer end in one region, the
     evidence is sealed aborted, the console says where the system is and the printed command
-    returns it to the primary; then the next drill passes."""
+    returns it to the primary; then the next drill passes. A hard stop (second SIGTERM, the
+    kernel killed without its abort) first stops the runbook the kernel left running, so it
+    cannot go on moving the writer after the abort."""
     outputs = tmp_path / "out"
+    hard = moment.startswith("hard stop")
     runner = start_runner(outputs)
+    hung: list[int] = []
+    if hard:
+        monkeypatch.setattr(rds_global, "CATCH_UP_TIMEOUT", 15.0)
     try:
         wait_until(lambda: TRIGGERS[moment](outputs, deployed), description=moment,
-                   timeout=600, interval=0.05)
+                   timeout=600, interval=0.05, backoff=1.0)
+        if hard:
+            hung = kernels_of(runner.pid)
+            for pid in hung:
+                os.kill(pid, signal.SIGSTOP)  # hung: it cannot stop its runbook itself
         runner.send_signal(signal.SIGTERM)
+        if hard:
+            time.sleep(0.3)
+            runner.send_signal(signal.SIGTERM)
         output, _ = runner.communicate(timeout=900)
     finally:
         runner.kill()
+        for pid in hung:  # the runner kills it; never leave a stopped process behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        faults.resume_replication("aurora")
     assert runner.returncode == 2, output
     assert "interrupted (SIGTERM" in output
+    if hard:
+        assert not [pid for pid in hung if running(pid)]  # killed by the runner
+        target, workload = deployed
+        assert "stopped at once" in output, output
+        execution = max(target.clients.client(
+            "ssm", workload.regions.secondary).describe_automation_executions(Filters=[
+                {"Key": "DocumentNamePrefix",
+                 "Values": [workload.runbooks["planned-switchover"]]}])[
+            "AutomationExecutionMetadataList"], key=lambda e: e["ExecutionStartTime"])
+        assert f"runbook execution(s) stopped: {execution['AutomationExecutionId']}" in output
+        assert execution["AutomationExecutionStatus"] == "Cancelled"
+        # Stopped in WaitForSwitchover (DNS had moved with the switch, just before): it never
+        # went on after the abort, to verify the writer or to its own onFailure path; the
+        # runner's settling (below) put DNS back with the writer.
+        steps = [s["StepName"] for s in target.clients.client(
+            "ssm", workload.regions.secondary).describe_automation_step_executions(
+            AutomationExecutionId=execution["AutomationExecutionId"])["StepExecutions"]]
+        assert steps[-1] == "WaitForSwitchover"
+        assert "MoveDnsToSecondary" in steps
+        assert not {"VerifyWriter", "RestorePrimaryDns"} & set(steps)
     writer, dns = where(deployed)
     assert writer is not None
     assert writer == dns, output
@@ -196,36 +313,71 @@ def test_sigterm_leaves_dns_with_the_writer(deployed: tuple[Target, Workload], t
         assert again.returncode == 0, output
 
 
-def test_kill_9_then_the_next_drill_seals_it_as_crashed(deployed: tuple[Target, Workload],
-                                                        tmp_path: Path) -> None:
-    """A runner and its kernel killed with SIGKILL leave an unsealed run and a dead holder's
-    lock; verify reports it unsealed (exit 3); the next drill takes the lock over, seals the
-    old run as crashed and passes; then everything verifies."""
-    outputs = tmp_path / "out"
-    runner = start_runner(outputs)
-    wait_until(lambda: cell_running(outputs, "20_failover_drill", "run_scenario("),
-               description="the scenario to run", timeout=600, interval=0.05)
-    for pid in [*children(runner.pid), runner.pid]:  # a power cut: kernel and runner at once
-        os.kill(pid, signal.SIGKILL)
-    runner.communicate(timeout=60)
-    crashed = run_folder(outputs)
-    assert not (crashed / "manifest.json").exists()
-    report = verify(outputs)
-    assert (report.exit_code, [u.state for u in report.unsealed]) == (3, ["crashed"])
-    verify_cli = drlib_command("evidence", "verify", "--outputs", str(outputs))
-    assert verify_cli.returncode == 3, verify_cli.stdout
+def _pause_aurora() -> None:
+    faults.pause_replication("aurora")
 
-    nxt = start_runner(outputs)
-    output, _ = nxt.communicate(timeout=900)
-    assert nxt.returncode == 0, output
-    assert "took over the lock of a dead run" in output
-    assert f"sealed {crashed.name} as crashed" in output
-    assert read_manifest(crashed).status == "crashed"
-    assert verify(outputs).exit_code == 0
+
+def test_a_cancelled_switchover_is_told_by_the_api_and_fails_the_step_at_once(
+        deployed: tuple[Target, Workload], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runbook's switchover cannot complete (Aurora replication paused after the baseline:
+    the target never catches up, Aurora cancels): the RDS API says so (the global cluster
+    available with its old writer, AWS's "is cancelled" event on both clusters), and the drill
+    fails the running step within seconds naming AWS's message, recorded as an observed fault;
+    the abort leaves writer and DNS in the primary."""
+    monkeypatch.setattr(rds_global, "CATCH_UP_TIMEOUT", 3.0)
+    target, workload = deployed
+    primary, secondary = workload.regions.primary, workload.regions.secondary
+    run = DrillRun(target=target, workload=workload, scenario="planned-switchover",
+                   run_dir=tmp_path / "run", canary_interval_s=0.05,
+                   lag_threshold_s=LAG_AFTER_OUTAGES_S,
+                   before_disaster=lambda run, fleet: _pause_aurora())
+    began = datetime.now(UTC)
+    try:
+        with pytest.raises(DrillAborted) as caught:
+            run_scenario(run)
+    finally:
+        faults.resume_replication("aurora")
+    cancelled = (f"Global switchover to DB cluster {workload.secondary.cluster_id} in Region "
+                 f"{secondary} is cancelled.")
+    assert cancelled in caught.value.render()
+    # Through the API, as an operator without drlib sees it.
+    rds = target.clients.client("rds", secondary)
+    [told] = [e for e in rds.describe_events(
+        SourceType="db-cluster", SourceIdentifier=workload.secondary.cluster_id,
+        EventCategories=["global-failover"], StartTime=began)["Events"]
+        if e["Message"] == cancelled]
+    assert [e["Message"] for e in target.clients.client("rds", primary).describe_events(
+        SourceType="db-cluster", SourceIdentifier=workload.primary.cluster_id,
+        StartTime=began)["Events"]].count(cancelled) == 1
+    gc = rds.describe_global_clusters(
+        GlobalClusterIdentifier=workload.global_cluster_id)["GlobalClusters"][0]
+    assert (gc["Status"], gc.get("FailoverState")) == ("available", None)
+    # The drill: the step running then failed within seconds of the event, naming it.
+    metrics = metrics_of(run.run_dir)
+    assert cancelled in metrics["error"]
+    [observed] = [f for f in metrics["faults"]
+                  if f["action"] == "observed global-switchover-cancelled"]
+    assert observed["target"] == secondary
+    assert observed["detail"]["caused_by_drill"] is False
+    failed = [s for s in metrics["timeline"] if s["outcome"] == "failed"]
+    assert failed
+    for step in failed:
+        assert cancelled in step["detail"]
+        assert step["runbook"] == workload.runbooks["planned-switchover"]
+        took = (to_utc(step["ended_at"]) - to_utc(told["Date"])).total_seconds()
+        assert 0 <= took < 5, step
+    assert metrics["state_after"]["writer_region"] == metrics["state_after"]["dns_region"] \
+        == primary
+    # Give the next test a system at home (the runbook scaled the secondary's app tier up).
+    run_failback(DrillRun(target=target, workload=workload, scenario="failback",
+                          run_dir=tmp_path / "run"))
+    assert where(deployed) == (primary,) * 2
 
 
 def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_seconds(
-        deployed: tuple[Target, Workload], tmp_path: Path) -> None:
+        deployed: tuple[Target, Workload], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """An outage the drill did not cause (region-down of the secondary while its runbook runs)
     fails the running runbook step within seconds, naming the fault, recorded in the timeline
     and metrics.json; the abort still leaves DNS with the writer; failback stops the runbook the
@@ -233,33 +385,35 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
     target, workload = deployed
     secondary = workload.regions.secondary
     run = DrillRun(target=target, workload=workload, scenario="planned-switchover",
-                   run_dir=tmp_path / "run", canary_interval_s=0.05, lag_threshold_s=5.0)
+                   run_dir=tmp_path / "run", canary_interval_s=0.05,
+                   lag_threshold_s=LAG_AFTER_OUTAGES_S)
 
-    def outage_during_the_switch() -> None:
-        # Early in the runbook (its switchover, seconds later, must not have begun).
-        wait_until(lambda: any(s.runbook and s.outcome is None and s.step in (
-            "CheckTarget", "ScaleUpAppTier", "WaitForAppTier") for s in run.timeline.steps),
-                   description="an early runbook step to run", timeout=300, interval=0.01)
-        faults.take_region_down(secondary)
+    # Early in the runbook, deterministically: as its ScaleUpAppTier step starts (its
+    # switchover, seconds later, has not begun). A thread polling the timeline could miss the
+    # early steps on a loaded machine.
+    run_step = engine.Execution._run_step
 
-    injector = threading.Thread(target=outage_during_the_switch, daemon=True)
-    injector.start()
+    def outage_during_the_switch(execution: Any, record: Any) -> str | None:
+        if record.step.name == "ScaleUpAppTier" and not faults.region_down(secondary):
+            faults.take_region_down(secondary)
+        return run_step(execution, record)
+
+    monkeypatch.setattr(engine.Execution, "_run_step", outage_during_the_switch)
     try:
         with pytest.raises(DrillAborted) as caught:
             run_scenario(run)
     finally:
-        injector.join(timeout=5)
+        monkeypatch.setattr(engine.Execution, "_run_step", run_step)
         faults.bring_region_up(secondary)
     assert f"region-down in {secondary}" in caught.value.render()
     metrics = metrics_of(run.run_dir)
     [observed] = [f for f in metrics["faults"] if f["action"] == "observed region-down"]
     assert observed["target"] == secondary
     assert observed["detail"]["caused_by_drill"] is False
-    # The database switch and the DNS move run together: every step running then fails.
+    # The runbook's step running then fails (the step names are the runbook's own).
     failures = [s for s in metrics["timeline"] if s["outcome"] == "failed"]
     assert failures
-    assert {s["step"] for s in failures} <= {"switch over the global database",
-                                             "move DNS to the secondary"}
+    assert {s["runbook"] for s in failures} == {workload.runbooks["planned-switchover"]}
     for failed in failures:
         assert f"region-down in {secondary}" in failed["detail"]
         took = (to_utc(failed["ended_at"]) - to_utc(observed["at"])).total_seconds()
@@ -280,7 +434,6 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
                     run_dir=tmp_path / "run")
     run_failback(back)
     assert where(deployed) == (workload.regions.primary,) * 2
-    assert failed["runbook"] == workload.runbooks["planned-switchover"]
     # The abort could not stop the drill's runbook while its region was down, and says how to;
     # once the region is back the runbook goes on (as on AWS) until failback stops it or it
     # ends; failback still leaves writer and DNS in the primary (above).

@@ -12,9 +12,11 @@ import pytest
 
 from drlib.aws import AwsClients
 from drlib.cli import main
+from drlib.drill import _LockBackend
+from drlib.drill_lock import DrillLock
 from drlib.emulator import faults
 from drlib.emulator.server import Emulator
-from drlib.errors import ConfigError
+from drlib.errors import ConfigError, DrError
 from drlib.evidence import read_manifest, verify
 from drlib.incident import FailoverRequest, run_failover
 from drlib.stacks import SceptreProject
@@ -98,6 +100,42 @@ def test_a_wrong_answer_at_the_prompt_changes_nothing(deployed: tuple[AwsClients
     assert writer_region(clients, workload) == workload.regions.primary
 
 
+def lock_of(clients: AwsClients, workload: Workload, run_id: str = "drlib-test") -> DrillLock:
+    """The environment's lock, as a drill holds it (the workload's table, secondary region)."""
+    backend = _LockBackend(clients.client("dynamodb", workload.regions.secondary),
+                           workload.table_name)
+    return DrillLock(backend, workload.environment, run_id=run_id, owner="a drill")
+
+
+def test_failover_is_refused_while_a_drill_holds_the_lock(
+        deployed: tuple[AwsClients, Workload], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """While a drill holds the environment's lock, `drlib failover` is refused naming the
+    holder and how to free it; nothing starts, no run folder is left."""
+    clients, workload = deployed
+    before = len(executions(clients, workload))
+    drill = lock_of(clients, workload, "20990101T000000Z_dev_planned-switchover")
+    drill.acquire()
+    try:
+        with pytest.raises(DrError, match=r"Failover refused.*20990101T000000Z_dev_planned") as \
+                caught:
+            run_failover(FailoverRequest("dev", "local", confirmed=True,
+                                         outputs_dir=tmp_path / "out"),
+                         progress=lambda line: None)
+        assert "drlib lock release --env dev" in (caught.value.fix or "")
+        code = main(["failover", "--env", "dev", "--target", "local", "--yes",
+                     "--outputs", str(tmp_path / "out")])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "20990101T000000Z_dev_planned-switchover" in err
+        assert "Traceback" not in err
+    finally:
+        drill.release()
+    assert len(executions(clients, workload)) == before
+    assert not [p for p in (tmp_path / "out").glob("*") if p.is_dir()]
+    assert writer_region(clients, workload) == workload.regions.primary
+
+
 def test_failover_runs_the_runbook_from_the_secondary_while_the_primary_is_down(
         deployed: tuple[AwsClients, Workload], tmp_path: Path) -> None:
     """With the primary region down, `drlib failover` runs the unplanned-failover runbook in the
@@ -106,11 +144,28 @@ def test_failover_runs_the_runbook_from_the_secondary_while_the_primary_is_down(
     as failed."""
     clients, workload = deployed
     lines: list[str] = []
+    refusals: list[str] = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if "runbook" in line and "started in" in line:  # the runbook runs: a drill now?
+            try:
+                lock_of(clients, workload, "a-drill").acquire()
+                refusals.append("NOT refused")
+            except DrError as exc:
+                refusals.append(exc.message)
+
     faults.take_region_down(workload.regions.primary)
     try:
         result = run_failover(FailoverRequest("dev", "local", confirmed=True,
-                                              outputs_dir=tmp_path), progress=lines.append)
+                                              outputs_dir=tmp_path), progress=progress)
         assert result.status == "completed", lines
+        # Taken like a drill's for the whole failover (a drill was refused meanwhile, naming
+        # it), released at its end.
+        [refused] = refusals
+        assert result.run_dir.name in refused
+        assert "drlib failover: a real incident" in refused
+        assert lock_of(clients, workload).holder() is None
         assert writer_region(clients, workload) == workload.regions.secondary
         record = json.loads((result.run_dir / "incident.json").read_text())
         runbook = record["runbook"]
@@ -131,6 +186,7 @@ def test_failover_runs_the_runbook_from_the_secondary_while_the_primary_is_down(
                                              outputs_dir=tmp_path), progress=lines.append)
         assert again.status == "failed"
         assert again.exit_code == 2
+        assert lock_of(clients, workload).holder() is None  # released on the failed path too
         assert "at step CheckTarget" in again.record["error"]
         assert "is already the writer" in again.record["error"]
         assert read_manifest(again.run_dir).status == "failed"

@@ -31,8 +31,8 @@ def test_a_notebook_runs_over_ipc_in_a_private_folder_removed_afterwards(
             signals.append(signum)
             await super()._async_signal_kernel(signum)
 
-        def start_kernel(self, **kwargs: object) -> None:
-            super().start_kernel(**kwargs)
+        async def start_kernel(self, **kwargs: object) -> None:  # type: ignore[override]
+            await super().start_kernel(**kwargs)
             folder = Path(self.ip).parent
             seen.append(folder)
             assert stat.S_IMODE(folder.stat().st_mode) == 0o700

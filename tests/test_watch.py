@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +37,8 @@ class Clients:
     def __init__(self) -> None:
         self.down: dict[str, type[Exception] | None] = {}
         self.global_status = "available"
+        self.failover_state: dict[str, Any] | None = None
+        self.events: dict[str, list[dict[str, Any]]] = {}  # region -> RDS events
 
     def client(self, service: str, region: str) -> Any:
         def get_item(**kwargs: Any) -> dict[str, Any]:
@@ -45,14 +48,32 @@ class Clients:
             return {}
 
         def describe_global_clusters(**kwargs: Any) -> dict[str, Any]:
-            return {"GlobalClusters": [{"Status": self.global_status}]}
+            found: dict[str, Any] = {"Status": self.global_status}
+            if self.failover_state:
+                found["FailoverState"] = self.failover_state
+            return {"GlobalClusters": [found]}
+
+        def describe_events(**kwargs: Any) -> dict[str, Any]:
+            assert kwargs["SourceType"] == "db-cluster"
+            return {"Events": [e for e in self.events.get(region, [])
+                               if e["SourceIdentifier"] == kwargs["SourceIdentifier"]
+                               and e["Date"] >= kwargs["StartTime"]]}
 
         return SimpleNamespace(get_item=get_item,
-                               describe_global_clusters=describe_global_clusters)
+                               describe_global_clusters=describe_global_clusters,
+                               describe_events=describe_events)
 
 
 WORKLOAD = SimpleNamespace(regions=SimpleNamespace(primary="us-east-1", secondary="us-west-2"),
-                           table_name="t", global_cluster_id="g")
+                           table_name="t", global_cluster_id="g",
+                           primary=SimpleNamespace(region="us-east-1", cluster_id="app-east"),
+                           secondary=SimpleNamespace(region="us-west-2", cluster_id="app-west"))
+SWITCHOVER_FAILED = "Global switchover to DB cluster app-west in Region us-west-2 failed."
+
+
+def rds_event(cluster: str, message: str, at: datetime | None = None) -> dict[str, Any]:
+    return {"SourceIdentifier": cluster, "SourceType": "db-cluster", "Message": message,
+            "EventCategories": ["global-failover"], "Date": at or datetime.now(UTC)}
 
 
 def make_watch(clients: Clients, timeline: Timeline, expected: set[str]) -> WorldWatch:
@@ -136,3 +157,77 @@ def test_other_threads_waits_are_not_affected() -> None:
     finally:
         watch.stop()
     assert outcome == ["timeout"]
+
+
+def test_a_failed_switchover_told_by_its_rds_event_ends_the_wait_naming_it() -> None:
+    """AWS's event "Global switchover ... failed." on either cluster trips the watch: the
+    running wait ends within about a second, the error quotes the event, and the timeline
+    records the fault in the target's region."""
+    clients, timeline = Clients(), Timeline()
+    watch = make_watch(clients, timeline, set())
+    with timeline.step("WaitForSwitchover", 600):
+        watch.start()
+        try:
+            threading.Timer(0.3, lambda: clients.events.setdefault("us-east-1", []).append(
+                rds_event("app-east", SWITCHOVER_FAILED))).start()
+            began = time.monotonic()
+            with pytest.raises(WorldFault) as caught:
+                wait_until(lambda: False, description="the switchover", timeout=600,
+                           interval=5, max_interval=10)
+            assert time.monotonic() - began < 3
+        finally:
+            watch.stop()
+    message = caught.value.render()
+    assert "global-switchover-failed in us-west-2" in message
+    assert SWITCHOVER_FAILED in message
+    assert "WaitForSwitchover" in message
+    [fault] = [e.to_record() for e in timeline.faults]
+    assert fault["action"] == "observed global-switchover-failed"
+    assert SWITCHOVER_FAILED in fault["detail"]["error"]
+
+
+def test_a_switchover_being_cancelled_trips() -> None:
+    """FailoverState cancelling (the clusters returning to their roles) is a fault too."""
+    clients, timeline = Clients(), Timeline()
+    clients.failover_state = {"Status": "cancelling", "IsDataLossAllowed": False,
+                              "ToDbClusterArn": "arn:aws:rds:us-west-2:1:cluster:app-west"}
+    watch = make_watch(clients, timeline, set()).start()
+    try:
+        with pytest.raises(WorldFault, match="global-switchover-cancelled in us-west-2"):
+            wait_until(lambda: False, description="x", timeout=30, interval=0.1)
+    finally:
+        watch.stop()
+
+
+def test_an_old_failure_event_and_a_success_do_not_trip() -> None:
+    """Failures already told when the watch started (an earlier drill's, however recent: clocks
+    differ) and a finished switchover are no fault."""
+    clients, timeline = Clients(), Timeline()
+    clients.events = {"us-west-2": [
+        rds_event("app-west", SWITCHOVER_FAILED, datetime.now(UTC) - timedelta(hours=1)),
+        rds_event("app-west", SWITCHOVER_FAILED.replace("failed", "is cancelled"),
+                  datetime.now(UTC) - timedelta(seconds=2)),
+        rds_event("app-west", "Global switchover to DB cluster app-west in Region us-west-2 "
+                              "finished.")]}
+    watch = make_watch(clients, timeline, set()).start()
+    try:
+        with pytest.raises(WaitTimeout):
+            wait_until(lambda: False, description="x", timeout=0.6, interval=0.1)
+    finally:
+        watch.stop()
+    assert watch.fault is None
+
+
+def test_explain_names_the_failed_switchover_behind_a_runbook_error() -> None:
+    """A runbook step failed (its own message says little): explain finds the RDS event and
+    raises naming it, at once, without waiting for the watch's next probe."""
+    clients, timeline = Clients(), Timeline()
+    watch = WorldWatch(clients, WORKLOAD, timeline, expected_down=set, interval_s=60).start()
+    try:
+        clients.events = {"us-west-2": [rds_event("app-west", SWITCHOVER_FAILED)]}
+        with pytest.raises(WorldFault) as caught:
+            watch.explain(RuntimeError("VerifyWriter: writer is [app-east], expected app-west"))
+    finally:
+        watch.stop()
+    assert SWITCHOVER_FAILED in caught.value.render()
+    assert "VerifyWriter" in caught.value.render()

@@ -187,6 +187,10 @@ class PgRuntime:
             return path
 
 
+PORT_ATTEMPTS = 3
+"""How often a server start is tried, each time on a new port, when its port was taken."""
+
+
 def _free_port() -> int:
     from drlib.emulator.server import free_loopback_port
 
@@ -236,12 +240,41 @@ class PgServer:
                 f"application_name={self.name}")
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the server and wait until it accepts connections."""
-        options = f"-p {self.port} -k {self.runtime.socket_dir}"
-        self.runtime.run("pg_ctl", ["start", "-w", "-t", str(int(timeout)), "-D",
-                                    str(self.data_dir), "-l", str(self.log_file), "-o", options],
-                         timeout=timeout + 10)
+        """Start the server and wait until it accepts connections. A port taken between choosing
+        it and the server binding it (another process, an outgoing connection's ephemeral port)
+        is replaced by a new free one, up to :data:`PORT_ATTEMPTS` times."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            logged = self._log_size()
+            options = f"-p {self.port} -k {self.runtime.socket_dir}"
+            try:
+                self.runtime.run("pg_ctl", ["start", "-w", "-t", str(int(timeout)), "-D",
+                                            str(self.data_dir), "-l", str(self.log_file), "-o",
+                                            options], timeout=timeout + 10)
+            except EmulatorError:
+                if attempt == PORT_ATTEMPTS or not self._port_taken(since=logged):
+                    raise
+                log.warning("postgres %s: port %s was taken; retrying on another", self.name,
+                            self.port)
+                self.port = _free_port()
+                continue
+            break
         log.debug("postgres %s started on port %s", self.name, self.port)
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except OSError:
+            return 0
+
+    def _port_taken(self, since: int) -> bool:
+        """Whether the server log, after offset ``since``, says its port was in use."""
+        try:
+            with self.log_file.open("rb") as handle:
+                handle.seek(since)
+                tail = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return False
+        return "Address already in use" in tail
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server if it runs (``fast``: clean; ``immediate``: like a crash)."""

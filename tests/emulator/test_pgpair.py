@@ -267,3 +267,24 @@ def test_remove_stops_the_server_and_deletes_its_data(runtime: PgRuntime) -> Non
     server.remove()
     assert not server.data_dir.exists()
     assert postgres_processes(server.data_dir) == []
+
+
+def test_a_port_taken_before_the_server_binds_it_is_replaced(runtime: PgRuntime) -> None:
+    """The port chosen for a server is in use by the time it starts (another process, an
+    outgoing connection's ephemeral port): the server starts on another free port and says so
+    in its port; a start that fails for any other reason still fails."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        server = PgServer(runtime, "crowded", runtime.root / "crowded" / "east", port=busy)
+        start_primary(server)
+        try:
+            assert server.port != busy
+            assert server.is_running()
+            assert server.value("SELECT 1") == 1
+            assert "Address already in use" in server.log_file.read_text()
+        finally:
+            server.remove()
