@@ -5,7 +5,7 @@ polling) against the `sceptre` command line (4 s polls).
 
 Each run is a fresh process with a fresh emulator (Sceptre caches its boto3 clients per
 process); the Lambda package is built once beforehand (cached), so the figures are the deployment
-itself. Reports medians; the goal is the drlib path under 10 s.
+itself. Reports medians and the ratio of drlib's to the CLI's; the aim is at most 0.15.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from pathlib import Path
 
 from drlib.emulator.server import running_emulator
 from drlib.stacks import DEFAULT_PROJECT_DIR, SceptreProject
+
+AIM_RATIO = 0.15
+"""Issue 14's aim: drlib's deploy at most this fraction of the `sceptre` CLI's."""
 
 
 def drlib_deploy(env: str, state_dir: Path) -> float:
@@ -65,9 +68,9 @@ def main() -> None:
     for name, values in (("drlib (API)", api), ("sceptre CLI", cli)):
         print(f"{name:<14} {len(values):>4} {statistics.median(values):>9.2f} "
               f"{min(values):>7.2f} {max(values):>7.2f}")
-    ratio = statistics.median(cli) / statistics.median(api)
-    print(f"sceptre CLI / drlib: {ratio:.2f}x; goal drlib < 10 s -> "
-          f"{'met' if statistics.median(api) < 10 else 'NOT met'}")
+    ratio = statistics.median(api) / statistics.median(cli)
+    print(f"drlib / sceptre CLI: {ratio:.2f} (the CLI {1 / ratio:.1f}x slower); aim <= "
+          f"{AIM_RATIO} -> {'met' if ratio <= AIM_RATIO else 'NOT met'}")
 
 
 if __name__ == "__main__":

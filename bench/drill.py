@@ -22,6 +22,8 @@ from drlib.runner import DrillRequest, run_drill
 
 BASELINE_S = 111.0
 """The default drill's wall time on these machines before the declared time scale."""
+AIM_S = 30.0
+"""Issue 14's aim for the whole default chain on these machines."""
 
 
 def main() -> None:
@@ -58,7 +60,7 @@ def main() -> None:
     if rtos:
         print(f"measured RTO (median): {statistics.median(rtos):.2f} s at time scale {scale} "
               "(a rehearsal figure, not AWS's, unless the scale is 1.0)")
-    print(f"goal: whole drill < 60 s -> {'met' if statistics.median(totals) < 60 else 'NOT met'}")
+    print(f"aim: whole drill <= {AIM_S:.0f} s -> {'met' if total <= AIM_S else 'NOT met'}")
 
 
 if __name__ == "__main__":
