@@ -10,10 +10,7 @@ are passed in ``unknown``: a rule that needs one is left to CloudFormation.
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 class RuleError(ValueError):
@@ -88,28 +85,3 @@ def rule_violation(template: dict[str, Any], values: dict[str, Any],
     return None
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """CloudFormation YAML, short forms (!Ref, !Equals ...) read as their long forms."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TemplateLoader.yaml_constructors = {tag: constructor for tag, constructor in
-                                     yaml.SafeLoader.yaml_constructors.items()
-                                     if not str(tag).startswith("!")}
-_TemplateLoader.add_multi_constructor("!", _short_form)
-
-
-def read_template(path: Path) -> dict[str, Any]:
-    """A CloudFormation YAML template with short forms in long form."""
-    return dict(yaml.load(path.read_text(), Loader=_TemplateLoader) or {})

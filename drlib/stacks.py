@@ -259,10 +259,10 @@ class SceptreProject:
             raise StackError(f"Sceptre cannot read the project for {path or 'all stacks'}",
                              found=str(exc), fix="check the path and the config files") from exc
 
-    def _run(self, path: str, action: str) -> dict[str, str]:
+    def _run(self, path: str, action: str, plan: Any = None) -> dict[str, str]:
         from sceptre.exceptions import SceptreException
 
-        plan = self.plan(path)
+        plan = plan or self.plan(path)
         try:
             with adaptive_polling():
                 result = getattr(plan, action)()
@@ -273,14 +273,16 @@ class SceptreProject:
                              ) from exc
         return {stack.name: str(status) for stack, status in result.items()}
 
-    def check_rules(self, path: str = "") -> None:
+    def check_rules(self, path: str = "", plan: Any = None) -> None:
         """Refuse, before anything is deployed, a plan in which CloudFormation would refuse a
-        stack for its template's Rules (e.g. staging or prod without a certificate)."""
+        stack for its template's Rules (e.g. staging or prod without a certificate). ``plan``:
+        the launch's own plan (read once: reading the project is a second of a deploy)."""
         from sceptre.resolvers import Resolver
 
-        from drlib.cfn_rules import read_template, rule_violation
+        from drlib.cfn_rules import rule_violation
+        from drlib.cfn_yaml import read_template
 
-        plan = self.plan(path)
+        plan = plan or self.plan(path)
         plan.resolve("launch")
         for stack in plan:
             template = read_template(self.project_dir / "templates" / Path(
@@ -301,8 +303,9 @@ class SceptreProject:
     def launch(self, path: str = "") -> list[StackInfo]:
         """Create or update the stacks under ``path`` in dependency order; raise if any fails.
         Template Rules are checked first for every stack of the plan (:meth:`check_rules`)."""
-        self.check_rules(path)
-        statuses = self._run(path, "launch")
+        plan = self.plan(path)
+        self.check_rules(path, plan)
+        statuses = self._run(path, "launch", plan)
         failed = {name: s for name, s in statuses.items() if s not in ("complete",)}
         infos = self.status(path)
         if failed:

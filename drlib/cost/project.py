@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from drlib.cfn_yaml import read_template
 from drlib.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def resolve_stack(name: str, region: str, template: Path,
                   parameters: Mapping[str, Any]) -> ResolvedStack:
     """Evaluate ``template`` for ``parameters`` in ``region``: the resources it would create."""
     try:
-        body = load_template(template.read_text())
+        body = read_template(template)
     except yaml.YAMLError as exc:
         raise ConfigError(f"Cannot parse template {template}", found=str(exc)) from exc
     evaluator = TemplateEvaluator(body, parameters, region)
@@ -192,34 +193,6 @@ def resolve_stack(name: str, region: str, template: Path,
 # --- evaluating a template ---------------------------------------------------------------------
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags (``!Ref``, ``!If``, ``!GetAtt a.b``...)."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)  # YAML has no fourth kind of node
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")  # only the first dot separates
-        value = [resource, attribute]
-    return {f"Fn::{suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _short_form)
-
-
-def load_template(text: str) -> dict[str, Any]:
-    """A CloudFormation template (YAML or JSON) as plain data with long-form intrinsics."""
-    return yaml.load(text, Loader=_TemplateLoader) or {}  # a SafeLoader: builds no objects
 
 
 _AZ_COUNT = 3  # Fn::GetAZs answers three zones in both regions of the pair

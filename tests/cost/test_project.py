@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from drlib.cost.project import UNKNOWN, TemplateEvaluator, load_project, load_template
+from drlib.cfn_yaml import load_template
+from drlib.cost.project import UNKNOWN, TemplateEvaluator, load_project
 
 BODY: dict[str, Any] = {
     "Parameters": {"Env": {"Type": "String"}, "Count": {"Type": "Number", "Default": 2},

@@ -9,33 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from drlib.aws import AwsClients
+from drlib.cfn_yaml import read_template
 from drlib.emulator.extensions.cfn_hooks import supported_resource_types
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((REPO / "sceptre" / "templates").glob("*.y*ml"))
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation short forms (!Ref, !Sub ...) read as plain values."""
-
-
-def _short_form(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_TemplateLoader.add_multi_constructor("!", _short_form)
-
-
 def _resources(path: Path) -> dict[str, dict[str, Any]]:
-    template = yaml.load(path.read_text(), Loader=_TemplateLoader)
-    return dict(template.get("Resources") or {})
+    return dict(read_template(path).get("Resources") or {})
 
 
 def test_every_template_resource_type_has_a_model() -> None:
