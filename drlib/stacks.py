@@ -164,7 +164,7 @@ def adaptive_polling(timeout_s: float = STACK_TIMEOUT_S) -> Iterator[None]:
 
         bound = 60 * timeout if timeout else timeout_s
         result: str = wait_until(settled, description=f"stack {self.stack.external_name} to "
-                                 "settle", timeout=bound, interval=0.1, backoff=1.5,
+                                 "settle", timeout=bound, interval=0.1, backoff=1.25,
                                  max_interval=4.0)
         return result
 
