@@ -115,6 +115,11 @@ def _summary(result: object) -> str:
                         if path.is_file()]])
 
 
+def _seconds(value: object) -> str:
+    """A duration as the console shows them (milliseconds), or what was recorded instead."""
+    return f"{value:.3f} s" if isinstance(value, int | float) else f"{value} s"
+
+
 def measured_summary_lines(metrics: dict[str, object]) -> list[str]:
     """Per store: writes counted, write outage, RTO and RPO (with what it rests on); then the
     verdict's findings. Reads metrics.json's blocks only."""
@@ -141,9 +146,10 @@ def measured_summary_lines(metrics: dict[str, object]) -> list[str]:
                          f"{f' ({classes})' if classes else ''}, {w.get('timed_out')} timed out")
         o = outage.get(store) or {}
         if o.get("seconds") is not None:
+            resolution = _seconds(o.get("resolution_s"))
             lines.append(f"  write outage {o['seconds']:.3f} s: last ack {o.get('last_ack_region')}"
                          f" #{o.get('last_ack_seq')}, first ack {o.get('first_ack_region')} "
-                         f"#{o.get('first_ack_seq')} (resolution {o.get('resolution_s')} s)")
+                         f"#{o.get('first_ack_seq')} (resolution {resolution})")
         r = (rto_per_store.get(store) or {}).get("rto_seconds")
         if r is not None:
             lines.append(f"  RTO {r:.3f} s")

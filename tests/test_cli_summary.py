@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from drlib.cli import measured_summary_lines
@@ -25,5 +26,6 @@ def test_summary_shows_every_store_with_what_it_rests_on() -> None:
             "1 timed out") in text
     assert "write outage 2.2" in text
     assert "last ack us-east-1 #30, first ack us-west-2 #41" in text
+    assert re.search(r"\(resolution \d+\.\d{3} s\)", text), text  # milliseconds, as the rest
     # a cutover long after the last east write: nothing in flight, so not tested
     assert "RPO NOT TESTED" in text
