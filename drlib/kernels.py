@@ -56,3 +56,132 @@ class IpcKernelManager(AsyncKernelManager):
 def papermill_kernel_options() -> dict[str, Any]:
     """Keyword arguments for ``papermill.execute_notebook`` that run the kernel over IPC."""
     return {"kernel_manager_class": IpcKernelManager}
+
+
+PRELOAD = ("import drlib.session, drlib.notebook_params, drlib.drill, drlib.display, pandas",)
+"""What a warm kernel imports before its notebook (the notebooks' common, slow imports: about 2 s
+a notebook); silently, so the notebook's own cells, counts and outputs are as without it."""
+
+
+SHUTDOWN_WAIT_S = 15.0
+"""How long :meth:`WarmKernel.close` waits for each kernel being stopped (jupyter_client asks it
+to shut down, then terminates and kills it within its own bounds)."""
+
+
+class _Start:
+    """One background start: its thread, and the kernel once started (or why not)."""
+
+    def __init__(self) -> None:
+        self.thread: Any = None
+        self.km: IpcKernelManager | None = None
+        self.abandoned = False
+        self.error: str | None = None
+
+
+class WarmKernel:
+    """The next notebook's kernel, started (and its imports done) while the current notebook
+    runs: a chain of notebooks then waits for one kernel start, not one per notebook.
+
+    :meth:`take` hands over the started kernel manager (``None`` when it could not start: the
+    notebook then starts its own, as without a warm kernel); the caller passes it to papermill
+    (``km=``) and, the notebook done, :meth:`shutdown` stops it. A kernel that was never taken
+    is stopped by :meth:`close`."""
+
+    def __init__(self, cwd: Path, preload: tuple[str, ...] = PRELOAD,
+                 start_timeout: float = 120.0) -> None:
+        self.cwd = cwd
+        self.preload = preload
+        self.start_timeout = start_timeout
+        self._start: _Start | None = None
+        self.errors: list[str] = []
+        """Why warm kernels could not start (their notebooks started their own)."""
+        self._stopping: list[Any] = []
+
+    def prepare(self) -> None:
+        """Start a kernel in the background (if none is being prepared)."""
+        import threading
+
+        if self._start is not None:
+            return
+        start = self._start = _Start()
+        start.thread = threading.Thread(target=self._run, args=(start,),
+                                        name="drlib-warm-kernel", daemon=True)
+        start.thread.start()
+
+    def _run(self, start: _Start) -> None:
+        import asyncio
+
+        km = IpcKernelManager(kernel_name="python3")
+        try:
+            asyncio.run(self._astart(km))
+        except Exception as exc:  # the notebook starts its own kernel instead
+            start.error = f"{type(exc).__name__}: {exc}"
+            _stop(km)
+            return
+        start.km = km
+        if start.abandoned:  # nobody will take it
+            _stop(km)
+
+    async def _astart(self, km: IpcKernelManager) -> None:
+        await km.start_kernel(cwd=str(self.cwd))
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.start_timeout)
+            for code in self.preload:
+                reply = await client.execute_interactive(code, silent=True, store_history=False,
+                                                         timeout=self.start_timeout)
+                if reply["content"].get("status") != "ok":
+                    raise RuntimeError(f"preloading failed: {reply['content'].get('evalue')}")
+        finally:
+            client.stop_channels()
+
+    def take(self, wait_s: float | None = None) -> IpcKernelManager | None:
+        """The warm kernel's manager (waiting for it to be ready, at most ``wait_s``), or
+        None."""
+        start, self._start = self._start, None
+        if start is None:
+            return None
+        start.thread.join(self.start_timeout + 10 if wait_s is None else wait_s)
+        if start.thread.is_alive():  # still starting: it stops itself once started
+            start.abandoned = True
+            return None
+        if start.error:
+            self.errors.append(start.error)
+        return start.km
+
+    def shutdown(self, km: IpcKernelManager | None) -> None:
+        """Stop a taken kernel once its notebook is done (or failed), in the background: the
+        next notebook need not wait for it (:meth:`close` does)."""
+        import threading
+
+        if km is not None:
+            stopping = threading.Thread(target=_stop, args=(km,), name="drlib-kernel-stop",
+                                        daemon=True)
+            stopping.start()
+            self._stopping.append(stopping)
+
+    def close(self, wait_s: float | None = None) -> None:
+        """Stop the kernel prepared and never taken (one still starting after ``wait_s`` stops
+        itself once started), and wait for the kernels being stopped."""
+        km = self.take(wait_s)
+        if km is not None:
+            _stop(km)
+        for stopping in self._stopping:
+            stopping.join(SHUTDOWN_WAIT_S)
+        self._stopping.clear()
+
+
+def _stop(km: IpcKernelManager) -> None:
+    import asyncio
+    import contextlib
+
+    with contextlib.suppress(Exception):  # already dead: a hard stop kills kernels outright
+        asyncio.run(_ashutdown(km))
+
+
+async def _ashutdown(km: IpcKernelManager) -> None:
+    if km.has_kernel and await km.is_alive():
+        await km.shutdown_kernel()  # its resources (the socket folder) included
+    else:
+        await km.cleanup_resources()

@@ -498,6 +498,21 @@ def _upload(context: _TargetContext, run_dir: Path, progress: Callable[[str], No
 def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
                    run_dir: Path, result: RunResult, progress: Callable[[str], None],
                    run_lock: Any, interrupts: Any) -> None:
+    from drlib.kernels import WarmKernel
+
+    warm = WarmKernel(REPO_DIR)
+    warm.prepare()
+    try:
+        _run_notebooks(request, parameters, run_dir, result, progress, run_lock, interrupts,
+                       warm)
+    finally:
+        warm.close(wait_s=5.0)
+
+
+def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
+                   run_dir: Path, result: RunResult, progress: Callable[[str], None],
+                   run_lock: Any, interrupts: Any, warm: Any) -> None:
+    """Each notebook of the chain in a kernel started while the one before it ran."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -526,11 +541,14 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         began = time.monotonic()
         progress(f"  [{index}/{total}] {notebook} ...")
         interrupts.notebook(notebook)
+        km = warm.take()  # None: papermill starts the notebook's kernel itself
+        if index < total:
+            warm.prepare()  # the next notebook's, while this one runs
         try:
             papermill.execute_notebook(
                 str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
                 parameters=dict(parameters[notebook]), kernel_name="python3",
-                progress_bar=False, cwd=str(REPO_DIR), start_timeout=120,
+                progress_bar=False, cwd=str(REPO_DIR), start_timeout=120, km=km,
                 **papermill_kernel_options())
         except PapermillExecutionError as exc:
             seconds = time.monotonic() - began
@@ -554,6 +572,7 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
             raise
         finally:
             interrupts.notebook(None)
+            warm.shutdown(km)
         seconds = time.monotonic() - began
         result.notebooks.append(NotebookRun(notebook, "ok", seconds))
         progress(f"  [{index}/{total}] {notebook}: ok ({seconds:.1f} s)")

@@ -50,3 +50,50 @@ def test_a_notebook_runs_over_ipc_in_a_private_folder_removed_afterwards(
     assert "without encryption" not in err
     assert signal.SIGINT not in signals
     assert "KeyboardInterrupt" not in err
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_runs_the_next_notebook_as_a_cold_one_would(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A kernel started ahead (drlib already imported, silently) runs a notebook: the notebook's
+    cells, counts and outputs are as in a fresh kernel and it runs in the given folder; once
+    the chain closes, neither that kernel nor the next one, prepared and never taken, leaves a
+    process or a socket folder."""
+    import os
+
+    from drlib.kernels import WarmKernel
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import os, sys\nprint(os.getpid(), os.getcwd(), 'drlib.session' in sys.modules)")]
+    source = tmp_path / "in.ipynb"
+    nbformat.write(notebook, source)
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    warm = WarmKernel(folder)
+    warm.prepare()
+    km = warm.take()
+    assert km is not None, warm.errors
+    sockets = [Path(km.ip).parent]
+    warm.prepare()  # the next notebook's, never taken
+    try:
+        done = papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
+                                          kernel_name="python3", progress_bar=False, km=km,
+                                          **papermill_kernel_options())
+    finally:
+        warm.shutdown(km)
+    pid, cwd, preloaded = done.cells[0].outputs[0]["text"].split()
+    assert (cwd, preloaded) == (str(folder), "True")
+    assert done.cells[0].execution_count == 1
+    start = warm._start
+    assert start is not None
+    start.thread.join(120)
+    assert start.km is not None
+    sockets.append(Path(start.km.ip).parent)
+    next_pid = start.km.provisioner.process.pid  # type: ignore[union-attr]
+    warm.close()
+    assert not [folder for folder in sockets if folder.exists()]
+    for gone in (int(pid), next_pid):
+        with pytest.raises(ProcessLookupError):
+            os.kill(gone, 0)
+    assert "without encryption" not in capfd.readouterr().err
