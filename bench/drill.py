@@ -4,7 +4,8 @@
 
 Runs `drlib drill` (deploy, readiness, drill, lag, cost, failback, report, evidence) into a
 temporary outputs folder and reports the median total, the median of each notebook (split into
-its cells and the rest: its kernel's start, imports and shutdown), the runner's own time (the
+its cells and the rest: taking over its kernel, started ahead, or starting one), the runner's
+own time (the
 emulator's start, the lock, sealing), the RTO
 measured by the drill with the time scale it ran at, and the ratio of the total to the 111 s a
 default drill took before the declared time scale (issue 14's baseline). The aim is 30 s.
@@ -30,7 +31,7 @@ AIM_S = 30.0
 
 def cell_seconds(notebook: Path) -> float:
     """Seconds the notebook's cells ran (papermill's per-cell durations); the rest of the
-    notebook's time is its kernel's start, imports and shutdown."""
+    notebook's time is papermill's and its kernel's (taken over, or started)."""
     if not notebook.exists():
         return 0.0
     nb = json.loads(notebook.read_text())
