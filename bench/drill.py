@@ -3,12 +3,11 @@
     uv run python bench/drill.py [--runs 1] [--scenario planned-switchover] [--aws-timing]
 
 Runs `drlib drill` (deploy, readiness, drill, lag, cost, failback, report, evidence) into a
-temporary outputs folder and reports the median total, the median of each notebook (split into
-its cells and the rest: taking over its kernel, started ahead, or starting one), the runner's
-own time (the
-emulator's start, the lock, sealing), the RTO
-measured by the drill with the time scale it ran at, and the ratio of the total to the 111 s a
-default drill took before the declared time scale (issue 14's baseline). The aim is 30 s.
+temporary outputs folder and reports the median total; the median of each notebook, split into
+its cells and the rest (taking over its kernel, started ahead, or starting one); the runner's own
+time (the emulator's start, the lock, sealing); the RTO measured by the drill with the time scale
+it ran at; and the ratio of the total to the 111 s a default drill took before the declared time
+scale (issue 14's baseline). The aim is 30 s.
 """
 
 from __future__ import annotations
