@@ -227,12 +227,12 @@ def run_failover(request: FailoverRequest, *, ask: Callable[[str], str] | None =
         raise
     from drlib.run_marker import write_marker
 
-    # As a drill's: a failover killed mid-way (kill -9) is then sealed as crashed later.
-    write_marker(run_dir, environment=request.environment, scenario=SCENARIO,
-                 target=request.target, parameters={
-                     "environment": request.environment, "target": request.target,
-                     "require_approval": request.require_approval})
     try:
+        # As a drill's: a failover killed mid-way (kill -9) is then sealed as crashed later.
+        write_marker(run_dir, environment=request.environment, scenario=SCENARIO,
+                     target=request.target, parameters={
+                         "environment": request.environment, "target": request.target,
+                         "require_approval": request.require_approval})
         return _run_locked(request, target, workload, run_dir, identity, keeper, progress)
     finally:
         keeper.release()

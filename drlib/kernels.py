@@ -40,6 +40,14 @@ class IpcKernelManager(AsyncKernelManager):
         # Unix socket paths are limited to about 100 bytes: a short folder under the temp dir.
         return str(Path(tempfile.mkdtemp(prefix="drlib-kernel-")) / "k")
 
+    def client(self, **kwargs: Any) -> Any:
+        """A client of this kernel, remembered: a kernel started ahead is handed to papermill,
+        whose client it then does not stop (it stops only clients of kernels it started);
+        :func:`_ashutdown` stops them with the kernel."""
+        made = super().client(**kwargs)
+        self.__dict__.setdefault("_drlib_clients", []).append(made)
+        return made
+
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:  # on the way out: no SIGINT into an idle kernel
             return
@@ -60,7 +68,8 @@ def papermill_kernel_options() -> dict[str, Any]:
 
 PRELOAD = ("import drlib.session, drlib.notebook_params, drlib.drill, drlib.display, pandas",)
 """What a warm kernel imports before its notebook (the notebooks' common, slow imports: about 2 s
-a notebook); silently, so the notebook's own cells, counts and outputs are as without it."""
+a notebook); silently, so the notebook's cells, counts and history are as without it (a warning
+printed while importing goes to the runner's console, not the notebook's first cell)."""
 
 
 SHUTDOWN_WAIT_S = 15.0
@@ -72,10 +81,14 @@ class _Start:
     """One background start: its thread, and the kernel once started (or why not)."""
 
     def __init__(self) -> None:
+        import threading
+
         self.thread: Any = None
         self.km: IpcKernelManager | None = None
         self.abandoned = False
         self.error: str | None = None
+        self.lock = threading.Lock()
+        """Guards handing over ``km`` against abandoning it (exactly one side stops it)."""
 
 
 class WarmKernel:
@@ -118,19 +131,32 @@ class WarmKernel:
             start.error = f"{type(exc).__name__}: {exc}"
             _stop(km)
             return
-        start.km = km
-        if start.abandoned:  # nobody will take it
+        with start.lock:
+            abandoned = start.abandoned
+            if not abandoned:
+                start.km = km
+        if abandoned:  # nobody will take it
             _stop(km)
 
     async def _astart(self, km: IpcKernelManager) -> None:
-        await km.start_kernel(cwd=str(self.cwd))
+        import asyncio
+
+        # As nbclient starts the kernels it owns: no IPython history file of the cells.
+        await km.start_kernel(cwd=str(self.cwd),
+                              extra_arguments=["--HistoryManager.hist_file=:memory:"])
         client = km.client()
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=self.start_timeout)
             for code in self.preload:
-                reply = await client.execute_interactive(code, silent=True, store_history=False,
-                                                         timeout=self.start_timeout)
+                running = asyncio.ensure_future(client.execute_interactive(
+                    code, silent=True, store_history=False, timeout=self.start_timeout))
+                while not running.done():  # a kernel killed meanwhile never replies
+                    await asyncio.wait({running}, timeout=0.5)
+                    if not running.done() and not await km.is_alive():
+                        running.cancel()
+                        raise RuntimeError("the kernel died while preloading")
+                reply = running.result()
                 if reply["content"].get("status") != "ok":
                     raise RuntimeError(f"preloading failed: {reply['content'].get('evalue')}")
         finally:
@@ -139,16 +165,19 @@ class WarmKernel:
     def take(self, wait_s: float | None = None) -> IpcKernelManager | None:
         """The warm kernel's manager (waiting for it to be ready, at most ``wait_s``), or
         None."""
-        start, self._start = self._start, None
+        start = self._start
         if start is None:
             return None
-        start.thread.join(self.start_timeout + 10 if wait_s is None else wait_s)
-        if start.thread.is_alive():  # still starting: it stops itself once started
-            start.abandoned = True
-            return None
+        try:
+            start.thread.join(self.start_timeout + 10 if wait_s is None else wait_s)
+        finally:  # also when interrupted while waiting
+            self._start = None
+            with start.lock:
+                km = start.km
+                start.abandoned = km is None  # still starting: it stops itself once started
         if start.error:
             self.errors.append(start.error)
-        return start.km
+        return km
 
     def shutdown(self, km: IpcKernelManager | None) -> None:
         """Stop a taken kernel once its notebook is done (or failed), in the background: the
@@ -181,6 +210,11 @@ def _stop(km: IpcKernelManager) -> None:
 
 
 async def _ashutdown(km: IpcKernelManager) -> None:
+    import contextlib
+
+    for client in km.__dict__.get("_drlib_clients", []):
+        with contextlib.suppress(Exception):
+            client.stop_channels()
     if km.has_kernel and await km.is_alive():
         await km.shutdown_kernel()  # its resources (the socket folder) included
     else:

@@ -52,7 +52,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 def kernel_pids() -> list[int]:
-    """The notebook kernels this process started (papermill runs one at a time)."""
+    """The notebook kernels this process started: the running notebook's, the next one's
+    (started ahead, idle: a forwarded SIGINT is ignored there, or ends its preloading) and any
+    still stopping."""
     return [pid for pid in children() if any("ipykernel" in arg for arg in cmdline(pid))]
 
 
@@ -196,7 +198,9 @@ class RunLock:
 
     @property
     def held(self) -> bool:
-        return self.lock is not None and self.lock.info is not None
+        """Taken and not lost (a lock lost may be another run's now: never act under it)."""
+        lost = self.heartbeat is not None and self.heartbeat.lost
+        return self.lock is not None and self.lock.info is not None and not lost
 
     def take(self, run_id: str, owner: str) -> None:
         """Acquire for ``run_id`` (DrError naming the holder when another run has it) and start

@@ -361,7 +361,10 @@ class _Closing:
             return
         lock = self.run_lock
         if lock is None or not lock.held or lock.workload is None:
-            self.progress("  the system was not settled: this run does not hold the lock")
+            lost = getattr(getattr(lock, "heartbeat", None), "lost", None)
+            self.progress("  the system was not settled: this run does not hold the lock"
+                          + (f" (lost: {lost}; another run may be acting on the environment)"
+                             if lost else ""))
             return
         from drlib.abort import settle_after_interrupt
 
@@ -507,6 +510,9 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
                        warm)
     finally:
         warm.close(wait_s=5.0)
+        if warm.errors:
+            progress(f"  {len(warm.errors)} kernel(s) could not be started ahead (the notebooks "
+                     f"started their own): {warm.errors[0][:200]}")
 
 
 def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
@@ -542,7 +548,7 @@ def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         progress(f"  [{index}/{total}] {notebook} ...")
         interrupts.notebook(notebook)
         km = warm.take()  # None: papermill starts the notebook's kernel itself
-        if index < total:
+        if index < total and not interrupts.requested:
             warm.prepare()  # the next notebook's, while this one runs
         try:
             papermill.execute_notebook(

@@ -117,11 +117,11 @@ class WorldWatch:
                 self._observe_global(expected, also)
         self.check()
 
-    def _probe_client(self, region: str) -> Any:
-        """A DynamoDB client that fails fast: one attempt, short timeouts (a blip is handled
-        by :data:`TRIP_AFTER`, not by retries)."""
+    def _probe_client(self, region: str, service: str = "dynamodb") -> Any:
+        """A client that fails fast: one attempt, short timeouts (a blip is handled by
+        :data:`TRIP_AFTER`, not by retries; an unreachable region must not stall the watch)."""
         if not hasattr(self.clients, "session"):
-            return self.clients.client("dynamodb", region)
+            return self.clients.client(service, region)
         from botocore.config import Config
 
         kwargs: dict[str, Any] = {"config": Config(retries={"max_attempts": 1,
@@ -129,7 +129,14 @@ class WorldWatch:
                                                     connect_timeout=2, read_timeout=3)}
         if getattr(self.clients, "endpoint_url", None):
             kwargs["endpoint_url"] = self.clients.endpoint_url
-        return self.clients.session(region).client("dynamodb", **kwargs)
+        return self.clients.session(region).client(service, **kwargs)
+
+    def _rds(self, region: str) -> Any:
+        """The watch's own fail-fast RDS client of ``region`` (made once)."""
+        made = self.__dict__.setdefault("_rds_clients", {})
+        if region not in made:
+            made[region] = self._probe_client(region, "rds")
+        return made[region]
 
     # --- the thread ------------------------------------------------------------------------
 
@@ -197,7 +204,7 @@ class WorldWatch:
         """The RDS events of ``cluster`` telling a cancelled or failed switchover or failover,
         over :data:`EVENT_LOOKBACK`; None when the region does not answer."""
         try:
-            events = self.clients.client("rds", region).describe_events(
+            events = self._rds(region).describe_events(
                 SourceType="db-cluster", SourceIdentifier=cluster,
                 StartTime=utc_now() - EVENT_LOOKBACK,
                 EventCategories=["global-failover"])["Events"]
@@ -247,7 +254,7 @@ class WorldWatch:
             if region in expected:
                 continue
             try:
-                return dict(self.clients.client("rds", region).describe_global_clusters(
+                return dict(self._rds(region).describe_global_clusters(
                     GlobalClusterIdentifier=self.workload.global_cluster_id)["GlobalClusters"][0])
             except Exception:
                 continue

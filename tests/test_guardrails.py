@@ -247,3 +247,23 @@ def test_a_crashing_canary_probe_fails_readiness(monkeypatch: pytest.MonkeyPatch
     failed = [r for r in report.results if r.status == "fail"]
     assert [r.check for r in failed] == ["replication lag (canary)"]
     assert "region down" in failed[0].evidence
+
+
+def test_a_lost_lock_is_not_held_so_nothing_acts_or_releases_under_it() -> None:
+    """Once the heartbeat reports the lock lost (released or taken over: it may be another
+    run's, a real failover's), the run no longer holds it: the chain runs no further notebook,
+    the abort does not settle the system, and release() does not delete it."""
+    from types import SimpleNamespace
+
+    from drlib.run_guard import RunLock
+
+    released: list[bool] = []
+    lock = SimpleNamespace(info={"run_id": "r"}, release=lambda: released.append(True))
+    heartbeat = SimpleNamespace(lost=None, stop=lambda: None)
+    run_lock = RunLock("dev", "local", project=None, on_lost=lambda why: None, lock=lock,
+                       heartbeat=heartbeat)
+    assert run_lock.held
+    heartbeat.lost = "taken over by run 20261206T000000Z_dev_failover"
+    assert not run_lock.held
+    run_lock.release()
+    assert released == []

@@ -65,7 +65,8 @@ def test_a_warm_kernel_runs_the_next_notebook_as_a_cold_one_would(
 
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
-        "import os, sys\nprint(os.getpid(), os.getcwd(), 'drlib.session' in sys.modules)")]
+        "import os, sys\nprint(os.getpid(), os.getcwd(), 'drlib.session' in sys.modules, "
+        "get_ipython().history_manager.hist_file)")]
     source = tmp_path / "in.ipynb"
     nbformat.write(notebook, source)
     folder = tmp_path / "cwd"
@@ -82,8 +83,8 @@ def test_a_warm_kernel_runs_the_next_notebook_as_a_cold_one_would(
                                           **papermill_kernel_options())
     finally:
         warm.shutdown(km)
-    pid, cwd, preloaded = done.cells[0].outputs[0]["text"].split()
-    assert (cwd, preloaded) == (str(folder), "True")
+    pid, cwd, preloaded, history = done.cells[0].outputs[0]["text"].split()
+    assert (cwd, preloaded, history) == (str(folder), "True", ":memory:")
     assert done.cells[0].execution_count == 1
     start = warm._start
     assert start is not None
@@ -93,6 +94,9 @@ def test_a_warm_kernel_runs_the_next_notebook_as_a_cold_one_would(
     next_pid = start.km.provisioner.process.pid  # type: ignore[union-attr]
     warm.close()
     assert not [folder for folder in sockets if folder.exists()]
+    clients = km.__dict__["_drlib_clients"]  # papermill's own client of the kernel included
+    assert len(clients) >= 2
+    assert not [client for client in clients if client.channels_running]
     for gone in (int(pid), next_pid):
         with pytest.raises(ProcessLookupError):
             os.kill(gone, 0)

@@ -239,11 +239,14 @@ class PgServer:
         return (f"host={self.runtime.socket_dir} port={self.port} user={ADMIN_USER} "
                 f"application_name={self.name}")
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the server and wait until it accepts connections. A port taken between choosing
-        it and the server binding it (another process, an outgoing connection's ephemeral port)
-        is replaced by a new free one, up to :data:`PORT_ATTEMPTS` times."""
-        for attempt in range(1, PORT_ATTEMPTS + 1):
+    def start(self, timeout: float = 60.0, new_port_ok: bool = False) -> None:
+        """Start the server and wait until it accepts connections. On a first start
+        (``new_port_ok``: nothing knows its port yet) a port taken between choosing it and the
+        server binding it (another process, an outgoing connection's ephemeral port) is replaced
+        by a new free one, up to :data:`PORT_ATTEMPTS` times; a restart keeps its port (its
+        endpoint and its standbys name it) and fails if it is taken."""
+        attempts = PORT_ATTEMPTS if new_port_ok else 1
+        for attempt in range(1, attempts + 1):
             logged = self._log_size()
             options = f"-p {self.port} -k {self.runtime.socket_dir}"
             try:
@@ -251,7 +254,7 @@ class PgServer:
                                             str(self.data_dir), "-l", str(self.log_file), "-o",
                                             options], timeout=timeout + 10)
             except EmulatorError:
-                if attempt == PORT_ATTEMPTS or not self._port_taken(since=logged):
+                if attempt == attempts or not self._port_taken(since=logged):
                     raise
                 log.warning("postgres %s: port %s was taken; retrying on another", self.name,
                             self.port)
@@ -536,13 +539,13 @@ def rejoin_as_standby(server: PgServer, primary: PgServer, timeout: float = 5.0)
 def start_primary(server: PgServer) -> None:
     """Create and start a new primary."""
     server.init_primary()
-    server.start()
+    server.start(new_port_ok=True)
 
 
 def start_standby(server: PgServer, primary: PgServer) -> None:
     """Create and start a new hot standby of ``primary``."""
     server.init_standby(primary)
-    server.start()
+    server.start(new_port_ok=True)
 
 
 class LagProbe:

@@ -24,6 +24,7 @@ from drlib.emulator.pgpair import (
     start_standby,
     wait_caught_up,
 )
+from drlib.errors import EmulatorError
 
 PASSWORD = "pair-test-password"
 
@@ -270,9 +271,9 @@ def test_remove_stops_the_server_and_deletes_its_data(runtime: PgRuntime) -> Non
 
 
 def test_a_port_taken_before_the_server_binds_it_is_replaced(runtime: PgRuntime) -> None:
-    """The port chosen for a server is in use by the time it starts (another process, an
+    """The port chosen for a new server is in use by the time it starts (another process, an
     outgoing connection's ephemeral port): the server starts on another free port and says so
-    in its port; a start that fails for any other reason still fails."""
+    in its port. A restart never moves: its port taken, it fails."""
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
@@ -286,5 +287,13 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(runtime: PgRuntime)
             assert server.is_running()
             assert server.value("SELECT 1") == 1
             assert "Address already in use" in server.log_file.read_text()
+            # A restart keeps its port (the endpoint and its standbys name it): taken, it fails.
+            server.stop()
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as again:
+                again.bind(("127.0.0.1", server.port))
+                again.listen()
+                with pytest.raises(EmulatorError):
+                    server.start()
+                assert server.port == again.getsockname()[1]
         finally:
             server.remove()
