@@ -202,11 +202,23 @@ class WarmKernel:
 
 
 def _stop(km: IpcKernelManager) -> None:
+    """Shut the kernel down (its clients, the process, the socket folder); if that fails (its
+    event loop could not even run), kill its process. Either way its socket folder is removed."""
     import asyncio
     import contextlib
+    import logging
 
-    with contextlib.suppress(Exception):  # already dead: a hard stop kills kernels outright
+    try:
         asyncio.run(_ashutdown(km))
+    except Exception as exc:  # e.g. already dead: a hard stop kills kernels outright
+        logging.getLogger(__name__).info("kernel shutdown failed (%s: %s); killing it",
+                                         type(exc).__name__, exc)
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.kill()
+                process.wait(5)
+    shutil.rmtree(Path(km.ip).parent, ignore_errors=True)
 
 
 async def _ashutdown(km: IpcKernelManager) -> None:
