@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,13 +96,6 @@ def write(cluster: dict[str, Any], *ids: int) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS canary (id int PRIMARY KEY)")
         for i in ids:
             conn.execute("INSERT INTO canary VALUES (%s)", [i])
-
-
-@pytest.fixture
-def gdb(aws: AwsClients) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """A two-region global database; faults cleared afterwards."""
-    yield make_global_database(aws)
-    faults.reset()
 
 
 @pytest.mark.slow

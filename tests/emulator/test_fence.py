@@ -3,7 +3,6 @@ client sets (``default_transaction_read_only = off`` included)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -18,7 +17,6 @@ from .test_aurora import (
     GLOBAL_ID,
     WEST,
     connect,
-    make_global_database,
     rows,
     wait_available,
     wait_rows,
@@ -26,13 +24,6 @@ from .test_aurora import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def gdb(aws: AwsClients) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """A two-region global database; faults cleared afterwards."""
-    yield make_global_database(aws)
-    faults.reset()
 
 
 def write_ignoring_read_only(cluster: dict[str, Any], row: int) -> None:

@@ -5,7 +5,6 @@ SourceType ``db-cluster``, category ``global-failover``) with AWS's wording, on 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from .test_aurora import (
     GLOBAL_ID,
     WEST,
     global_cluster,
-    make_global_database,
     rows,
     wait_available,
     wait_rows,
@@ -33,13 +31,6 @@ from .test_aurora import (
 from .test_fence import demoted, write_ignoring_read_only
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def gdb(aws: AwsClients) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """A two-region global database; faults cleared afterwards."""
-    yield make_global_database(aws)
-    faults.reset()
 
 
 def messages(aws: AwsClients, region: str, cluster: str, **extra: Any) -> list[str]:
