@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -81,23 +82,32 @@ def make_watch(clients: Clients, timeline: Timeline, expected: set[str]) -> Worl
                       interval_s=0.05)
 
 
-def test_an_outage_not_caused_by_the_drill_ends_the_wait_and_is_recorded() -> None:
-    """Region-down of the secondary during a step: the wait ends within a second with an error
-    naming the fault and the step, and the timeline records it as not caused by the drill."""
-    clients, timeline = Clients(), Timeline()
+def fault_during_step(clients: Clients, timeline: Timeline, step: str,
+                      inject: Callable[[], None]) -> WorldFault:
+    """Run a long wait inside ``step`` with the watch on, ``inject`` the fault 0.3 s in; the
+    wait must end within 3 s with the watch's error, which is returned."""
     watch = make_watch(clients, timeline, set())
-    with timeline.step("switch over the global database", 600):
+    with timeline.step(step, 600):
         watch.start()
         try:
-            threading.Timer(0.3, lambda: clients.down.update({"us-west-2": Unavailable})).start()
+            threading.Timer(0.3, inject).start()
             began = time.monotonic()
             with pytest.raises(WorldFault) as caught:
-                wait_until(lambda: False, description="the writer in us-west-2", timeout=600,
+                wait_until(lambda: False, description=f"{step} to finish", timeout=600,
                            interval=5, max_interval=10)
             assert time.monotonic() - began < 3
         finally:
             watch.stop()
-    message = caught.value.render()
+    return caught.value
+
+
+def test_an_outage_not_caused_by_the_drill_ends_the_wait_and_is_recorded() -> None:
+    """Region-down of the secondary during a step: the wait ends within a second with an error
+    naming the fault and the step, and the timeline records it as not caused by the drill."""
+    clients, timeline = Clients(), Timeline()
+    message = fault_during_step(
+        clients, timeline, "switch over the global database",
+        lambda: clients.down.update({"us-west-2": Unavailable})).render()
     assert "region-down in us-west-2" in message
     assert "switch over the global database" in message
     [fault] = [e.to_record() for e in timeline.faults]
@@ -164,20 +174,10 @@ def test_a_failed_switchover_told_by_its_rds_event_ends_the_wait_naming_it() -> 
     running wait ends within about a second, the error quotes the event, and the timeline
     records the fault in the target's region."""
     clients, timeline = Clients(), Timeline()
-    watch = make_watch(clients, timeline, set())
-    with timeline.step("WaitForSwitchover", 600):
-        watch.start()
-        try:
-            threading.Timer(0.3, lambda: clients.events.setdefault("us-east-1", []).append(
-                rds_event("app-east", SWITCHOVER_FAILED))).start()
-            began = time.monotonic()
-            with pytest.raises(WorldFault) as caught:
-                wait_until(lambda: False, description="the switchover", timeout=600,
-                           interval=5, max_interval=10)
-            assert time.monotonic() - began < 3
-        finally:
-            watch.stop()
-    message = caught.value.render()
+    message = fault_during_step(
+        clients, timeline, "WaitForSwitchover",
+        lambda: clients.events.setdefault("us-east-1", []).append(
+            rds_event("app-east", SWITCHOVER_FAILED))).render()
     assert "global-switchover-failed in us-west-2" in message
     assert SWITCHOVER_FAILED in message
     assert "WaitForSwitchover" in message
