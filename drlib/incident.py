@@ -133,21 +133,16 @@ def take_lock(target: Any, workload: _Secondary, run_id: str, owner: str) -> Any
     this host whose process is gone is taken over at once."""
     from drlib.drill import environment_lock
     from drlib.drill_lock import LockKeeper
-    from drlib.lock_cli import holder_alive
+    from drlib.run_guard import free_dead_holder
 
     keeper = LockKeeper(environment_lock(target.clients, workload.environment,
                                          workload.regions.secondary, workload.table_name,
                                          run_id, owner))
-    lock = keeper.lock
     try:
         keeper.take()
         return keeper
     except DrError as exc:
-        holder = lock.backend.read(workload.environment)
-        if holder is not None and holder_alive(holder) is False and \
-                lock.backend.delete(holder) is None:
-            log.warning("took over the %s lock of %s: its process is gone",
-                        workload.environment, holder.describe())
+        if free_dead_holder(keeper.lock, workload.environment) is not None:
             keeper.take()
             return keeper
         env = workload.environment

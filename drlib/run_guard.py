@@ -224,20 +224,9 @@ class RunLock:
         self.heartbeat = LockHeartbeat(self.lock, on_lost=self.on_lost).start()
 
     def _holder_dead(self) -> bool:
-        """Free the lock of a holder on this host whose process is gone (kill -9, a crash);
-        True when freed. A holder whose pid still runs, or on another host, keeps its lock
-        until it expires (fail closed)."""
-        from drlib.lock_cli import holder_alive
-
-        holder = self.lock.backend.read(self.environment)
-        if holder is None or holder_alive(holder) is not False:
-            return False
-        if self.lock.backend.delete(holder) is not None:
-            return False
-        log.warning("took over the %s drill lock of %s: its process is gone", self.environment,
-                    holder.describe())
-        self.took_over = holder.describe()
-        return True
+        """Free the lock of a dead holder on this host (:func:`free_dead_holder`)."""
+        self.took_over = free_dead_holder(self.lock, self.environment)
+        return self.took_over is not None
 
     def release(self) -> None:
         """Stop the heartbeat and release; never raises."""
@@ -249,3 +238,19 @@ class RunLock:
             self.lock.release()
         except Exception as exc:
             log.error("could not release the %s drill lock: %s", self.environment, exc)
+
+
+def free_dead_holder(lock: Any, environment: str) -> str | None:
+    """Free ``lock`` when its holder ran on this host and its process is gone (kill -9, a
+    crash); the holder's description when freed. A holder whose pid still runs, or on another
+    host, keeps its lock until it expires (fail closed)."""
+    from drlib.lock_cli import holder_alive
+
+    holder = lock.backend.read(environment)
+    if holder is None or holder_alive(holder) is not False:
+        return None
+    if lock.backend.delete(holder) is not None:
+        return None
+    log.warning("took over the %s drill lock of %s: its process is gone", environment,
+                holder.describe())
+    return str(holder.describe())
