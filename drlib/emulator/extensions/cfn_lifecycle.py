@@ -394,13 +394,15 @@ def resource_map_delete(self: Any) -> None:
 def delete_stack(self: Any, name_or_stack_id: str) -> None:
     """moto's ``delete_stack``; a stack whose resources cannot all go stays, DELETE_FAILED."""
     stack = self.stacks.get(name_or_stack_id) or next(
-        (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+        (s for s in list(self.stacks.values()) if s.name == name_or_stack_id), None)
     if stack is None:
         return
     stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
     stack.status = "DELETE_IN_PROGRESS"
-    # Not stack.exports: evaluating outputs would recreate resources a rollback removed.
-    export_names = [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]
+    # Not stack.exports: evaluating outputs would recreate resources a rollback removed. A copy:
+    # Sceptre deletes the stacks of a level at once, and each delete removes its exports.
+    export_names = [n for n, e in list(self.exports.items())
+                    if e.exporting_stack_id == stack.stack_id]
     left = delete_resources(stack.resource_map, stack)
     if left:
         stack.status = "DELETE_FAILED"
