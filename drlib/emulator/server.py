@@ -36,9 +36,24 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("DRLIB_STATE_DIR", ".drlib")).resolve() / "emulator"
 
 
+LISTEN_PORTS = range(20000, 32768)
+"""Where listening ports are chosen: below Linux's ephemeral range (32768-60999), which the
+kernel hands to every outgoing connection, so a port chosen free is not taken by a client's
+connection before the server binds it (a drill under load opens thousands)."""
+
+
 def free_loopback_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on loopback that nothing listens on right now (outside the ephemeral range)."""
+    import random
+
+    for port in random.sample(LISTEN_PORTS, 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # all taken: any free one
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
 

@@ -87,3 +87,11 @@ def test_background_start_status_stop(tmp_path: Path) -> None:
         daemon.stop(state_dir=tmp_path)
     assert daemon.read_state(tmp_path) is None
     assert "stopped" in (tmp_path / daemon.LOG_FILE).read_text()
+
+
+def test_listening_ports_are_chosen_outside_the_ephemeral_range() -> None:
+    """Ports for the emulator, its DNS and PostgreSQL come from below 32768, where outgoing
+    connections never take them between choosing and binding (seen under load in CI)."""
+    from drlib.emulator.server import LISTEN_PORTS, free_loopback_port
+
+    assert all(free_loopback_port() in LISTEN_PORTS for _ in range(20))
