@@ -19,8 +19,10 @@ itself interrupted kills its kernels outright (:func:`drlib.run_guard.kill_kerne
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +69,67 @@ def papermill_kernel_options() -> dict[str, Any]:
 
 
 PRELOAD = ("import drlib.session, drlib.notebook_params, drlib.drill, drlib.display, pandas",)
-"""What a warm kernel imports before its notebook (the notebooks' common, slow imports: about 2 s
-a notebook); silently, so the notebook's cells, counts and history are as without it (a warning
-printed while importing goes to the runner's console, not the notebook's first cell)."""
+"""What a warm kernel imports before a notebook it was not told (the notebooks' common, slow
+imports: about 2 s); silently, so the notebook's cells, counts and history are as without it (a
+warning printed while importing goes to the runner's console, not the notebook's first cell)."""
+
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    "drlib.session": ("sceptre.plan.plan", "drlib.stacks"),
+    "drlib.drill": ("drlib.charts",),
+    "drlib.load": ("drlib.charts",),
+    "drlib.lag": ("drlib.charts",),
+}
+"""Modules a notebook's imports import only when first used: a session reads the Sceptre project
+(Sceptre's plan: about 1 s), the drill and the load draw charts (matplotlib: about 1.4 s)."""
+
+
+def notebook_imports(notebook: Path) -> list[str]:
+    """The modules ``notebook``'s code cells import (``from a import b``: ``a`` and, if it is a
+    module, ``a.b``) and their :data:`FOLLOW_UPS`, in order, without repeats."""
+    import ast
+    import json
+
+    found: list[str] = []
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(source) if isinstance(source, list) else source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    for module in list(found):
+        found += FOLLOW_UPS.get(module, ())
+    return list(dict.fromkeys(found))
+
+
+def preload_for(notebook: Path | None) -> tuple[str, ...]:
+    """The code a warm kernel runs ahead of ``notebook``: importing what it imports (names are
+    not bound: the notebook's own cells bind them). :data:`PRELOAD` when there is no notebook or
+    it cannot be read."""
+    if notebook is None:
+        return PRELOAD
+    try:
+        modules = notebook_imports(notebook)
+    except (OSError, ValueError) as exc:
+        import logging
+
+        logging.getLogger(__name__).info("imports of %s not read (%s)", notebook, exc)
+        return PRELOAD
+    # A name imported from a module (not a module itself) is not found, and skipped.
+    return ("import importlib as _drlib_importlib\n"
+            f"for _drlib_module in {modules!r}:\n"
+            "    try:\n"
+            "        _drlib_importlib.import_module(_drlib_module)\n"
+            "    except ImportError:\n"
+            "        pass\n"
+            "del _drlib_importlib" + (", _drlib_module" if modules else ""),)
 
 
 SHUTDOWN_WAIT_S = 15.0
@@ -84,6 +144,9 @@ class _Start:
         import threading
 
         self.thread: Any = None
+        self.preload: tuple[str, ...] = ()
+        self.env: dict[str, str] = {}
+        """The environment the kernel was started with."""
         self.km: IpcKernelManager | None = None
         self.abandoned = False
         self.error: str | None = None
@@ -110,13 +173,16 @@ class WarmKernel:
         """Why warm kernels could not start (their notebooks started their own)."""
         self._stopping: list[Any] = []
 
-    def prepare(self) -> None:
-        """Start a kernel in the background (if none is being prepared)."""
+    def prepare(self, notebook: Path | None = None) -> None:
+        """Start a kernel in the background (if none is being prepared), importing ahead what
+        ``notebook`` imports (:func:`preload_for`)."""
         import threading
 
         if self._start is not None:
             return
         start = self._start = _Start()
+        start.env = dict(os.environ)
+        start.preload = preload_for(notebook) if notebook is not None else self.preload
         start.thread = threading.Thread(target=self._run, args=(start,),
                                         name="drlib-warm-kernel", daemon=True)
         start.thread.start()
@@ -126,7 +192,7 @@ class WarmKernel:
 
         km = IpcKernelManager(kernel_name="python3")
         try:
-            asyncio.run(self._astart(km))
+            asyncio.run(self._astart(km, start.env, start.preload))
         except Exception as exc:  # the notebook starts its own kernel instead
             start.error = f"{type(exc).__name__}: {exc}"
             _stop(km)
@@ -138,36 +204,76 @@ class WarmKernel:
         if abandoned:  # nobody will take it
             _stop(km)
 
-    async def _astart(self, km: IpcKernelManager) -> None:
+    async def _astart(self, km: IpcKernelManager, env: dict[str, str],
+                      preload: tuple[str, ...]) -> None:
+        # As nbclient starts the kernels it owns: no IPython history file of the cells.
+        await km.start_kernel(cwd=str(self.cwd), env=env,
+                              extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        await self._arun(km, preload, wait_ready=True)
+
+    async def _arun(self, km: IpcKernelManager, codes: tuple[str, ...],
+                    wait_ready: bool = False) -> None:
+        """Run ``codes`` in the kernel silently (no output, count or history)."""
         import asyncio
 
-        # As nbclient starts the kernels it owns: no IPython history file of the cells.
-        await km.start_kernel(cwd=str(self.cwd),
-                              extra_arguments=["--HistoryManager.hist_file=:memory:"])
         client = km.client()
         client.start_channels()
         try:
-            await client.wait_for_ready(timeout=self.start_timeout)
-            for code in self.preload:
+            if wait_ready:
+                await client.wait_for_ready(timeout=self.start_timeout)
+            for code in codes:
                 running = asyncio.ensure_future(client.execute_interactive(
                     code, silent=True, store_history=False, timeout=self.start_timeout))
                 while not running.done():  # a kernel killed meanwhile never replies
                     await asyncio.wait({running}, timeout=0.5)
                     if not running.done() and not await km.is_alive():
                         running.cancel()
-                        raise RuntimeError("the kernel died while preloading")
+                        raise RuntimeError("the kernel died while running code ahead")
                 reply = running.result()
                 if reply["content"].get("status") != "ok":
-                    raise RuntimeError(f"preloading failed: {reply['content'].get('evalue')}")
+                    raise RuntimeError(f"code run ahead failed: {reply['content'].get('evalue')}")
         finally:
             client.stop_channels()
 
-    def take(self, wait_s: float | None = None) -> IpcKernelManager | None:
+    def take(self, wait_s: float | None = None,
+             env: Mapping[str, str] | None = None) -> IpcKernelManager | None:
         """The warm kernel's manager (waiting for it to be ready, at most ``wait_s``), or
-        None."""
+        None.
+
+        With ``env`` (the runner's ``os.environ`` now) the kernel's environment is brought to
+        it first: a kernel started before, say, the emulator was up then talks to the emulator
+        as a kernel started now would. If that cannot be done the kernel is stopped and None
+        returned (the notebook starts its own)."""
+        km, start_env = self._take(wait_s)
+        if km is None or env is None:
+            return km
+        changed = {key: value for key, value in env.items() if start_env.get(key) != value}
+        removed = sorted(key for key in start_env if key not in env)
+        if not changed and not removed:
+            return km
+        import asyncio
+        import json
+
+        code = (f"import os as _drlib_os, json as _drlib_json\n"
+                f"_drlib_os.environ.update(_drlib_json.loads({json.dumps(changed)!r}))\n"
+                f"for _drlib_key in {removed!r}:\n"
+                f"    _drlib_os.environ.pop(_drlib_key, None)\n"
+                f"del _drlib_os, _drlib_json" + (", _drlib_key" if removed else ""))
+        try:
+            asyncio.run(self._arun(km, (code,)))
+        except Exception as exc:  # fail closed: never hand over a kernel with a stale env
+            self.errors.append(f"the environment could not be passed on: "
+                               f"{type(exc).__name__}: {exc}")
+            self.shutdown(km)
+            return None
+        return km
+
+    def _take(self, wait_s: float | None) -> tuple[IpcKernelManager | None, dict[str, str]]:
+        """The prepared kernel (None if none could be had) and the environment it started
+        with."""
         start = self._start
         if start is None:
-            return None
+            return None, {}
         try:
             start.thread.join(self.start_timeout + 10 if wait_s is None else wait_s)
         finally:  # also when interrupted while waiting
@@ -177,7 +283,7 @@ class WarmKernel:
                 start.abandoned = km is None  # still starting: it stops itself once started
         if start.error:
             self.errors.append(start.error)
-        return km
+        return km, start.env
 
     def shutdown(self, km: IpcKernelManager | None) -> None:
         """Stop a taken kernel once its notebook is done (or failed), in the background: the
@@ -193,7 +299,7 @@ class WarmKernel:
     def close(self, wait_s: float | None = None) -> None:
         """Stop the kernel prepared and never taken (one still starting after ``wait_s`` stops
         itself once started), and wait for the kernels being stopped."""
-        km = self.take(wait_s)
+        km, _ = self._take(wait_s)
         if km is not None:
             _stop(km)
         for stopping in self._stopping:

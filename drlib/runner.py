@@ -217,14 +217,21 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
 
     Bad settings, an unreachable target and a lock held by another run are refused before any
     run folder, notebook or failback: a refused start changes nothing."""
+    from drlib.evidence.render import RenderAhead
+    from drlib.kernels import WarmKernel
     from drlib.run_guard import Interrupted, Interrupts, RunLock, kill_kernels
 
     project = preflight_drill(request)
+    # The first notebook's kernel starts now, while the emulator starts and the lock is taken;
+    # it gets the runner's environment (the emulator's endpoint) when its notebook takes it.
+    warm = WarmKernel(REPO_DIR)
     closing: _Closing | None = None
     interrupts = Interrupts(progress)
     run_lock = RunLock(request.environment, request.target, project,
                        on_lost=lambda why: interrupts.stop(f"the drill lock was lost: {why}"))
     try:
+        if request.chain:
+            warm.prepare(notebook_path(request.chain[0]))
         with interrupts.installed(), _local_emulator(request) as emulator:
             check_target(request, project)
             run_lock.locate()
@@ -241,6 +248,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 closing = _Closing(request, run_dir, parameters, result, datetime.now(UTC),
                                    progress)
                 closing.run_lock = run_lock
+                closing.renderer = RenderAhead(run_dir)
                 interrupts.run_dir = run_dir
                 _mark_runner(request, run_dir, parameters)
                 progress(f"drill {request.scenario} on {request.environment} "
@@ -258,7 +266,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 _seal_crashed_runs(request, run_dir, progress)
                 try:
                     _execute_chain(request, parameters, run_dir, result, progress,
-                                   run_lock, interrupts)
+                                   run_lock, interrupts, warm, closing.renderer)
                 except (KeyboardInterrupt, Interrupted):
                     killed = sorted(set(interrupts.killed + kill_kernels()))
                     closing.interrupted(interrupts.reason, killed)
@@ -274,6 +282,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
             raise KeyboardInterrupt from None
         closing.interrupted(interrupts.reason, [])
     finally:
+        warm.close()  # refused or interrupted before the chain: the kernel started ahead
         if closing is not None:
             closing.finish(target_up=False)
     assert closing is not None
@@ -330,6 +339,8 @@ class _Closing:
     done: bool = False
     run_lock: Any = None
     settled: bool = False
+    renderer: Any = None
+    """The notebooks rendered to HTML while the chain runs (:class:`RenderAhead`)."""
 
     def interrupted(self, reason: str | None, killed: list[int]) -> None:
         if any(nb.notebook == "(interrupted)" for nb in self.result.notebooks):
@@ -414,8 +425,9 @@ class _Closing:
             self.progress(f"  secret scan NOT performed ({unavailable}): the manifest says so")
         if context is not None:
             _notify(context, self.run_dir, result, self.progress)
+        ahead = self.renderer.done() if self.renderer is not None else None
         _seal(self.request, self.run_dir, self.parameters, result, self.started,
-              self.emulator_version, identity, secrets, self.progress, unavailable)
+              self.emulator_version, identity, secrets, self.progress, unavailable, ahead)
         if context is not None and self.request.upload:
             _upload(context, self.run_dir, self.progress)
 
@@ -500,14 +512,10 @@ def _upload(context: _TargetContext, run_dir: Path, progress: Callable[[str], No
 
 def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
                    run_dir: Path, result: RunResult, progress: Callable[[str], None],
-                   run_lock: Any, interrupts: Any) -> None:
-    from drlib.kernels import WarmKernel
-
-    warm = WarmKernel(REPO_DIR)
-    warm.prepare()
+                   run_lock: Any, interrupts: Any, warm: Any, renderer: Any) -> None:
     try:
         _run_notebooks(request, parameters, run_dir, result, progress, run_lock, interrupts,
-                       warm)
+                       warm, renderer)
     finally:
         warm.close(wait_s=5.0)
         if warm.errors:
@@ -517,8 +525,9 @@ def _execute_chain(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
 
 def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, Any]],
                    run_dir: Path, result: RunResult, progress: Callable[[str], None],
-                   run_lock: Any, interrupts: Any, warm: Any) -> None:
-    """Each notebook of the chain in a kernel started while the one before it ran."""
+                   run_lock: Any, interrupts: Any, warm: Any, renderer: Any) -> None:
+    """Each notebook of the chain in a kernel started while the one before it ran, rendered to
+    HTML (by ``renderer``) while the next one runs."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -547,9 +556,10 @@ def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         began = time.monotonic()
         progress(f"  [{index}/{total}] {notebook} ...")
         interrupts.notebook(notebook)
-        km = warm.take()  # None: papermill starts the notebook's kernel itself
+        # None: papermill starts the notebook's kernel itself
+        km = warm.take(env=os.environ)
         if index < total and not interrupts.requested:
-            warm.prepare()  # the next notebook's, while this one runs
+            warm.prepare(notebook_path(request.chain[index]))  # the next, while this runs
         try:
             papermill.execute_notebook(
                 str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
@@ -579,6 +589,7 @@ def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         finally:
             interrupts.notebook(None)
             warm.shutdown(km)
+            renderer.submit(run_dir / f"{notebook}.ipynb")
         seconds = time.monotonic() - began
         result.notebooks.append(NotebookRun(notebook, "ok", seconds))
         progress(f"  [{index}/{total}] {notebook}: ok ({seconds:.1f} s)")
@@ -625,7 +636,8 @@ def _run_status(result: RunResult) -> str:
 def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
           result: RunResult, started: datetime, emulator_version: str | None,
           identity: Mapping[str, Any] | None, secrets: list[str],
-          progress: Callable[[str], None], secrets_unavailable: str | None = None) -> None:
+          progress: Callable[[str], None], secrets_unavailable: str | None = None,
+          rendered_ahead: Mapping[str, str] | None = None) -> None:
     from drlib.evidence.finalize import finalize_run
 
     runs = [{"notebook": nb.notebook, "outcome": nb.outcome, "seconds": round(nb.seconds, 3),
@@ -641,7 +653,7 @@ def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
                      secrets=secrets, secrets_unavailable=secrets_unavailable,
                      started_at=started, ended_at=datetime.now(UTC),
                      scenario=request.scenario, environment=request.environment,
-                     repo_dir=REPO_DIR)
+                     repo_dir=REPO_DIR, rendered_ahead=rendered_ahead)
     except DrError as exc:
         progress(f"  evidence could not be sealed: {exc.render()}")
         raise

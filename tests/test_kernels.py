@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import stat
 from pathlib import Path
@@ -101,3 +103,77 @@ def test_a_warm_kernel_runs_the_next_notebook_as_a_cold_one_would(
         with pytest.raises(ProcessLookupError):
             os.kill(gone, 0)
     assert "without encryption" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_taken_gets_the_environment_of_the_runner_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel started before the emulator was up (the drill starts the first one early) runs
+    its notebook with the runner's environment at hand-over: variables set since are set,
+    changed ones changed, removed ones removed, and nothing of the hand-over shows in the
+    notebook (its first cell is still count 1)."""
+    from drlib.kernels import WarmKernel
+
+    monkeypatch.setenv("DRLIB_TEST_CHANGED", "before")
+    monkeypatch.setenv("DRLIB_TEST_REMOVED", "present")
+    monkeypatch.delenv("DRLIB_TEST_ADDED", raising=False)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import json, os, sys\nfrom drlib.session import open_session\n"
+        "print(json.dumps([os.environ.get(k) for k in "
+        "('DRLIB_TEST_CHANGED', 'DRLIB_TEST_REMOVED', 'DRLIB_TEST_ADDED')]))\n"
+        "print(sorted(k for k in globals() if k.startswith('_drlib')))\n"
+        "print('sceptre.plan.plan' in sys.modules)")]
+    source = tmp_path / "in.ipynb"
+    nbformat.write(notebook, source)
+    warm = WarmKernel(tmp_path)
+    warm.prepare(source)  # what the notebook imports, and Sceptre's plan, imported ahead
+    assert warm._start is not None
+    warm._start.thread.join(120)  # started with the old environment
+    monkeypatch.setenv("DRLIB_TEST_CHANGED", "after 'quoted' \"and\" \\ \u00e9")
+    monkeypatch.delenv("DRLIB_TEST_REMOVED")
+    monkeypatch.setenv("DRLIB_TEST_ADDED", "http://127.0.0.1:1")
+    km = warm.take(env=os.environ)
+    assert km is not None, warm.errors
+    try:
+        done = papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
+                                          kernel_name="python3", progress_bar=False, km=km,
+                                          **papermill_kernel_options())
+    finally:
+        warm.shutdown(km)
+        warm.close()
+    values, leftovers, preloaded = done.cells[0].outputs[0]["text"].splitlines()
+    assert json.loads(values) == ["after 'quoted' \"and\" \\ \u00e9", None,
+                                  "http://127.0.0.1:1"]
+    assert (leftovers, preloaded) == ("[]", "True")
+    assert done.cells[0].execution_count == 1
+
+
+def test_a_warm_kernel_imports_what_its_notebook_imports(tmp_path: Path) -> None:
+    """The imports run ahead are the notebook's own (modules only, relative ones skipped) and
+    what those import on first use; an unreadable notebook falls back to the common set."""
+    from drlib.kernels import PRELOAD, notebook_imports, preload_for
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("import nothing"),
+        nbformat.v4.new_code_cell("import pandas as pd\nfrom drlib.cost import charts\n"
+                                  "from .local import thing\nif True:\n    import json"),
+        nbformat.v4.new_code_cell("from drlib.session import open_session\n%matplotlib"),
+        nbformat.v4.new_code_cell("from drlib.drill import DrillRun")]
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, source)
+    assert notebook_imports(source) == [
+        "pandas", "drlib.cost", "drlib.cost.charts", "json", "drlib.drill",
+        "drlib.drill.DrillRun", "drlib.charts"]  # the magic's cell does not parse: skipped
+    notebook.cells[2] = nbformat.v4.new_code_cell("from drlib.session import open_session")
+    nbformat.write(notebook, source)
+    modules = notebook_imports(source)
+    assert modules[-3:] == ["sceptre.plan.plan", "drlib.stacks", "drlib.charts"]
+    namespace: dict[str, object] = {}
+    exec(preload_for(source)[0], namespace)  # noqa: S102 - the code a warm kernel runs
+    assert [k for k in namespace if k != "__builtins__"] == []
+    import sys
+
+    assert "drlib.cost.charts" in sys.modules
+    assert preload_for(tmp_path / "missing.ipynb") == PRELOAD

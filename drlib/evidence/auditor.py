@@ -569,9 +569,9 @@ def _seconds(value: Any, short: bool = False) -> str:
 
 def _clock(stamp: Any, places: int = 3) -> str:
     """'YYYY-MM-DD HH:MM:SS[.mmm]' in UTC; '' when absent."""
-    from drlib.evidence.report import _clock as clock
+    from drlib.evidence.summary import utc_clock
 
-    return clock(stamp, places).rstrip("Z")
+    return utc_clock(stamp, places).rstrip("Z")
 
 
 def _duration_s(start: Any, end: Any) -> str:

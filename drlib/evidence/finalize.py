@@ -64,6 +64,7 @@ def finalize_run(
     repo_dir: Path | None = None,
     now: datetime | None = None,
     report: bool = True,
+    rendered_ahead: Mapping[str, str] | None = None,
 ) -> Manifest:
     """Seal the run folder ``run_dir`` as an evidence bundle and return its manifest.
 
@@ -81,6 +82,9 @@ def finalize_run(
     rendering failure is logged, never loses the seal, and `drlib evidence verify` then says the
     report is missing (``drlib evidence report RUN`` renders it).
 
+    ``rendered_ahead``: notebooks already rendered to HTML during the run
+    (:class:`drlib.evidence.render.RenderAhead`), not rendered again if unchanged since.
+
     Raises :class:`EvidenceError` naming the file (never the secret) when a secret appears in
     any file, and when the run was already finalized; :class:`ConfigError` for a bad status.
     """
@@ -89,7 +93,7 @@ def finalize_run(
     metrics = _read_metrics(run_dir)
     secret_values = [*secrets, *secret_values_in(parameters)]
 
-    renders = render_notebooks(run_dir)
+    renders = render_notebooks(run_dir, rendered_ahead)
     files = bundle_files(run_dir)
     leaking = find_secret_files(run_dir, files, secret_values)
     if leaking:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,18 @@ def render_notebook(notebook: Path) -> Path:
     """Render ``notebook`` to ``<name>.html`` beside it and return the path: images embedded,
     a title naming the run and the notebook, and no reference to any network resource (an
     auditor's offline machine opens it whole)."""
+    return _render(notebook, notebook.read_bytes())
+
+
+def _render(notebook: Path, data: bytes) -> Path:
+    """:func:`render_notebook` of ``data``, the notebook's content."""
     import nbformat
     from nbconvert import HTMLExporter
 
     report = notebook.stem in REPORT_NOTEBOOKS
     exporter = HTMLExporter(embed_images=True, exclude_input=report,
                             exclude_input_prompt=report, exclude_output_prompt=report)
-    node = nbformat.read(notebook, as_version=4)
+    node = nbformat.reads(data.decode("utf-8"), as_version=4)
     title = f"{notebook.stem} · {notebook.parent.name}"
     body, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     target = notebook.with_suffix(".html")
@@ -59,14 +67,23 @@ def offline_html(body: str) -> str:
     return str(soup)
 
 
-def render_notebooks(run_dir: Path) -> list[RenderResult]:
+def render_notebooks(run_dir: Path,
+                     ahead: Mapping[str, str] | None = None) -> list[RenderResult]:
     """Render every notebook of a run; a notebook that cannot be rendered is reported, not fatal.
 
     A failed or aborted run can leave a truncated notebook; its evidence must still be written.
+    ``ahead`` maps notebooks (relative paths) already rendered by a :class:`RenderAhead` to the
+    SHA-256 of the content rendered: a notebook whose content is still that, and whose HTML is
+    there, is not rendered again.
     """
     results = []
     for notebook in notebooks_in(run_dir):
         rel = notebook.relative_to(run_dir).as_posix()
+        html = notebook.with_suffix(".html")
+        if (ahead and rel in ahead and html.is_file()
+                and hashlib.sha256(notebook.read_bytes()).hexdigest() == ahead[rel]):
+            results.append(RenderResult(notebook=rel, html=html.relative_to(run_dir).as_posix()))
+            continue
         try:
             html = render_notebook(notebook)
         except Exception as exc:  # any rendering failure is recorded in the manifest, not fatal
@@ -76,3 +93,109 @@ def render_notebooks(run_dir: Path) -> list[RenderResult]:
         else:
             results.append(RenderResult(notebook=rel, html=html.relative_to(run_dir).as_posix()))
     return results
+
+
+def _serve() -> None:
+    """The rendering process (see :class:`RenderAhead`): one notebook path a line on
+    stdin; for each, one JSON line on stdout: the path and the SHA-256 of the content rendered,
+    or the error."""
+    import json
+    import signal
+    import sys
+
+    # Ctrl-C reaches the whole process group: the runner decides, the renderer keeps going
+    # (an aborted run is sealed too, and its notebooks rendered).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for line in sys.stdin:
+        path = line.rstrip("\n")
+        if not path:
+            continue
+        try:
+            data = Path(path).read_bytes()
+            _render(Path(path), data)
+            answer = {"notebook": path, "sha256": hashlib.sha256(data).hexdigest()}
+        except Exception as exc:  # the seal renders it again, and records a failure there
+            answer = {"notebook": path, "error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(answer), flush=True)
+
+
+class RenderAhead:
+    """Notebooks rendered to HTML as each is done, in one separate process, while the chain goes
+    on (about 0.7 s a notebook, otherwise all paid at the seal). A separate process, so the
+    runner (and the emulator in it) keeps its interpreter to itself; a plain child process, not
+    multiprocessing, whose "spawn" would run the caller's main script again.
+
+    :meth:`done` gives what :func:`render_notebooks` takes as ``ahead``; a notebook whose
+    rendering failed, or changed after it, is simply rendered again at the seal."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._process: Any = None
+        self._reader: Any = None
+        self._rendered: dict[str, str] = {}
+
+    def submit(self, notebook: Path) -> None:
+        """Render ``notebook`` (a file of the run folder) in the background."""
+        if not notebook.is_file():
+            return
+        try:
+            if self._process is None:
+                self._start()
+            self._process.stdin.write(f"{notebook}\n")
+            self._process.stdin.flush()
+        except Exception as exc:  # the seal renders it instead
+            log.info("could not render %s ahead: %s", notebook.name, exc)
+
+    def _start(self) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from drlib.evidence.render import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, encoding="utf-8")
+        self._reader = threading.Thread(target=self._read, args=(self._process.stdout,),
+                                        name="drlib-render-ahead", daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: Any) -> None:
+        import json
+
+        for line in stream:
+            try:
+                answer = json.loads(line)
+                rel = Path(answer["notebook"]).relative_to(self.run_dir).as_posix()
+            except (ValueError, KeyError, TypeError):
+                continue
+            if answer.get("sha256"):
+                self._rendered[rel] = str(answer["sha256"])
+            else:
+                log.info("rendering %s ahead failed: %s", rel, answer.get("error"))
+
+    def done(self, timeout_s: float = 60.0) -> dict[str, str]:
+        """Each notebook rendered ahead and the SHA-256 of what was rendered, once the
+        rendering process has finished what it was given (at most ``timeout_s``)."""
+        import subprocess
+
+        process = self._process
+        if process is None:
+            return {}
+        try:
+            process.stdin.close()
+            process.wait(timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.info("rendering ahead did not finish: %s", exc)
+        self.close()
+        self._reader.join(5.0)
+        return dict(self._rendered)
+
+    def close(self) -> None:
+        """Stop the rendering process (whatever it was doing)."""
+        import contextlib
+
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+                process.wait(5)

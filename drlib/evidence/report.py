@@ -18,6 +18,7 @@ from drlib.errors import EvidenceError
 from drlib.evidence.chain import resolve_run, run_dirs
 from drlib.evidence.manifest import MANIFEST_NAME, REPORT_HTML
 from drlib.evidence.summary import RunSummary, list_runs, parse_run_id, summarize_run
+from drlib.evidence.summary import utc_clock as _clock
 from drlib.evidence.verify import VerifyReport, verify
 
 NOT_RECORDED = "not recorded"
@@ -135,17 +136,6 @@ def _rounded(value: Any, places: int) -> Any:
         return round(float(value), places)
     except (TypeError, ValueError):
         return value
-
-
-def _clock(stamp: Any, places: int = 3) -> str:
-    """An ISO time as 'YYYY-MM-DD HH:MM:SS[.mmm]Z' (UTC); '' when absent."""
-    if not stamp:
-        return ""
-    moment = pd.Timestamp(stamp)
-    if moment.tzinfo is not None:
-        moment = moment.tz_convert("UTC")
-    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return (text[:-3] if places else text[:-7]) + "Z"
 
 
 def _first_error(node: Any) -> str | None:

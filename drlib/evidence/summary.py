@@ -190,3 +190,24 @@ def _seconds(value: Any) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
+
+
+def utc_clock(stamp: Any, places: int = 3) -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM:SS[.mmm]Z' (UTC); '' when absent.
+
+    Without pandas for the ISO times drlib writes (the runner renders the auditor's report and
+    need not import pandas and matplotlib for it); pandas reads any other form."""
+    if not stamp:
+        return ""
+    try:
+        moment: Any = datetime.fromisoformat(str(stamp))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except ValueError:
+        import pandas as pd
+
+        moment = pd.Timestamp(stamp)
+        if moment.tzinfo is not None:
+            moment = moment.tz_convert("UTC")
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return (text[:-3] if places else text[:-7]) + "Z"

@@ -14,7 +14,7 @@ from drlib.evidence import read_manifest, verify
 from drlib.evidence.manifest import GENESIS, canonical_json, content_digest, sha256_file
 from drlib.evidence.provenance import git_state
 
-from .conftest import PASSWORD, RUN_IDS, build_run, seal
+from .conftest import PASSWORD, RUN_IDS, build_run, chart_png, executed_notebook, seal
 
 
 def test_manifest_lists_every_file_with_hash_and_size(outputs: Path) -> None:
@@ -80,6 +80,33 @@ def test_notebooks_render_to_standalone_html(outputs: Path) -> None:
     html = (run_dir / "30_drill.html").read_text()
     assert "switchover took 12.3 s" in html
     assert "data:image/png;base64," in html
+
+
+def test_notebooks_rendered_ahead_are_sealed_as_rendered_unless_they_changed(
+        outputs: Path) -> None:
+    """The drill renders each notebook in a separate process as soon as it is done; the seal
+    keeps that HTML for a notebook still exactly as rendered, and renders again one that
+    changed after (or whose rendering ahead failed): the HTML always shows the sealed .ipynb."""
+    from drlib.evidence.render import RenderAhead
+
+    run_dir = build_run(outputs, RUN_IDS[0], printed="first version")
+    nbformat.write(executed_notebook(chart_png(), "kept as is"), run_dir / "40_failback.ipynb")
+    ahead = RenderAhead(run_dir)
+    ahead.submit(run_dir / "30_drill.ipynb")
+    ahead.submit(run_dir / "40_failback.ipynb")
+    ahead.submit(run_dir / "missing.ipynb")  # never written: nothing to render
+    rendered = ahead.done()
+    assert sorted(rendered) == ["30_drill.ipynb", "40_failback.ipynb"]
+    assert "first version" in (run_dir / "30_drill.html").read_text()
+    kept = (run_dir / "40_failback.html").stat().st_mtime_ns
+    nbformat.write(executed_notebook(chart_png(), "second version"), run_dir / "30_drill.ipynb")
+    manifest = seal(run_dir, rendered_ahead=rendered)
+    html = (run_dir / "30_drill.html").read_text()
+    assert "second version" in html and "first version" not in html
+    assert (run_dir / "40_failback.html").stat().st_mtime_ns == kept  # not rendered twice
+    assert manifest.file("40_failback.html") is not None
+    assert not manifest.render_errors
+    assert verify(outputs).ok
 
 
 def test_unrenderable_notebook_is_recorded_not_fatal(outputs: Path) -> None:

@@ -51,3 +51,18 @@ def test_parse_run_id(run_id: str, expected: dict[str, str]) -> None:
     from drlib.evidence.summary import parse_run_id
 
     assert parse_run_id(run_id) == expected
+
+
+@pytest.mark.parametrize(("stamp", "places", "shown"), [
+    ("2026-12-06T18:04:24.311+00:00", 3, "2026-12-06 18:04:24.311Z"),
+    ("2026-12-06T19:04:24.311123+01:00", 3, "2026-12-06 18:04:24.311Z"),
+    ("2026-12-06T18:04:24.9Z", 0, "2026-12-06 18:04:24Z"),
+    ("2026-12-06T18:04:24.311123456Z", 3, "2026-12-06 18:04:24.311Z"),  # nanoseconds
+    ("", 3, ""), (None, 0, ""),
+])
+def test_utc_clock_reads_the_iso_times_drlib_writes(stamp: object, places: int,
+                                                    shown: str) -> None:
+    """Times in the reports are UTC, to the millisecond or the second, from any offset."""
+    from drlib.evidence.summary import utc_clock
+
+    assert utc_clock(stamp, places) == shown
