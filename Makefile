@@ -33,8 +33,12 @@ uv:
 	  $(PYTHON) -m pip install --quiet --break-system-packages uv || $(PYTHON) -m pip install --quiet uv; \
 	}
 
+## venv: the locked environment, compiled to bytecode once (a machine with
+## PYTHONDONTWRITEBYTECODE set, as CI's, otherwise compiles every module in every process:
+## each notebook kernel, Locust and Sceptre process, and the emulator, paid about 4 s each)
 venv: uv
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
+	$(UV) run --locked python -m compileall -q drlib
 
 ## postgres: the PostgreSQL server binaries the emulator's Aurora stand-in runs
 postgres:
