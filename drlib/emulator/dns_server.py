@@ -40,6 +40,7 @@ import dns.rdatatype
 import dns.rrset
 
 from drlib.emulator.extensions import route53_dns, route53_health
+from drlib.emulator.server import POLL_INTERVAL_S
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,8 @@ class DnsServer:
         self._servers = [_Udp((LOOPBACK, self.port), _UdpHandler),
                          _Tcp((LOOPBACK, self.port), _TcpHandler)]
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, daemon=True,
+            thread = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL_S,),
+                                      daemon=True,
                                       name=f"drlib-dns-{type(server).__name__}-{self.port}")
             thread.start()
             self._threads.append(thread)

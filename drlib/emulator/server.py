@@ -36,6 +36,10 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("DRLIB_STATE_DIR", ".drlib")).resolve() / "emulator"
 
 
+POLL_INTERVAL_S = 0.05
+"""How often a serving thread looks for a stop request (the emulator's HTTP server, the DNS
+servers' UDP and TCP): a stop waits up to this long for each, not socketserver's 0.5 s."""
+
 LISTEN_PORTS = range(20000, 32768)
 """Where listening ports are chosen: below Linux's ephemeral range (32768-60999), which the
 kernel hands to every outgoing connection, so a port chosen free is not taken by a client's
@@ -151,6 +155,7 @@ class Emulator:
                 fix="choose another --port, or omit it to pick a free one",
             ) from exc
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        args=(POLL_INTERVAL_S,),
                                         name=f"drlib-emulator-{self.port}", daemon=True)
         self._thread.start()
         from drlib.emulator.dns_server import DnsServer
