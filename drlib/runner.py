@@ -285,6 +285,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
         warm.close()  # refused or interrupted before the chain: the kernel started ahead
         if closing is not None:
             closing.finish(target_up=False)
+            closing.report_rendered()  # rendered while the emulator stopped
     assert closing is not None
     return closing.result
 
@@ -341,6 +342,20 @@ class _Closing:
     settled: bool = False
     renderer: Any = None
     """The notebooks rendered to HTML while the chain runs (:class:`RenderAhead`)."""
+    reporting: Any = None
+    """The thread rendering the auditor's report of the sealed run, while the emulator stops."""
+
+    def defer_report(self, render: Callable[[], None]) -> None:
+        import threading
+
+        self.reporting = threading.Thread(target=render, name="drlib-report", daemon=True)
+        self.reporting.start()
+
+    def report_rendered(self) -> None:
+        """Wait for the auditor's report (rendered while the emulator stopped)."""
+        if self.reporting is not None:
+            self.reporting.join()
+            self.reporting = None
 
     def interrupted(self, reason: str | None, killed: list[int]) -> None:
         if any(nb.notebook == "(interrupted)" for nb in self.result.notebooks):
@@ -427,7 +442,8 @@ class _Closing:
             _notify(context, self.run_dir, result, self.progress)
         ahead = self.renderer.done() if self.renderer is not None else None
         _seal(self.request, self.run_dir, self.parameters, result, self.started,
-              self.emulator_version, identity, secrets, self.progress, unavailable, ahead)
+              self.emulator_version, identity, secrets, self.progress, unavailable, ahead,
+              self.defer_report)
         if context is not None and self.request.upload:
             _upload(context, self.run_dir, self.progress)
 
@@ -637,7 +653,8 @@ def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
           result: RunResult, started: datetime, emulator_version: str | None,
           identity: Mapping[str, Any] | None, secrets: list[str],
           progress: Callable[[str], None], secrets_unavailable: str | None = None,
-          rendered_ahead: Mapping[str, str] | None = None) -> None:
+          rendered_ahead: Mapping[str, str] | None = None,
+          defer_report: Callable[[Callable[[], None]], None] | None = None) -> None:
     from drlib.evidence.finalize import finalize_run
 
     runs = [{"notebook": nb.notebook, "outcome": nb.outcome, "seconds": round(nb.seconds, 3),
@@ -653,7 +670,8 @@ def _seal(request: DrillRequest, run_dir: Path, parameters: Mapping[str, Any],
                      secrets=secrets, secrets_unavailable=secrets_unavailable,
                      started_at=started, ended_at=datetime.now(UTC),
                      scenario=request.scenario, environment=request.environment,
-                     repo_dir=REPO_DIR, rendered_ahead=rendered_ahead)
+                     repo_dir=REPO_DIR, rendered_ahead=rendered_ahead,
+                     defer_report=defer_report)
     except DrError as exc:
         progress(f"  evidence could not be sealed: {exc.render()}")
         raise

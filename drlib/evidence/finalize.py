@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ def finalize_run(
     now: datetime | None = None,
     report: bool = True,
     rendered_ahead: Mapping[str, str] | None = None,
+    defer_report: Callable[[Callable[[], None]], None] | None = None,
 ) -> Manifest:
     """Seal the run folder ``run_dir`` as an evidence bundle and return its manifest.
 
@@ -81,6 +82,9 @@ def finalize_run(
     right after the manifest is written (:func:`drlib.evidence.auditor.render_report`); a
     rendering failure is logged, never loses the seal, and `drlib evidence verify` then says the
     report is missing (``drlib evidence report RUN`` renders it).
+
+    ``defer_report``, when given, is handed the rendering of the declared report instead of it
+    being done here (the drill runs it while the emulator stops).
 
     ``rendered_ahead``: notebooks already rendered to HTML during the run
     (:class:`drlib.evidence.render.RenderAhead`), not rendered again if unchanged since.
@@ -140,16 +144,19 @@ def finalize_run(
     log.info("finalized run %s (%s): %d files, chained to %s", manifest.run_id, status,
              len(manifest.files), manifest.chain.previous_run or "genesis")
     if report:
-        _render_report(run_dir, secret_values)
+        if defer_report is None:
+            render_declared_report(run_dir, secret_values)
+        else:
+            defer_report(lambda: render_declared_report(run_dir, secret_values))
     return manifest
 
 
-def _render_report(run_dir: Path, secret_values: list[str]) -> None:
+def render_declared_report(run_dir: Path, secret_values: Iterable[str]) -> None:
     """The auditor's report of the sealed run; a failure is logged, the seal stands."""
     from drlib.evidence.auditor import render_report
 
     try:
-        render_report(run_dir, secrets=secret_values)
+        render_report(run_dir, secrets=list(secret_values))
     except Exception as exc:  # the evidence is sealed; verify reports the missing report
         log.warning("the report of %s could not be rendered: %s: %s (render it with "
                     "`drlib evidence report %s`)", run_dir.name, type(exc).__name__, exc,
