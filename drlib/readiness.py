@@ -394,12 +394,15 @@ def check_rto_model(clients: AwsClients, workload: Workload, secondary_desired: 
 
 
 def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
-           canary_lag: dict[str, float | None] | None = None,
+           canary_lag: dict[str, float | None] | Callable[[], dict[str, float | None]]
+           | None = None,
            lock_holder: str | None = None,
            probe_error: str | None = None,
            secondary_desired: int | None = None) -> ReadinessReport:
     """Every readiness check for ``workload``. ``probe_error``: the canary probe crashed, which
-    fails its check (a check that cannot be made is not passed)."""
+    fails its check (a check that cannot be made is not passed). ``canary_lag`` may be the
+    probe's result to come (called when its check's turn comes: the probe runs meanwhile); an
+    exception from it fails the check the same way."""
     checks: list[tuple[str, Check, str]] = [
         ("global database healthy", lambda: check_global_cluster(clients, workload),
          "check describe_global_clusters"),
@@ -428,16 +431,29 @@ def assess(clients: AwsClients, workload: Workload, *, lag_threshold_s: float,
          "check the replication metrics"),
     ]
     if probe_error is not None:
-        checks.append(("replication lag (canary)", lambda: CheckResult(
-            "replication lag (canary)", "fail", f"the canary probe crashed: {probe_error}"[:400],
-            "fix what the probe's error names (stores reachable through the application's "
-            "name), then check again"), ""))
+        checks.append(("replication lag (canary)", lambda: _probe_crashed(probe_error), ""))
     elif canary_lag is not None:
         checks.append(("replication lag (canary)",
-                       lambda: check_lag(canary_lag, lag_threshold_s, "canary"),
+                       lambda: _canary_lag_check(canary_lag, lag_threshold_s),
                        "check replication"))
     checks.append(("no other drill running", lambda: CheckResult(
         "no other drill running", "fail" if lock_holder else "pass",
         lock_holder or "the environment's drill lock is free",
         "wait for the other drill, or let its lock expire" if lock_holder else ""), ""))
     return run_checks(checks)
+
+
+def _canary_lag_check(canary_lag: dict[str, float | None] | Callable[[], dict[str, float | None]],
+                      lag_threshold_s: float) -> CheckResult:
+    try:
+        lag = canary_lag() if callable(canary_lag) else canary_lag
+    except Exception as exc:
+        return _probe_crashed(f"{type(exc).__name__}: {exc}")
+    return check_lag(lag, lag_threshold_s, "canary")
+
+
+def _probe_crashed(error: str) -> CheckResult:
+    return CheckResult(
+        "replication lag (canary)", "fail", f"the canary probe crashed: {error}"[:400],
+        "fix what the probe's error names (stores reachable through the application's name), "
+        "then check again")

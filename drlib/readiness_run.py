@@ -31,20 +31,21 @@ def run_readiness(session: Session, lag_threshold_s: float) -> ReadinessReport:
     """Probe, assess, and write ``readiness.json`` into the run folder."""
     from drlib.drill import drill_lock
 
+    from concurrent.futures import ThreadPoolExecutor
+
     workload = session.workload()
-    canary_lag: dict[str, float | None] | None = None
-    probe_error: str | None = None
-    try:
-        canary_lag = canary_probe(session)
-    except Exception as exc:  # a failed check below (fail closed), not a crash
-        probe_error = f"{type(exc).__name__}: {exc}"
-    holder = drill_lock(session.target, workload, session.run_dir.name, "readiness").holder()
-    if holder is not None and holder.run_id == session.run_dir.name:
-        holder = None  # the lock this run's runner holds: ours, not another drill
-    report = assess(session.target.clients, workload, lag_threshold_s=lag_threshold_s,
-                    canary_lag=canary_lag, probe_error=probe_error,
-                    lock_holder=holder.describe() if holder is not None else None,
-                    secondary_desired=int(session.project.variables.get(
-                        "secondary_asg_desired", 1)))
+    # The probe watches the canaries for a while: the other checks run meanwhile, and its check
+    # waits for it (a crashed probe fails that check: fail closed, not a crash).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drlib-canary-probe") as pool:
+        probe = pool.submit(canary_probe, session)
+        holder = drill_lock(session.target, workload, session.run_dir.name,
+                            "readiness").holder()
+        if holder is not None and holder.run_id == session.run_dir.name:
+            holder = None  # the lock this run's runner holds: ours, not another drill
+        report = assess(session.target.clients, workload, lag_threshold_s=lag_threshold_s,
+                        canary_lag=probe.result,
+                        lock_holder=holder.describe() if holder is not None else None,
+                        secondary_desired=int(session.project.variables.get(
+                            "secondary_asg_desired", 1)))
     (session.run_dir / "readiness.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report

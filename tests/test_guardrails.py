@@ -248,6 +248,21 @@ def test_a_crashing_canary_probe_fails_readiness(monkeypatch: pytest.MonkeyPatch
     assert [r.check for r in failed] == ["replication lag (canary)"]
     assert "region down" in failed[0].evidence
 
+    # The probe still running while the other checks run (readiness_run): its result is asked
+    # for when its check's turn comes; raising there fails that check alike.
+    def crashed() -> dict[str, float | None]:
+        raise ConnectionError("region down")
+
+    report = readiness.assess(None, None, lag_threshold_s=5.0,  # type: ignore[arg-type]
+                              canary_lag=crashed)
+    failed = [r for r in report.results if r.status == "fail"]
+    assert [r.check for r in failed] == ["replication lag (canary)"]
+    assert "the canary probe crashed: ConnectionError: region down" in failed[0].evidence
+    report = readiness.assess(None, None, lag_threshold_s=5.0,  # type: ignore[arg-type]
+                              canary_lag=lambda: {"aurora": 0.2, "dynamodb": 0.4, "s3": 9.0})
+    lag = [r for r in report.results if r.check == "replication lag (canary)"]
+    assert [r.status for r in lag] == ["fail"] and "s3" in lag[0].evidence  # over 5 s
+
 
 def test_a_lost_lock_is_not_held_so_nothing_acts_or_releases_under_it() -> None:
     """Once the heartbeat reports the lock lost (released or taken over: it may be another
