@@ -62,6 +62,8 @@ DONE_MESSAGE = "drlib_done"
 FLUSH_INTERVAL_S = 0.5
 STARTUP_GRACE_S = 120.0
 """How long the master waits for the first record before it starts the clock anyway."""
+FINISH_WRITES_S = 10.0
+"""At the stop, how long writes in flight may take to end (when Locust has no stop timeout)."""
 MAX_DRAIN_S = 50.0
 """The master waits 60 s for workers to stop: a drain must end before that."""
 DEFAULT_READ_INTERVALS = {"aurora": 0.02, "dynamodb": 0.1, "s3": 0.25}
@@ -200,6 +202,9 @@ class LoadProcess:
         self._greenlets: list[Any] = []
         self.started = False
         self.stopped = False
+        self.stopping = False
+        """Set as the test stops: no new write starts; those in flight finish."""
+        self.in_flight = 0
 
     def prepare(self) -> None:
         """Clients, canaries (the drill's own, :func:`drlib.drill.build_canaries`) and streams;
@@ -236,7 +241,26 @@ class LoadProcess:
         return self.new_aurora() if store == "aurora" else self.canaries[store]
 
     def write(self, store: str, canary: Any) -> None:
-        """One canary write, counted as a Locust request and kept as a record."""
+        """One canary write, counted as a Locust request and kept as a record (none once the
+        test is stopping: :meth:`finish_writes`)."""
+        if self.stopping:
+            return
+        self.in_flight += 1
+        try:
+            self._write(store, canary)
+        finally:
+            self.in_flight -= 1
+
+    def finish_writes(self, timeout_s: float) -> None:
+        """As the test stops: start no new write and let those in flight end (at most
+        ``timeout_s``), so that Locust stopping its users interrupts none mid-write (it kills a
+        user between two writes at once, but one in a write too, once it is asked to stop)."""
+        self.stopping = True
+        deadline = time.monotonic() + timeout_s
+        while self.in_flight and time.monotonic() < deadline:
+            gevent.sleep(0.005)
+
+    def _write(self, store: str, canary: Any) -> None:
         stream = self.streams[store]
         seq = stream.allocate()
         region: str | None = None
@@ -443,6 +467,12 @@ def _test_start(environment: Environment, **_: Any) -> None:
         gevent.spawn(_progress, COLLECTOR)
         options: Any = environment.parsed_options
         gevent.spawn(_stop_after, environment, float(options.drlib_duration))
+
+
+@events.test_stopping.add_listener
+def _test_stopping(environment: Environment, **_: Any) -> None:
+    if PROCESS is not None:
+        PROCESS.finish_writes(float(environment.stop_timeout or FINISH_WRITES_S))
 
 
 @events.test_stop.add_listener
