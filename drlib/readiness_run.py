@@ -29,9 +29,9 @@ def canary_probe(session: Session, seconds: float = PROBE_SECONDS,
 
 def run_readiness(session: Session, lag_threshold_s: float) -> ReadinessReport:
     """Probe, assess, and write ``readiness.json`` into the run folder."""
-    from drlib.drill import drill_lock
-
     from concurrent.futures import ThreadPoolExecutor
+
+    from drlib.drill import drill_lock
 
     workload = session.workload()
     # The probe watches the canaries for a while: the other checks run meanwhile, and its check

@@ -171,7 +171,7 @@ def test_a_warm_kernel_imports_what_its_notebook_imports(tmp_path: Path) -> None
     modules = notebook_imports(source)
     assert modules[-3:] == ["sceptre.plan.plan", "drlib.stacks", "drlib.charts"]
     namespace: dict[str, object] = {}
-    exec(preload_for(source)[0], namespace)  # noqa: S102 - the code a warm kernel runs
+    exec(preload_for(source)[0], namespace)  # the code a warm kernel runs ahead
     assert [k for k in namespace if k != "__builtins__"] == []
     import sys
 
