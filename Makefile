@@ -33,8 +33,12 @@ uv:
 	  $(PYTHON) -m pip install --quiet --break-system-packages uv || $(PYTHON) -m pip install --quiet uv; \
 	}
 
+# --compile-bytecode: where Python writes no bytecode (PYTHONDONTWRITEBYTECODE, read-only
+# installs) every start would otherwise compile each module it imports: a deploy imports
+# Sceptre, boto, moto and pandas (through deepdiff), over a second of compiling. Here and not in
+# pyproject.toml, where it would make every `uv run` check 12,000 files again.
 venv: uv
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
 
 ## postgres: the PostgreSQL server binaries the emulator's Aurora stand-in runs
 postgres:
