@@ -186,14 +186,18 @@ def parse_template(template: str) -> dict[str, Any]:
     from yaml.scanner import ScannerError
 
     if _template_loader is None:
-        base = getattr(yaml, "CLoader", yaml.Loader)
-        loader = type("TemplateLoader", (base,), {})  # short forms on this class only
-        loader.add_multi_constructor("", yaml_tag_constructor)
-        _template_loader = loader
+        base: Any = getattr(yaml, "CLoader", yaml.Loader)
+
+        class TemplateLoader(base):
+            """moto's loader with the short forms registered on this class only."""
+
+        TemplateLoader.add_multi_constructor("", yaml_tag_constructor)
+        _template_loader = TemplateLoader
     try:
-        return yaml.load(template, Loader=_template_loader)  # type: ignore[no-any-return]
+        parsed: dict[str, Any] = yaml.load(template, Loader=_template_loader)
     except (ParserError, ScannerError):
-        return json.loads(template)  # type: ignore[no-any-return]
+        parsed = json.loads(template)
+    return parsed
 
 
 def _change_set_parse_template(self: Any) -> None:
@@ -209,7 +213,7 @@ def _patch() -> None:
     if _original_clean_json is None:
         _original_clean_json = parsing.clean_json
         parsing.clean_json = clean_json
-        models.Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
+        models.Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
         models.ChangeSet._parse_template = _change_set_parse_template  # type: ignore[method-assign]
     utils.yaml_tag_constructor = yaml_tag_constructor
     models.yaml_tag_constructor = yaml_tag_constructor  # type: ignore[attr-defined]
