@@ -17,7 +17,7 @@ import pytest
 
 from drlib.aws import AwsClients
 from drlib.errors import ConfigError, StackError
-from drlib.stacks import SceptreProject, SimpleStatus, simplify_status
+from drlib.stacks import SceptreProject, SimpleStatus, adaptive_polling, simplify_status
 
 SMALL = Path(__file__).parent / "fixtures" / "sceptre_small"
 
@@ -42,6 +42,44 @@ def test_unknown_status_raises() -> None:
     """A status drlib does not know is an error, not a guess."""
     with pytest.raises(StackError, match="Unknown CloudFormation stack status"):
         simplify_status("SOMETHING_NEW")
+
+
+class _SettlingStack:
+    """Just what Sceptre's wait touches of a StackActions: in progress, then complete."""
+
+    def __init__(self, logger_level: int) -> None:
+        import logging
+        from types import SimpleNamespace
+
+        from sceptre.plan.actions import StackActions
+
+        self.logger = logging.getLogger("tests.stacks.settling")
+        self.logger.setLevel(logger_level)
+        self.stack = SimpleNamespace(external_name="acme-dev-dr-primary-kms")
+        self.statuses = ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+        self.events_read = 0
+        self._get_simplified_status = StackActions._get_simplified_status
+
+    def _get_status(self) -> str:
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+    def _log_new_events(self, after: object) -> object:
+        self.events_read += 1
+        return after
+
+
+@pytest.mark.parametrize(("level", "reads"), [(20, 2), (30, 0)])
+def test_stack_events_are_read_only_when_sceptre_would_log_them(level: int, reads: int) -> None:
+    """drlib's wait polls the stack until it settles and reads its events at each poll only
+    while Sceptre's logger shows INFO lines (the command line's does); either way it returns
+    the settled status."""
+    from sceptre.plan.actions import StackActions
+
+    stack = _SettlingStack(level)
+    with adaptive_polling():
+        status = StackActions._wait_for_completion(stack)
+    assert str(status) == "complete"
+    assert stack.events_read == reads
 
 
 def test_sceptre_runs_with_the_overridden_dependencies() -> None:
