@@ -82,6 +82,40 @@ def test_stack_events_are_read_only_when_sceptre_would_log_them(level: int, read
     assert stack.events_read == reads
 
 
+def test_sceptre_plugins_are_looked_up_once_and_the_lookup_is_restored(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the project twice and rendering every template looks Sceptre's plugins up once
+    per entry-point group (not per stack and per reading), with the same plugins found; after
+    the block Sceptre looks them up itself again."""
+    import importlib.metadata
+
+    from sceptre.config.reader import ConfigReader
+    from sceptre.template import Template
+
+    from drlib import stacks
+
+    looked_up: list[tuple[str, str | None]] = []
+    real = importlib.metadata.entry_points
+
+    def entry_points(group: str, name: str | None = None) -> object:
+        looked_up.append((group, name))
+        return real(group=group) if name is None else real(group=group, name=name)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    stacks._entry_points.cache_clear()
+    project = SceptreProject("dev", project_dir=SMALL)
+    with stacks.cached_entry_points():
+        project.plan("")
+        plan = project.plan("")
+        plan.resolve(command="launch")
+        bodies = [stack.template.body for stack in plan]
+    assert all("Resources" in body for body in bodies)
+    assert len(looked_up) == len(set(looked_up))
+    assert ("sceptre.template_handlers", "file") in looked_up
+    assert ConfigReader._iterate_entry_points is not stacks._entry_points
+    assert Template._iterate_entry_points is not stacks._entry_points
+
+
 def test_sceptre_runs_with_the_overridden_dependencies() -> None:
     """The overrides are in effect: jsonschema 4 and networkx 3 are what Sceptre imports."""
     assert int(version("jsonschema").split(".")[0]) >= 4
