@@ -224,6 +224,71 @@ def cached_entry_points() -> Iterator[None]:
 _entry_points_originals: list[Any] = []
 
 
+@contextmanager
+def shared_stack_outputs() -> Iterator[None]:
+    """Make Sceptre's ``!stack_output`` resolvers of one launch share what they read.
+
+    Each resolver reads its stack's outputs with a ``DescribeStacks`` of its own (95 in this
+    project's launch, for 20 stacks). Within the block the outputs of a settled stack (a status
+    ending in ``_COMPLETE``) are read once; a stack created, updated or deleted in the block is
+    read again after it settles; a stack in progress is never kept (as before, a resolver sees
+    what ``DescribeStacks`` shows at that moment).
+    """
+    from sceptre.exceptions import StackDoesNotExistError
+    from sceptre.plan.actions import StackActions
+    from sceptre.resolvers.stack_output import StackOutputBase
+
+    kept: dict[tuple[Any, ...], dict[str, str]] = {}
+    lock = threading.Lock()
+
+    def get_stack_outputs(self: Any, stack_name: str, profile: str | None = None,
+                          region: str | None = None, sceptre_role: str | None = None
+                          ) -> dict[str, str]:
+        key = (stack_name, profile, region, sceptre_role)
+        with lock:
+            if key in kept:
+                return dict(kept[key])
+        try:
+            response = self.stack.connection_manager.call(
+                service="cloudformation", command="describe_stacks",
+                kwargs={"StackName": stack_name}, profile=profile, region=region,
+                stack_name=stack_name, sceptre_role=sceptre_role)
+        except ClientError as exc:
+            if "does not exist" in exc.response["Error"]["Message"]:
+                raise StackDoesNotExistError(exc.response["Error"]["Message"]) from exc
+            raise
+        described = response["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        if str(described.get("StackStatus", "")).endswith("_COMPLETE"):
+            with lock:
+                kept[key] = dict(outputs)
+        return outputs
+
+    def forget(stack_name: str) -> None:
+        with lock:
+            for key in [k for k in kept if k[0] == stack_name]:
+                del kept[key]
+
+    with _patch_lock:
+        original_outputs = StackOutputBase.__dict__["_get_stack_outputs"]
+        original_wait = StackActions._wait_for_completion
+
+        def wait_then_forget(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original_wait(self, *args, **kwargs)
+            finally:
+                forget(self.stack.external_name)
+
+        StackOutputBase._get_stack_outputs = get_stack_outputs
+        StackActions._wait_for_completion = wait_then_forget
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            StackOutputBase._get_stack_outputs = original_outputs
+            StackActions._wait_for_completion = original_wait
+
+
 def read_var_file(path: Path) -> dict[str, Any]:
     """An environment's var file as a mapping; a file that is not one names itself."""
     try:
@@ -312,7 +377,7 @@ class SceptreProject:
 
         plan = plan or self.plan(path)
         try:
-            with adaptive_polling(), cached_entry_points():
+            with adaptive_polling(), cached_entry_points(), shared_stack_outputs():
                 result = getattr(plan, action)()
         except (SceptreException, ClientError, BotoCoreError) as exc:
             raise StackError(f"sceptre {action} of {path or 'all stacks'} failed "

@@ -17,7 +17,13 @@ import pytest
 
 from drlib.aws import AwsClients
 from drlib.errors import ConfigError, StackError
-from drlib.stacks import SceptreProject, SimpleStatus, adaptive_polling, simplify_status
+from drlib.stacks import (
+    SceptreProject,
+    SimpleStatus,
+    adaptive_polling,
+    shared_stack_outputs,
+    simplify_status,
+)
 
 SMALL = Path(__file__).parent / "fixtures" / "sceptre_small"
 
@@ -114,6 +120,59 @@ def test_sceptre_plugins_are_looked_up_once_and_the_lookup_is_restored(
     assert ("sceptre.template_handlers", "file") in looked_up
     assert ConfigReader._iterate_entry_points is not stacks._entry_points
     assert Template._iterate_entry_points is not stacks._entry_points
+
+
+class _DescribingConnection:
+    """A connection manager whose DescribeStacks answers from ``statuses`` and counts calls."""
+
+    def __init__(self) -> None:
+        self.statuses = {"net": "CREATE_COMPLETE", "db": "CREATE_IN_PROGRESS"}
+        self.values = {"net": "vpc-1", "db": "db-1"}
+        self.calls = 0
+
+    def call(self, service: str, command: str, kwargs: dict[str, str], **_: object) -> object:
+        assert (service, command) == ("cloudformation", "describe_stacks")
+        self.calls += 1
+        name = kwargs["StackName"]
+        return {"Stacks": [{"StackStatus": self.statuses[name], "Outputs": [
+            {"OutputKey": "Id", "OutputValue": self.values[name]}]}]}
+
+
+def test_stack_outputs_are_read_once_per_settled_stack_and_again_after_it_changes() -> None:
+    """Within a launch, `!stack_output` resolvers of different stacks share one DescribeStacks
+    of a settled stack; a stack in progress is read each time; a stack that settles again in
+    the launch (an update) is read afresh; outside the launch Sceptre reads as before."""
+    from types import SimpleNamespace
+
+    from sceptre.plan.actions import StackActions
+    from sceptre.resolvers.stack_output import StackOutputBase
+
+    connection = _DescribingConnection()
+
+    def resolver() -> object:
+        return SimpleNamespace(stack=SimpleNamespace(connection_manager=connection),
+                               logger=SimpleNamespace(debug=lambda *a: None))
+
+    def outputs(name: str) -> dict[str, str]:
+        result: dict[str, str] = StackOutputBase._get_stack_outputs(resolver(), name)
+        return result
+
+    settled = SimpleNamespace(stack=SimpleNamespace(external_name="net"))
+    with adaptive_polling(), shared_stack_outputs():
+        assert outputs("net") == outputs("net") == {"Id": "vpc-1"}
+        assert connection.calls == 1
+        outputs("db")
+        outputs("db")
+        assert connection.calls == 3
+        connection.values["net"] = "vpc-2"
+        settled._get_status = lambda: "UPDATE_COMPLETE"
+        settled._get_simplified_status = StackActions._get_simplified_status
+        settled.logger = SimpleNamespace(isEnabledFor=lambda level: False)
+        StackActions._wait_for_completion(settled)
+        assert outputs("net") == {"Id": "vpc-2"}
+        assert connection.calls == 4
+    assert "_get_stack_outputs" in StackOutputBase.__dict__
+    assert StackOutputBase._get_stack_outputs.__name__ == "_get_stack_outputs"
 
 
 def test_sceptre_runs_with_the_overridden_dependencies() -> None:
