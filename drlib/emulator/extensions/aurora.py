@@ -139,13 +139,17 @@ def data_root() -> Path:
     return ROOT_PARENT / f"{digest}-{os.getpid()}"
 
 
+TEMPLATE_CACHE_AS_ROOT = Path("/var/cache/drlib/pg-templates")
+
+
 def template_cache() -> Path:
     """Where the initdb templates are kept between emulator processes (one per PostgreSQL
     installation and settings, :func:`drlib.emulator.pgpair.template_key`): an initdb is a
-    second of a deploy's first database. As root beside the data roots, where the server account
-    can read them; otherwise in the user's cache folder."""
+    second of a deploy's first database. Not under /tmp, whose cleaners delete files unused for
+    days (a template missing a file would break every cluster made from it): as root in
+    /var/cache, where the server account can read it; otherwise in the user's cache folder."""
     if os.geteuid() == 0:
-        return ROOT_PARENT / "templates"
+        return TEMPLATE_CACHE_AS_ROOT
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "drlib" / "pg-templates"
 
