@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -213,7 +214,14 @@ def build_package(source_dir: Path = DEFAULT_SOURCE_DIR, build_dir: Path = DEFAU
                          size=destination.stat().st_size)
 
 
-def upload_package(package: LambdaPackage, clients: AwsClients, region: str,
+class ClientSource(Protocol):
+    """What makes the S3 client: :class:`~drlib.aws.AwsClients`, or the stack's own Sceptre
+    connection in the package hook."""
+
+    def client(self, service: str, region: str) -> Any: ...
+
+
+def upload_package(package: LambdaPackage, clients: ClientSource, region: str,
                    bucket: str) -> str:
     """Upload ``package`` to ``bucket`` under its content-addressed key unless it is there."""
     s3 = clients.client("s3", region)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -142,9 +143,18 @@ def _network(value: Any, prefixes: tuple[int, int] = VPC_PREFIX_RANGE) -> str | 
     return None
 
 
+_regions_lock = threading.Lock()
+
+
 @cache
 def known_regions() -> frozenset[str]:
     """Every commercial AWS region botocore knows (its endpoint data, no AWS call)."""
+    with _regions_lock:  # read once: the stacks of a Sceptre level check their settings at once
+        return _known_regions()
+
+
+@cache
+def _known_regions() -> frozenset[str]:
     import botocore.session
 
     session = botocore.session.get_session()

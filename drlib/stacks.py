@@ -5,21 +5,17 @@ deletes and describes a stack group (``primary``, ``secondary``), one stack
 (``primary/database.yaml``) or the whole project (``""``), in Sceptre's dependency order, and
 detects their drift (:meth:`SceptreProject.drift`, CloudFormation's drift detection).
 
-Sceptre's own wait polls every 4 s; :func:`adaptive_polling` replaces it, for the duration of a
-call, with drlib's bounded wait (0.1 s growing to 4 s), so a stack that settles in half a second
-on the emulator returns in half a second and one that takes ten minutes on AWS is polled no more
-often than Sceptre would.
+Sceptre runs with the patches of :mod:`drlib.sceptre_patches` for the duration of a call (drlib's
+bounded, backing-off wait instead of Sceptre's 4 s polls; plugins looked up once; the
+``!stack_output`` reads of a launch shared).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +24,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drlib.errors import ConfigError, StackError
 from drlib.preflight import Problem, preflight
+from drlib.sceptre_patches import adaptive_polling, cached_entry_points, shared_stack_outputs
 from drlib.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "sceptre"
 VAR_FILE_DIRS = ("vars", "config/vars")
-STACK_TIMEOUT_S = 60 * 60
 
 
 class SimpleStatus:
@@ -143,40 +139,6 @@ class StackDrift:
         return tuple(r for r in self.resources if r.status == "NOT_CHECKED")
 
 
-_patch_lock = threading.RLock()
-
-
-@contextmanager
-def adaptive_polling(timeout_s: float = STACK_TIMEOUT_S) -> Iterator[None]:
-    """Make Sceptre wait for stack operations with drlib's bounded, backing-off poll."""
-    from sceptre.plan.actions import StackActions
-    from sceptre.stack_status import StackStatus
-
-    def wait_for_completion(self: Any, timeout: int = 0,
-                            boto_response: dict[str, Any] | None = None) -> str:
-        # Log the stack's events as Sceptre does, from a little before the call.
-        events_after = [datetime.now(UTC) - timedelta(seconds=3)]
-
-        def settled() -> str | None:
-            status = str(self._get_simplified_status(self._get_status()))
-            events_after[0] = self._log_new_events(events_after[0])
-            return None if status == StackStatus.IN_PROGRESS else status
-
-        bound = 60 * timeout if timeout else timeout_s
-        result: str = wait_until(settled, description=f"stack {self.stack.external_name} to "
-                                 "settle", timeout=bound, interval=0.1, backoff=1.25,
-                                 max_interval=4.0)
-        return result
-
-    with _patch_lock:
-        original = StackActions._wait_for_completion
-        StackActions._wait_for_completion = wait_for_completion
-        try:
-            yield
-        finally:
-            StackActions._wait_for_completion = original
-
-
 def read_var_file(path: Path) -> dict[str, Any]:
     """An environment's var file as a mapping; a file that is not one names itself."""
     try:
@@ -254,7 +216,8 @@ class SceptreProject:
         context = SceptreContext(project_path=str(self.project_dir), command_path=path,
                                  user_variables=dict(self.variables))
         try:
-            return SceptrePlan(context)
+            with cached_entry_points():
+                return SceptrePlan(context)
         except SceptreException as exc:
             raise StackError(f"Sceptre cannot read the project for {path or 'all stacks'}",
                              found=str(exc), fix="check the path and the config files") from exc
@@ -264,7 +227,7 @@ class SceptreProject:
 
         plan = plan or self.plan(path)
         try:
-            with adaptive_polling():
+            with adaptive_polling(), cached_entry_points(), shared_stack_outputs():
                 result = getattr(plan, action)()
         except (SceptreException, ClientError, BotoCoreError) as exc:
             raise StackError(f"sceptre {action} of {path or 'all stacks'} failed "
@@ -307,7 +270,7 @@ class SceptreProject:
         self.check_rules(path, plan)
         statuses = self._run(path, "launch", plan)
         failed = {name: s for name, s in statuses.items() if s not in ("complete",)}
-        infos = self.status(path)
+        infos = self.status(path, plan=plan)
         if failed:
             raise StackError(f"Launch of {path or 'all stacks'} ({self.environment}) did not "
                              "complete", expected="every stack complete",
@@ -335,12 +298,13 @@ class SceptreProject:
                              fix="read the stack events, remove what blocks deletion, retry")
         return statuses
 
-    def status(self, path: str = "", *, within: bool = False) -> list[StackInfo]:
+    def status(self, path: str = "", *, within: bool = False, plan: Any = None
+               ) -> list[StackInfo]:
         """Every stack under ``path`` in launch order, with status and outputs; Sceptre adds
         the stacks they depend on (e.g. primary ones for ``secondary``) unless ``within``, which
         describes only the stacks under ``path`` (its region alone, e.g. while the other region
-        is down)."""
-        plan = self.plan(path)
+        is down). ``plan``: a plan of ``path`` already read (a launch's own)."""
+        plan = plan or self.plan(path)
         plan.resolve(command="describe")
         return [self._describe(stack) for stack in plan
                 if not within or stack.name.startswith(path)]

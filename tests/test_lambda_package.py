@@ -154,6 +154,28 @@ def test_upload_puts_package_under_content_key_once(aws: AwsClients, tmp_path: P
     assert s3.head_object(Bucket="artifacts", Key=key)["Metadata"] == {"sha256": package.sha256}
 
 
+def test_package_hook_uploads_with_the_stack_s_own_sceptre_client(aws: AwsClients,
+                                                                   tmp_path: Path) -> None:
+    """The package hook's clients are the stack's own Sceptre connection's (the client Sceptre
+    caches for that stack and region, not a new session): the package lands in that region's
+    bucket under its content key."""
+    from sceptre.connection_manager import ConnectionManager
+
+    from drlib.sceptre_hooks import StackClients
+
+    aws.client("s3", "us-west-2").create_bucket(
+        Bucket="artifacts-west", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    manager = ConnectionManager(region="us-west-2", stack_name="acme-dev-dr-secondary-dr")
+    stack = type("Stack", (), {"connection_manager": manager})()
+    clients = StackClients(stack)
+    assert clients.client("s3", "us-west-2") is manager._get_client(
+        "s3", "us-west-2", None, "acme-dev-dr-secondary-dr", None)
+    package = build_package(_small_source(tmp_path), tmp_path / "build")
+    key = upload_package(package, clients, "us-west-2", "artifacts-west")
+    stored = aws.client("s3", "us-west-2").get_object(Bucket="artifacts-west", Key=key)
+    assert stored["Body"].read() == package.path.read_bytes()
+
+
 def test_cli_writes_the_key_file(aws: AwsClients, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     """The command line prints the key and writes it, without newline, to --key-file."""

@@ -4,8 +4,10 @@ No moto here: this module only runs PostgreSQL. :class:`PgServer` is one server 
 loopback port, unix socket); the functions below build the primary/standby topology of an Aurora
 global database out of them:
 
-- :meth:`PgServer.init_primary` copies a per-process template made once with ``initdb`` (so a new
-  primary costs a copy and a start, not an initdb);
+- :meth:`PgServer.init_primary` copies a template made with ``initdb`` (so a new primary costs a
+  copy and a start, not an initdb); with a ``template_cache`` folder the template is made once
+  per installation and settings (:func:`template_key`) and shared by every later emulator
+  process, else once per runtime;
 - :meth:`PgServer.init_standby` seeds a hot standby with ``pg_basebackup -R`` (streaming
   replication from the primary's unix socket);
 - :meth:`PgServer.promote` runs ``pg_promote``; :meth:`PgServer.fence` restarts a server in
@@ -117,6 +119,9 @@ class PgRuntime:
     socket_dir: Path
     binaries: PgBinaries = field(default_factory=find_binaries)
     owner: RunAs = field(default_factory=run_as)
+    template_cache: Path | None = None
+    """Where finished templates are kept for other processes (None: in ``root``, this
+    runtime's alone)."""
     _template_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def prepare(self) -> None:
@@ -161,30 +166,85 @@ class PgRuntime:
         return done.stdout
 
     def template(self) -> Path:
-        """A ready data directory (initdb'd, configured, with the heartbeat table), made once."""
-        path = self.root / ".template"
+        """A ready data directory (initdb'd, configured, with the heartbeat table): the one in
+        the template cache made for these binaries and settings, else made now (and kept there
+        for the next process)."""
+        folder = self.template_cache or self.root
+        path = folder / f".template-{template_key(self)}"
         with self._template_lock:
-            if (path / "PG_VERSION").exists():
+            if (path / PG_VERSION_FILE).exists():
                 return path
-            shutil.rmtree(path, ignore_errors=True)
             self.prepare()
-            self.run("initdb", ["-D", str(path), "-U", ADMIN_USER, "--auth-local=trust",
-                                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-                                # 1 MB WAL segments: less to copy and stream per server
-                                "--wal-segsize=1", "--no-sync", "--no-instructions"])
-            with open(path / "postgresql.conf", "a") as conf:
-                conf.write("\n# drlib emulator\n")
-                conf.writelines(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items())
-            (path / "pg_hba.conf").write_text(HBA)
-            builder = PgServer(self, "template", path, port=_free_port())
-            builder.start()
+            folder.mkdir(parents=True, exist_ok=True)
+            self.chown(folder)  # the builder writes its log beside its data directory
+            _remove_dead_builds(folder, self)
+            # Made under a name of its own, then renamed: a template is complete or absent, and
+            # two processes making one at once each keep theirs or take the other's.
+            build = folder / f".build-{os.getpid()}-{threading.get_ident()}"
+            shutil.rmtree(build, ignore_errors=True)
+            self._make_template(build)
+            build.with_name(build.name + ".log").unlink(missing_ok=True)
             try:
-                builder.execute(f"CREATE SCHEMA {HEARTBEAT.split('.')[0]}")
-                builder.execute(f"CREATE TABLE {HEARTBEAT} (id int PRIMARY KEY, seq bigint)")
-                builder.execute("CHECKPOINT")
-            finally:
-                builder.stop()
+                build.rename(path)
+            except OSError:  # another process was first: use its template
+                if not (path / PG_VERSION_FILE).exists():
+                    raise
+                shutil.rmtree(build, ignore_errors=True)
             return path
+
+    def _make_template(self, path: Path) -> None:
+        path.mkdir(mode=0o700)
+        self.chown(path)
+        self.run("initdb", ["-D", str(path), *INITDB_OPTIONS])
+        with open(path / "postgresql.conf", "a") as conf:
+            conf.write("\n# drlib emulator\n")
+            conf.writelines(f"{k} = {v}\n" for k, v in SERVER_SETTINGS.items())
+        (path / "pg_hba.conf").write_text(HBA)
+        builder = PgServer(self, "template", path, port=_free_port())
+        builder.start(new_port_ok=True)
+        try:
+            for statement in TEMPLATE_STATEMENTS:
+                builder.execute(statement)
+        finally:
+            builder.stop()
+        # Written without syncs (--no-sync, fsync off); a template outlives this process, so it
+        # goes to disk before it is used: a crash of the machine cannot leave a torn one.
+        self.run("initdb", ["--sync-only", "-D", str(path)])
+
+
+PG_VERSION_FILE = "PG_VERSION"
+INITDB_OPTIONS = ("-U", ADMIN_USER, "--auth-local=trust", "--auth-host=scram-sha-256", "-E",
+                  "UTF8", "--locale=C",
+                  # 1 MB WAL segments: less to copy and stream per server
+                  "--wal-segsize=1", "--no-sync", "--no-instructions")
+TEMPLATE_STATEMENTS = (f"CREATE SCHEMA {HEARTBEAT.split('.')[0]}",
+                       f"CREATE TABLE {HEARTBEAT} (id int PRIMARY KEY, seq bigint)",
+                       "CHECKPOINT")
+
+
+def template_key(runtime: PgRuntime) -> str:
+    """What a template depends on, hashed: the server programs (path, size, time), how the
+    template is made (initdb options, settings, pg_hba.conf, statements) and who owns it."""
+    made_by = []
+    for program in ("initdb", "postgres"):
+        stat = Path(runtime.binaries.path(program)).stat()
+        made_by.append(f"{runtime.binaries.path(program)}:{stat.st_size}:{stat.st_mtime_ns}")
+    recipe = repr((made_by, INITDB_OPTIONS, sorted(SERVER_SETTINGS.items()), HBA,
+                   TEMPLATE_STATEMENTS, runtime.owner.uid, runtime.owner.gid))
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def _remove_dead_builds(folder: Path, runtime: PgRuntime) -> None:
+    """Remove the unfinished templates of processes that died making them (and their server)."""
+    for build in folder.glob(".build-*"):
+        pid = build.name.split("-")[1]
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        if build.is_dir():
+            stop_stale_servers(build, runtime)
+            shutil.rmtree(build, ignore_errors=True)
+        else:  # its log
+            build.unlink(missing_ok=True)
 
 
 PORT_ATTEMPTS = 3

@@ -4,14 +4,18 @@ dynamic references to SSM and Secrets Manager."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from drlib.aws import AwsClients
 from drlib.emulator.extensions.cfn_intrinsics import (
     cidr_blocks,
     parse_secretsmanager_reference,
+    parse_template,
     split_get_att,
+    yaml_tag_constructor,
 )
 from tests.emulator.cfn_support import create_stack, outputs, physical_ids
 
@@ -39,6 +43,28 @@ def test_cidr_blocks_reject_impossible_requests(block: str, count: int, bits: in
     """Fn::Cidr refuses requests the block cannot satisfy."""
     with pytest.raises(ValueError, match="Fn::Cidr"):
         cidr_blocks(block, count, bits)
+
+
+PROJECT_TEMPLATES = sorted((Path(__file__).parents[2] / "sceptre" / "templates").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", PROJECT_TEMPLATES, ids=lambda p: p.name)
+def test_templates_read_with_libyaml_as_with_pure_python_yaml(path: Path) -> None:
+    """The emulator's template reader (libyaml's parser) gives every project template exactly
+    the dict PyYAML's pure-Python loader, moto's own, gives with the same short forms."""
+    pure = type("PureLoader", (yaml.Loader,), {})
+    pure.add_multi_constructor("", yaml_tag_constructor)
+    text = path.read_text()
+    assert parse_template(text) == yaml.load(text, Loader=pure)
+
+
+def test_template_reader_takes_short_forms_and_json() -> None:
+    """Short forms become long forms (GetAtt split on the first dot), and JSON that is not YAML
+    (a tab before a key) is read as JSON, as moto does."""
+    assert parse_template("A: !GetAtt Db.Endpoint.Address\nB: !Ref X\nC: !Sub [a, {}]\n") == {
+        "A": {"Fn::GetAtt": ["Db", "Endpoint.Address"]}, "B": {"Ref": "X"},
+        "C": {"Fn::Sub": ["a", {}]}}
+    assert parse_template('{\n\t"Resources": {}\n}') == {"Resources": {}}
 
 
 @pytest.mark.parametrize(("argument", "expected"), [

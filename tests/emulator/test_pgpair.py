@@ -297,3 +297,42 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(runtime: PgRuntime)
                 assert server.port == again.getsockname()[1]
         finally:
             server.remove()
+
+
+def test_a_template_in_the_cache_is_made_once_and_shared(runtime: PgRuntime,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runtime with a template cache makes the initdb template there once; a second runtime
+    (another emulator process) starts its primary from that template without an initdb, and a
+    change of the server settings makes a new template instead of reusing the old one."""
+    from drlib.emulator import pgpair
+
+    cache = runtime.root / "template-cache"
+    first = PgRuntime(root=runtime.root / "first", socket_dir=runtime.socket_dir,
+                      template_cache=cache)
+    made = first.template()
+    assert made.parent == cache
+    assert (made / "PG_VERSION").exists()
+    assert not list(cache.glob(".build-*"))  # nothing half-made (nor its log) left behind
+
+    second = PgRuntime(root=runtime.root / "second", socket_dir=runtime.socket_dir,
+                       template_cache=cache)
+    ran: list[str] = []
+    real_run = PgRuntime.run
+
+    def run(self: PgRuntime, program: str, args: list[str], timeout: float = 60.0) -> str:
+        ran.append(program)
+        return real_run(self, program, args, timeout)
+
+    monkeypatch.setattr(PgRuntime, "run", run)
+    server = PgServer(second, "shared", second.root / "shared")
+    start_primary(server)
+    try:
+        assert server.value("SELECT count(*) FROM rdsadmin.heartbeat") == 0
+    finally:
+        server.remove()
+    assert "initdb" not in ran
+
+    monkeypatch.setitem(pgpair.SERVER_SETTINGS, "max_connections", "61")
+    remade = second.template()
+    assert remade != made
+    assert "initdb" in ran

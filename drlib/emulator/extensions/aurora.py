@@ -139,6 +139,21 @@ def data_root() -> Path:
     return ROOT_PARENT / f"{digest}-{os.getpid()}"
 
 
+TEMPLATE_CACHE_AS_ROOT = Path("/var/cache/drlib/pg-templates")
+
+
+def template_cache() -> Path:
+    """Where the initdb templates are kept between emulator processes (one per PostgreSQL
+    installation and settings, :func:`drlib.emulator.pgpair.template_key`): an initdb is a
+    second of a deploy's first database. Not under /tmp, whose cleaners delete files unused for
+    days (a template missing a file would break every cluster made from it): as root in
+    /var/cache, where the server account can read it; otherwise in the user's cache folder."""
+    if os.geteuid() == 0:
+        return TEMPLATE_CACHE_AS_ROOT
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "drlib" / "pg-templates"
+
+
 def sweep_dead_roots() -> None:
     """Stop the servers and delete the data of emulator processes that died without cleaning."""
     if not ROOT_PARENT.is_dir():
@@ -166,7 +181,7 @@ def runtime() -> PgRuntime:
                 ROOT_PARENT.mkdir(parents=True, exist_ok=True)
                 os.chmod(ROOT_PARENT, 0o711)
                 sweep_dead_roots()
-            rt = PgRuntime(root=root, socket_dir=socket_dir)
+            rt = PgRuntime(root=root, socket_dir=socket_dir, template_cache=template_cache())
             rt.prepare()
             link = state.state_dir() / "aurora"
             if link != root:
@@ -654,7 +669,7 @@ def stop_all(remove_runtime: bool = False) -> None:
             return
         stop_stale_servers(rt.root, rt)
         for child in rt.root.iterdir() if rt.root.is_dir() else []:
-            if child.name not in (".template", ".s") and child.is_dir():
+            if not child.name.startswith((".template", ".s")) and child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
         if remove_runtime:
             shutil.rmtree(rt.root, ignore_errors=True)

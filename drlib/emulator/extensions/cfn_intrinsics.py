@@ -11,6 +11,10 @@
   ``{{resolve:secretsmanager:...}}``, resolved from the stack region's SSM and Secrets Manager
   when the resource that holds them is created (after its dependencies, so a secret made earlier
   in the same stack resolves).
+
+Templates of new stacks, updates and change sets are read with libyaml's parser when PyYAML has
+it (:func:`parse_template`): moto's pure-Python one took 0.02 to 0.5 s a template, about a tenth
+of the emulator's work in a deploy of the project, with the same result.
 """
 
 from __future__ import annotations
@@ -169,6 +173,37 @@ def yaml_tag_constructor(loader: Any, tag: str, node: Any) -> dict[str, Any]:
     return {key: value}
 
 
+_template_loader: Any = None
+
+
+def parse_template(template: str) -> dict[str, Any]:
+    """A template's text (YAML with short forms, or JSON) as moto's dict: moto's own loader
+    (PyYAML's full one, short forms through :func:`yaml_tag_constructor`) over libyaml's parser
+    when PyYAML has it; JSON that is not YAML (tabs) falls back to ``json``, as in moto."""
+    global _template_loader
+    import yaml
+    from yaml.parser import ParserError
+    from yaml.scanner import ScannerError
+
+    if _template_loader is None:
+        base: Any = getattr(yaml, "CLoader", yaml.Loader)
+
+        class TemplateLoader(base):
+            """moto's loader with the short forms registered on this class only."""
+
+        TemplateLoader.add_multi_constructor("", yaml_tag_constructor)
+        _template_loader = TemplateLoader
+    try:
+        parsed: dict[str, Any] = yaml.load(template, Loader=_template_loader)
+    except (ParserError, ScannerError):
+        parsed = json.loads(template)
+    return parsed
+
+
+def _change_set_parse_template(self: Any) -> None:
+    self.template_dict = parse_template(self.template)
+
+
 def _patch() -> None:
     global _original_clean_json
     import sys
@@ -178,6 +213,8 @@ def _patch() -> None:
     if _original_clean_json is None:
         _original_clean_json = parsing.clean_json
         parsing.clean_json = clean_json
+        models.Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+        models.ChangeSet._parse_template = _change_set_parse_template  # type: ignore[method-assign]
     utils.yaml_tag_constructor = yaml_tag_constructor
     models.yaml_tag_constructor = yaml_tag_constructor  # type: ignore[attr-defined]
     responses = sys.modules.get("moto.cloudformation.responses")

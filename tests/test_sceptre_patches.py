@@ -1,0 +1,138 @@
+"""drlib.sceptre_patches: Sceptre's wait, plugin look-ups and stack-output reads as drlib runs
+them, each patch in force only inside its block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drlib.sceptre_patches import adaptive_polling, shared_stack_outputs
+from drlib.stacks import SceptreProject
+
+SMALL = Path(__file__).parent / "fixtures" / "sceptre_small"
+
+
+class _SettlingStack:
+    """Just what Sceptre's wait touches of a StackActions: in progress, then complete."""
+
+    def __init__(self, logger_level: int) -> None:
+        import logging
+        from types import SimpleNamespace
+
+        from sceptre.plan.actions import StackActions
+
+        self.logger = logging.getLogger("tests.stacks.settling")
+        self.logger.setLevel(logger_level)
+        self.stack = SimpleNamespace(external_name="acme-dev-dr-primary-kms")
+        self.statuses = ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+        self.events_read = 0
+        self._get_simplified_status = StackActions._get_simplified_status
+
+    def _get_status(self) -> str:
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+    def _log_new_events(self, after: object) -> object:
+        self.events_read += 1
+        return after
+
+
+@pytest.mark.parametrize(("level", "reads"), [(20, 2), (30, 0)])
+def test_stack_events_are_read_only_when_sceptre_would_log_them(level: int, reads: int) -> None:
+    """drlib's wait polls the stack until it settles and reads its events at each poll only
+    while Sceptre's logger shows INFO lines (the command line's does); either way it returns
+    the settled status."""
+    from sceptre.plan.actions import StackActions
+
+    stack = _SettlingStack(level)
+    with adaptive_polling():
+        status = StackActions._wait_for_completion(stack)
+    assert str(status) == "complete"
+    assert stack.events_read == reads
+
+
+def test_sceptre_plugins_are_looked_up_once_and_the_lookup_is_restored(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the project twice and rendering every template looks Sceptre's plugins up once
+    per entry-point group (not per stack and per reading), with the same plugins found; after
+    the block Sceptre looks them up itself again."""
+    import importlib.metadata
+
+    from sceptre.config.reader import ConfigReader
+    from sceptre.template import Template
+
+    from drlib import sceptre_patches
+
+    looked_up: list[tuple[str, str | None]] = []
+    real = importlib.metadata.entry_points
+
+    def entry_points(group: str, name: str | None = None) -> object:
+        looked_up.append((group, name))
+        return real(group=group) if name is None else real(group=group, name=name)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    sceptre_patches._entry_points.cache_clear()
+    project = SceptreProject("dev", project_dir=SMALL)
+    with sceptre_patches.cached_entry_points():
+        project.plan("")
+        plan = project.plan("")
+        plan.resolve(command="launch")
+        bodies = [stack.template.body for stack in plan]
+    assert all("Resources" in body for body in bodies)
+    assert len(looked_up) == len(set(looked_up))
+    assert ("sceptre.template_handlers", "file") in looked_up
+    assert ConfigReader._iterate_entry_points is not sceptre_patches._entry_points
+    assert Template._iterate_entry_points is not sceptre_patches._entry_points
+
+
+class _DescribingConnection:
+    """A connection manager whose DescribeStacks answers from ``statuses`` and counts calls."""
+
+    def __init__(self) -> None:
+        self.statuses = {"net": "CREATE_COMPLETE", "db": "CREATE_IN_PROGRESS"}
+        self.values = {"net": "vpc-1", "db": "db-1"}
+        self.calls = 0
+
+    def call(self, service: str, command: str, kwargs: dict[str, str], **_: object) -> object:
+        assert (service, command) == ("cloudformation", "describe_stacks")
+        self.calls += 1
+        name = kwargs["StackName"]
+        return {"Stacks": [{"StackStatus": self.statuses[name], "Outputs": [
+            {"OutputKey": "Id", "OutputValue": self.values[name]}]}]}
+
+
+def test_stack_outputs_are_read_once_per_settled_stack_and_again_after_it_changes() -> None:
+    """Within a launch, `!stack_output` resolvers of different stacks share one DescribeStacks
+    of a settled stack; a stack in progress is read each time; a stack that settles again in
+    the launch (an update) is read afresh; outside the launch Sceptre reads as before."""
+    from types import SimpleNamespace
+
+    from sceptre.plan.actions import StackActions
+    from sceptre.resolvers.stack_output import StackOutputBase
+
+    connection = _DescribingConnection()
+
+    def resolver() -> object:
+        return SimpleNamespace(stack=SimpleNamespace(connection_manager=connection),
+                               logger=SimpleNamespace(debug=lambda *a: None))
+
+    def outputs(name: str) -> dict[str, str]:
+        result: dict[str, str] = StackOutputBase._get_stack_outputs(resolver(), name)
+        return result
+
+    settled = SimpleNamespace(stack=SimpleNamespace(external_name="net"))
+    with adaptive_polling(), shared_stack_outputs():
+        assert outputs("net") == outputs("net") == {"Id": "vpc-1"}
+        assert connection.calls == 1
+        outputs("db")
+        outputs("db")
+        assert connection.calls == 3
+        connection.values["net"] = "vpc-2"
+        settled._get_status = lambda: "UPDATE_COMPLETE"
+        settled._get_simplified_status = StackActions._get_simplified_status
+        settled.logger = SimpleNamespace(isEnabledFor=lambda level: False)
+        StackActions._wait_for_completion(settled)
+        assert outputs("net") == {"Id": "vpc-2"}
+        assert connection.calls == 4
+    assert "_get_stack_outputs" in StackOutputBase.__dict__
+    assert StackOutputBase._get_stack_outputs.__name__ == "_get_stack_outputs"
