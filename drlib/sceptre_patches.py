@@ -169,3 +169,27 @@ def shared_stack_outputs() -> Iterator[None]:
         with _patch_lock:
             StackOutputBase._get_stack_outputs = original_outputs
             StackActions._wait_for_completion = original_wait
+
+
+_clients_made_for: list[str | None] = [None]
+
+
+def clients_for_current_environment() -> None:
+    """Sceptre keeps the boto3 sessions and clients it makes for the whole process, made from
+    the environment of their first use, and keys them by region and profile only: once the
+    environment names another endpoint or other credentials (``AWS_*``: a new emulator, an
+    assumed role), they are forgotten, so Sceptre makes new ones. Called before each plan."""
+    import hashlib
+    import os
+
+    from sceptre.connection_manager import ConnectionManager
+
+    aws = sorted((key, value) for key, value in os.environ.items() if key.startswith("AWS_"))
+    made_for = hashlib.sha256(repr(aws).encode()).hexdigest()  # no credential kept as such
+    with _patch_lock:
+        if _clients_made_for[0] not in (None, made_for):
+            with ConnectionManager._client_lock:
+                ConnectionManager._clients.clear()
+            with ConnectionManager._session_lock:
+                ConnectionManager._boto_sessions.clear()
+        _clients_made_for[0] = made_for

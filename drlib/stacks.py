@@ -24,7 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drlib.errors import ConfigError, StackError
 from drlib.preflight import Problem, preflight
-from drlib.sceptre_patches import adaptive_polling, cached_entry_points, shared_stack_outputs
+from drlib.sceptre_patches import (
+    adaptive_polling,
+    cached_entry_points,
+    clients_for_current_environment,
+    shared_stack_outputs,
+)
 from drlib.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -213,6 +218,7 @@ class SceptreProject:
         from sceptre.exceptions import SceptreException
         from sceptre.plan.plan import SceptrePlan
 
+        clients_for_current_environment()
         context = SceptreContext(project_path=str(self.project_dir), command_path=path,
                                  user_variables=dict(self.variables))
         try:

@@ -136,3 +136,28 @@ def test_stack_outputs_are_read_once_per_settled_stack_and_again_after_it_change
         assert connection.calls == 4
     assert "_get_stack_outputs" in StackOutputBase.__dict__
     assert StackOutputBase._get_stack_outputs.__name__ == "_get_stack_outputs"
+
+
+def test_sceptre_clients_follow_the_environment_s_endpoint(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two drills in one process (bench/drill.py --runs 2, a notebook calling run_drill twice)
+    each start an emulator on a new port: Sceptre's per-process clients made for the first are
+    forgotten once AWS_ENDPOINT_URL names the second (they refused every call before), and kept
+    while the environment stays the same."""
+    from sceptre.connection_manager import ConnectionManager
+
+    from drlib.sceptre_patches import clients_for_current_environment
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:20001")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    clients_for_current_environment()
+    manager = ConnectionManager(region="us-east-1", stack_name="test-stack")
+    first = manager._get_client("cloudformation", "us-east-1", None, None, None)
+    assert first.meta.endpoint_url == "http://127.0.0.1:20001"
+    clients_for_current_environment()  # nothing changed: the same client
+    assert manager._get_client("cloudformation", "us-east-1", None, None, None) is first
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:20002")
+    clients_for_current_environment()
+    second = manager._get_client("cloudformation", "us-east-1", None, None, None)
+    assert second.meta.endpoint_url == "http://127.0.0.1:20002"
