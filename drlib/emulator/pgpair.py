@@ -172,8 +172,9 @@ class PgRuntime:
         folder = self.template_cache or self.root
         path = folder / f".template-{template_key(self)}"
         with self._template_lock:
-            if (path / PG_VERSION_FILE).exists():
+            if (path / PG_VERSION_FILE).exists() and self._sealed_or_own(path):
                 return path
+            shutil.rmtree(path, ignore_errors=True)  # not sealed as this code seals it: anew
             self.prepare()
             folder.mkdir(parents=True, exist_ok=True)
             self.chown(folder)  # the builder writes its log beside its data directory
@@ -184,13 +185,47 @@ class PgRuntime:
             shutil.rmtree(build, ignore_errors=True)
             self._make_template(build)
             build.with_name(build.name + ".log").unlink(missing_ok=True)
+            self._seal(build)
             try:
                 build.rename(path)
             except OSError:  # another process was first: use its template
                 if not (path / PG_VERSION_FILE).exists():
                     raise
                 shutil.rmtree(build, ignore_errors=True)
+            if self.owner.uid is not None and self.template_cache is not None:
+                os.chown(folder, 0, 0)  # the builder's log is gone: the folder is root's again
+                os.chmod(folder, 0o755)
             return path
+
+    def _seal(self, template: Path) -> None:
+        """As root, a template shared between processes is root's, readable by the server
+        account's group and writable by nobody else: the server account (often ``nobody`` or
+        ``postgres``, which other programs share) cannot change what every later cluster is
+        copied from. Its copies (``cp -a`` as the server account) are the account's own."""
+        if self.owner.uid is None or self.template_cache is None:
+            return
+        gid = self.owner.gid if self.owner.gid is not None else 0
+        for folder, _folders, files in os.walk(template):
+            os.chown(folder, 0, gid)
+            os.chmod(folder, 0o750)
+            for name in files:
+                os.chown(os.path.join(folder, name), 0, gid, follow_symlinks=False)
+                os.chmod(os.path.join(folder, name), 0o640)
+
+    def _sealed_or_own(self, template: Path) -> bool:
+        """A cached template may be used: as root, sealed (:meth:`_seal`: root's, no group or
+        other write) in its files that configure a server; else this user's own."""
+        if self.owner.uid is None or self.template_cache is None:
+            return True
+        for path in (template, template / "postgresql.conf", template / "pg_hba.conf",
+                     template / "postgresql.auto.conf", template / PG_VERSION_FILE):
+            try:
+                info = path.lstat()
+            except OSError:
+                return False
+            if info.st_uid != 0 or info.st_mode & 0o022:
+                return False
+        return True
 
     def _make_template(self, path: Path) -> None:
         path.mkdir(mode=0o700)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -336,3 +337,33 @@ def test_a_template_in_the_cache_is_made_once_and_shared(runtime: PgRuntime,
     remade = second.template()
     assert remade != made
     assert "initdb" in ran
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a server account of its own only as root")
+def test_a_shared_template_is_roots_and_a_changed_one_is_made_anew(runtime: PgRuntime) -> None:
+    """As root the shared template is root's, readable by the server account's group, writable
+    by no one else, so the server account (often shared with other programs) cannot change what
+    every later cluster starts from; one that is not sealed so (made by older code, or changed)
+    is made anew, and a cluster still starts from it."""
+    import stat
+
+    cache = runtime.root / "sealed-cache"
+    first = PgRuntime(root=runtime.root / "sealer", socket_dir=runtime.socket_dir,
+                      template_cache=cache)
+    made = first.template()
+    for path in (made, made / "postgresql.conf", made / "pg_hba.conf", made / "base"):
+        info = path.stat()
+        assert info.st_uid == 0, path
+        assert not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH), path
+    assert cache.stat().st_uid == 0
+    os.chown(made / "pg_hba.conf", first.owner.uid or 0, first.owner.gid or 0)  # tampered
+    again = PgRuntime(root=runtime.root / "again", socket_dir=runtime.socket_dir,
+                      template_cache=cache)
+    assert again.template() == made
+    assert (made / "pg_hba.conf").stat().st_uid == 0  # made anew, sealed
+    server = PgServer(again, "from-sealed", again.root / "from-sealed")
+    start_primary(server)
+    try:
+        assert server.value("SELECT count(*) FROM rdsadmin.heartbeat") == 0
+    finally:
+        server.remove()
