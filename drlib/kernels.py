@@ -117,7 +117,7 @@ def preload_for(notebook: Path | None) -> tuple[str, ...]:
         return PRELOAD
     try:
         modules = notebook_imports(notebook)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # e.g. unreadable, not JSON, a cell ast cannot take
         import logging
 
         logging.getLogger(__name__).info("imports of %s not read (%s)", notebook, exc)
@@ -266,6 +266,9 @@ class WarmKernel:
                                f"{type(exc).__name__}: {exc}")
             self.shutdown(km)
             return None
+        except BaseException:  # interrupted while handing over: stopped, not left behind
+            self.shutdown(km)
+            raise
         return km
 
     def _take(self, wait_s: float | None) -> tuple[IpcKernelManager | None, dict[str, str]]:

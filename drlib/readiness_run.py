@@ -10,6 +10,9 @@ from drlib.readiness import ReadinessReport, assess
 from drlib.session import Session
 
 PROBE_SECONDS = 2.0
+PROBE_WAIT_S = 60.0
+"""How long readiness waits for the probe's answer (its watch and drain take about 4 s); a
+probe still running then fails its check."""
 
 
 def canary_probe(session: Session, seconds: float = PROBE_SECONDS,
@@ -43,7 +46,7 @@ def run_readiness(session: Session, lag_threshold_s: float) -> ReadinessReport:
         if holder is not None and holder.run_id == session.run_dir.name:
             holder = None  # the lock this run's runner holds: ours, not another drill
         report = assess(session.target.clients, workload, lag_threshold_s=lag_threshold_s,
-                        canary_lag=probe.result,
+                        canary_lag=lambda: probe.result(timeout=PROBE_WAIT_S),
                         lock_holder=holder.describe() if holder is not None else None,
                         secondary_desired=int(session.project.variables.get(
                             "secondary_asg_desired", 1)))

@@ -282,10 +282,19 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
             raise KeyboardInterrupt from None
         closing.interrupted(interrupts.reason, [])
     finally:
-        warm.close()  # refused or interrupted before the chain: the kernel started ahead
-        if closing is not None:
-            closing.finish(target_up=False)
-            closing.report_rendered()  # rendered while the emulator stopped
+        try:
+            if closing is not None:
+                closing.finish(target_up=False)
+        finally:
+            try:
+                if closing is not None:
+                    closing.report_rendered()  # rendered while the emulator stopped
+                    if closing.renderer is not None:
+                        closing.renderer.close()
+            finally:
+                # Refused or interrupted before the chain: the kernel started ahead (one still
+                # starting stops itself once started).
+                warm.close(wait_s=5.0)
     assert closing is not None
     return closing.result
 
@@ -440,11 +449,17 @@ class _Closing:
             self.progress(f"  secret scan NOT performed ({unavailable}): the manifest says so")
         if context is not None:
             _notify(context, self.run_dir, result, self.progress)
-        ahead = self.renderer.done() if self.renderer is not None else None
+        ahead = None
+        if self.renderer is not None:
+            try:
+                ahead = self.renderer.done()
+            except Exception as exc:  # an optimisation: the seal renders every notebook itself
+                log.warning("notebooks rendered ahead are not used: %s", exc)
         _seal(self.request, self.run_dir, self.parameters, result, self.started,
               self.emulator_version, identity, secrets, self.progress, unavailable, ahead,
               self.defer_report)
         if context is not None and self.request.upload:
+            self.report_rendered()  # the archive holds the report whole, never half-written
             _upload(context, self.run_dir, self.progress)
 
 
@@ -574,9 +589,9 @@ def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         interrupts.notebook(notebook)
         # None: papermill starts the notebook's kernel itself
         km = warm.take(env=os.environ)
-        if index < total and not interrupts.requested:
-            warm.prepare(notebook_path(request.chain[index]))  # the next, while this runs
         try:
+            if index < total and not interrupts.requested:
+                warm.prepare(notebook_path(request.chain[index]))  # the next, while this runs
             papermill.execute_notebook(
                 str(notebook_path(notebook)), str(run_dir / f"{notebook}.ipynb"),
                 parameters=dict(parameters[notebook]), kernel_name="python3",

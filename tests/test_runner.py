@@ -96,3 +96,37 @@ def test_a_kernel_that_dies_starting_is_a_failed_notebook_not_a_crash(
     assert [(nb.notebook, nb.outcome) for nb in result.notebooks] == [("10_readiness", "failed")]
     assert "the notebook's kernel failed: RuntimeError" in "\n".join(lines)
     assert read_manifest(result.run_dir).status == "aborted"
+
+
+def test_the_upload_waits_for_the_report_rendered_in_the_background(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The auditor's report is rendered while the emulator stops; with --upload the evidence is
+    archived (Object Lock: for good) only once the report is whole, never half-written."""
+    import time
+
+    from drlib import runner
+
+    written = tmp_path / "report.json"
+
+    def seal(*args: object) -> None:
+        defer = args[-1]
+        assert callable(defer)
+
+        def render() -> None:
+            time.sleep(0.3)
+            written.write_text("{}")
+
+        defer(render)
+
+    seen: list[bool] = []
+    monkeypatch.setattr(runner, "_target_context", lambda request: runner._TargetContext(
+        None, None, None, []))
+    monkeypatch.setattr(runner, "_notify", lambda *args: None)
+    monkeypatch.setattr(runner, "_seal", seal)
+    monkeypatch.setattr(runner, "_upload", lambda *args: seen.append(written.exists()))
+    closing = runner._Closing(runner.DrillRequest(upload=True), tmp_path, {},
+                              runner.RunResult(tmp_path, "aborted"), datetime.now(UTC),
+                              lambda line: None)
+    closing.finish(target_up=True)
+    assert seen == [True]
+    assert closing.reporting is None  # joined

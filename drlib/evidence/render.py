@@ -152,7 +152,9 @@ class RenderAhead:
         import threading
 
         self._process = subprocess.Popen(
-            [sys.executable, "-c", "from drlib.evidence.render import _serve; _serve()"],
+            # -P: the drlib the runner runs, never one in the current folder; paths in UTF-8
+            [sys.executable, "-P", "-X", "utf8", "-c",
+             "from drlib.evidence.render import _serve; _serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, encoding="utf-8")
         self._reader = threading.Thread(target=self._read, args=(self._process.stdout,),
@@ -196,6 +198,8 @@ class RenderAhead:
 
         process = self._process
         if process is not None and process.poll() is None:
-            with contextlib.suppress(OSError):
+            import subprocess
+
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 process.kill()
                 process.wait(5)
