@@ -58,6 +58,9 @@ class WorldWatch:
         self.expected_down = expected_down
         self.interval_s = interval_s
         self.fault: dict[str, Any] | None = None
+        self._tripped = threading.Lock()
+        """The watch's thread and a failed call's :meth:`explain` may see one fault at once:
+        it is recorded once, by the first."""
         self._failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="drill-world-watch")
@@ -261,14 +264,17 @@ class WorldWatch:
         return None
 
     def _trip(self, fault: str, region: str, error: str, told: str | None = None) -> None:
-        running = [s.step for s in self.timeline.steps if s.ended_at is None]
-        event = self.timeline.add_fault(
-            f"observed {fault}", region,
-            {"error": error, "caused_by_drill": False,
-             "during_step": running[-1] if running else None})
-        self.fault = {"fault": fault, "region": region, "error": error,
-                      "at": event.to_record().get("at"),
-                      "during_step": running[-1] if running else None,
-                      "summary": f"{fault} in {region}" + (f": {told}" if told else "")}
+        with self._tripped:
+            if self.fault is not None:  # seen already (by the other of thread and explain)
+                return
+            running = [s.step for s in self.timeline.steps if s.ended_at is None]
+            event = self.timeline.add_fault(
+                f"observed {fault}", region,
+                {"error": error, "caused_by_drill": False,
+                 "during_step": running[-1] if running else None})
+            self.fault = {"fault": fault, "region": region, "error": error,
+                          "at": event.to_record().get("at"),
+                          "during_step": running[-1] if running else None,
+                          "summary": f"{fault} in {region}" + (f": {told}" if told else "")}
         log.error("observed %s in %s during %s: %s", fault, region, self.fault["during_step"],
                   error)

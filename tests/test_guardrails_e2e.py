@@ -366,8 +366,12 @@ def test_a_cancelled_switchover_is_told_by_the_api_and_fails_the_step_at_once(
     assert observed["detail"]["caused_by_drill"] is False
     failed = [s for s in metrics["timeline"] if s["outcome"] == "failed"]
     assert failed
+    # The step running when the watch saw it names it; or, when the runbook's own wait saw
+    # the cluster available again first, its VerifyWriter failed (the writer stayed) and the
+    # drill's error names what AWS said.
+    named = " ".join([metrics["error"], *(step["detail"] for step in failed)])
+    assert cancelled in named or state in named
     for step in failed:
-        assert cancelled in step["detail"] or state in step["detail"]
         assert step["runbook"] == workload.runbooks["planned-switchover"]
         took = (to_utc(step["ended_at"]) - to_utc(told["Date"])).total_seconds()
         assert took < 5, step  # before the event when the state was seen first
