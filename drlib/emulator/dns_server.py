@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import socket
 import socketserver
 import struct
 import threading
@@ -40,7 +39,7 @@ import dns.rdatatype
 import dns.rrset
 
 from drlib.emulator.extensions import route53_dns, route53_health
-from drlib.emulator.server import POLL_INTERVAL_S
+from drlib.emulator.server import POLL_INTERVAL_S, free_loopback_port
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +242,7 @@ class DnsServer:
     """UDP and TCP DNS on ``127.0.0.1:port`` (one port for both, as DNS does)."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or _free_udp_and_tcp_port()
+        self.port = port or free_loopback_port(udp_too=True)
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -273,17 +272,3 @@ class DnsServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers, self._threads = [], []
-
-
-def _free_udp_and_tcp_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((LOOPBACK, 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no loopback port free for both UDP and TCP")

@@ -46,20 +46,38 @@ kernel hands to every outgoing connection, so a port chosen free is not taken by
 connection before the server binds it (a drill under load opens thousands)."""
 
 
-def free_loopback_port() -> int:
-    """A TCP port on loopback that nothing listens on right now (outside the ephemeral range)."""
+def free_loopback_port(udp_too: bool = False) -> int:
+    """A TCP port on loopback that nothing listens on right now (outside the ephemeral range);
+    with ``udp_too``, free for UDP as well (the DNS server listens on both)."""
     import random
 
+    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp_too else (socket.SOCK_STREAM,)
     for port in random.sample(LISTEN_PORTS, 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
+        if _free_for(port, kinds):
             return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # all taken: any free one
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    for _ in range(50):  # all taken: any free one
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if _free_for(port, kinds):
+            return port
+    raise OSError("no loopback port free" + (" for both UDP and TCP" if udp_too else ""))
+
+
+def _free_for(port: int, kinds: tuple[int, ...]) -> bool:
+    """Whether ``port`` binds on loopback for every socket kind of ``kinds``."""
+    sockets = []
+    try:
+        for kind in kinds:
+            sock = socket.socket(socket.AF_INET, kind)
+            sockets.append(sock)
+            sock.bind((LOOPBACK, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def emulator_version() -> str:

@@ -300,6 +300,16 @@ def test_a_port_taken_before_the_server_binds_it_is_replaced(runtime: PgRuntime)
             server.remove()
 
 
+def assert_starts_from_its_template(runtime: PgRuntime, name: str) -> None:
+    """A primary made from ``runtime``'s template starts, with the template's heartbeat table."""
+    server = PgServer(runtime, name, runtime.root / name)
+    start_primary(server)
+    try:
+        assert server.value("SELECT count(*) FROM rdsadmin.heartbeat") == 0
+    finally:
+        server.remove()
+
+
 def test_a_template_in_the_cache_is_made_once_and_shared(runtime: PgRuntime,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A runtime with a template cache makes the initdb template there once; a second runtime
@@ -325,12 +335,7 @@ def test_a_template_in_the_cache_is_made_once_and_shared(runtime: PgRuntime,
         return real_run(self, program, args, timeout)
 
     monkeypatch.setattr(PgRuntime, "run", run)
-    server = PgServer(second, "shared", second.root / "shared")
-    start_primary(server)
-    try:
-        assert server.value("SELECT count(*) FROM rdsadmin.heartbeat") == 0
-    finally:
-        server.remove()
+    assert_starts_from_its_template(second, "shared")
     assert "initdb" not in ran
 
     monkeypatch.setitem(pgpair.SERVER_SETTINGS, "max_connections", "61")
@@ -361,9 +366,4 @@ def test_a_shared_template_is_roots_and_a_changed_one_is_made_anew(runtime: PgRu
                       template_cache=cache)
     assert again.template() == made
     assert (made / "pg_hba.conf").stat().st_uid == 0  # made anew, sealed
-    server = PgServer(again, "from-sealed", again.root / "from-sealed")
-    start_primary(server)
-    try:
-        assert server.value("SELECT count(*) FROM rdsadmin.heartbeat") == 0
-    finally:
-        server.remove()
+    assert_starts_from_its_template(again, "from-sealed")
