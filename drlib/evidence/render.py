@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drlib.evidence.manifest import sha256_file
+
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +83,7 @@ def render_notebooks(run_dir: Path,
         rel = notebook.relative_to(run_dir).as_posix()
         html = notebook.with_suffix(".html")
         if (ahead and rel in ahead and html.is_file()
-                and hashlib.sha256(notebook.read_bytes()).hexdigest() == ahead[rel]):
+                and sha256_file(notebook) == ahead[rel]):
             results.append(RenderResult(notebook=rel, html=html.relative_to(run_dir).as_posix()))
             continue
         try:
