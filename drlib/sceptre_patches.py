@@ -7,7 +7,9 @@ a ``with`` block (the ``sceptre`` command line runs unpatched).
   would;
 - :func:`cached_entry_points`: Sceptre's plugins looked up once per process;
 - :func:`shared_stack_outputs`: the ``!stack_output`` resolvers of one launch share what they
-  read.
+  read;
+- :func:`stacks_as_soon_as_ready`: each stack of a launch or delete starts as soon as the stacks
+  it must follow have finished, not when the slowest stack of Sceptre's batch before it has.
 """
 
 from __future__ import annotations
@@ -169,6 +171,84 @@ def shared_stack_outputs() -> Iterator[None]:
         with _patch_lock:
             StackOutputBase._get_stack_outputs = original_outputs
             StackActions._wait_for_completion = original_wait
+
+
+ORDERED_COMMANDS = frozenset({"launch", "create", "update", "delete"})
+"""The commands :func:`stacks_as_soon_as_ready` schedules (their results are stack statuses);
+Sceptre's own batches run every other."""
+
+
+def follows(launch_order: list[set[Any]]) -> dict[Any, set[Any]]:
+    """For each stack of Sceptre's ``launch_order`` (batches, each after the one before), the
+    stacks it must wait for: those of earlier batches it depends on or that depend on it (a
+    launch's order, or a delete's reversed one). Waiting for these alone keeps every ordering
+    the dependency graph asks for (and so every one Sceptre's batches keep)."""
+    batch_of = {stack: index for index, batch in enumerate(launch_order) for stack in batch}
+    neighbours: dict[Any, set[Any]] = {stack: set() for stack in batch_of}
+    for stack in batch_of:
+        for dependency in getattr(stack, "dependencies", None) or []:
+            if dependency in batch_of and dependency is not stack:
+                neighbours[stack].add(dependency)
+                neighbours[dependency].add(stack)
+    return {stack: {other for other in near if batch_of[other] < batch_of[stack]}
+            for stack, near in neighbours.items()}
+
+
+@contextmanager
+def stacks_as_soon_as_ready() -> Iterator[None]:
+    """Make Sceptre start each stack of a launch or delete as soon as the stacks it must follow
+    (:func:`follows`) have finished, instead of batch by batch.
+
+    Sceptre waits for every stack of a batch before it starts any of the next, so one slow stack
+    (an Aurora secondary: 20 minutes on AWS, 1.6 s on the emulator) holds back every later stack,
+    even those that do not depend on it. A stack whose predecessor did not complete is not
+    started (its status says which one did not), nor is any after it; an exception from a stack
+    stops new starts and is raised once the running ones end, as with Sceptre."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    from sceptre.plan.executor import SceptrePlanExecutor
+
+    original = SceptrePlanExecutor.execute
+
+    def execute(self: Any, *args: Any) -> dict[Any, Any]:
+        if self.command not in ORDERED_COMMANDS:
+            return original(self, *args)
+        after = follows(self.launch_order)
+        order = [stack for batch in self.launch_order for stack in
+                 sorted(batch, key=lambda s: s.name)]
+        responses: dict[Any, Any] = {}
+        running: dict[Future[Any], Any] = {}
+        with ThreadPoolExecutor(max_workers=max(self.num_threads, 1)) as pool:
+            while True:
+                for stack in order:
+                    if stack in responses or stack in running.values() or \
+                            not all(before in responses for before in after[stack]):
+                        continue
+                    unfinished = sorted((before.name, str(responses[before]))
+                                        for before in after[stack]
+                                        if str(responses[before]) != "complete")
+                    if unfinished:
+                        name, status = unfinished[0]
+                        responses[stack] = (status if status.startswith("not started")
+                                            else f"not started: {name} ended {status}")
+                    else:
+                        running[pool.submit(self._execute, stack, *args)] = stack
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    del running[future]
+                    stack, status = future.result()
+                    responses[stack] = status
+        return responses
+
+    with _patch_lock:
+        SceptrePlanExecutor.execute = execute
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            SceptrePlanExecutor.execute = original
 
 
 _clients_made_for: list[str | None] = [None]

@@ -29,6 +29,7 @@ from drlib.sceptre_patches import (
     cached_entry_points,
     clients_for_current_environment,
     shared_stack_outputs,
+    stacks_as_soon_as_ready,
 )
 from drlib.waiting import wait_until
 
@@ -233,7 +234,8 @@ class SceptreProject:
 
         plan = plan or self.plan(path)
         try:
-            with adaptive_polling(), cached_entry_points(), shared_stack_outputs():
+            with adaptive_polling(), cached_entry_points(), shared_stack_outputs(), \
+                    stacks_as_soon_as_ready():
                 result = getattr(plan, action)()
         except (SceptreException, ClientError, BotoCoreError) as exc:
             raise StackError(f"sceptre {action} of {path or 'all stacks'} failed "

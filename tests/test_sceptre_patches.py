@@ -161,3 +161,123 @@ def test_sceptre_clients_follow_the_environment_s_endpoint(
     clients_for_current_environment()
     second = manager._get_client("cloudformation", "us-east-1", None, None, None)
     assert second.meta.endpoint_url == "http://127.0.0.1:20002"
+
+
+class _Stack:
+    """What Sceptre's executor touches of a Stack: a name and the stacks it depends on."""
+
+    def __init__(self, name: str, *dependencies: _Stack) -> None:
+        self.name = name
+        self.dependencies = list(dependencies)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _run_plan(monkeypatch: pytest.MonkeyPatch, launch_order: list[set[_Stack]],
+              act: dict[str, object], command: str = "launch", seen: list[str] | None = None
+              ) -> tuple[dict[str, str], list[str]]:
+    """Run Sceptre's executor over fake stacks; ``act[name]`` is the status a stack ends with,
+    a callable run first (returning the status), or an exception raised. Returns the statuses by
+    name and the order in which stacks started and ended ("+a", "-a")."""
+    import threading
+
+    from sceptre.plan.executor import SceptrePlanExecutor
+
+    from drlib.sceptre_patches import stacks_as_soon_as_ready
+
+    seen = [] if seen is None else seen
+    lock = threading.Lock()
+
+    def execute_one(self: object, stack: _Stack, *args: object) -> tuple[_Stack, object]:
+        with lock:
+            seen.append(f"+{stack.name}")
+        what = act.get(stack.name, "complete")
+        try:
+            if isinstance(what, Exception):
+                raise what
+            return stack, what() if callable(what) else what
+        finally:
+            with lock:
+                seen.append(f"-{stack.name}")
+
+    monkeypatch.setattr(SceptrePlanExecutor, "_execute", execute_one)
+    with stacks_as_soon_as_ready():
+        responses = SceptrePlanExecutor(command, launch_order, None).execute()
+    return {stack.name: str(status) for stack, status in responses.items()}, seen
+
+
+def test_a_stack_starts_once_what_it_depends_on_has_finished_not_its_whole_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sceptre's batches: {database, network}, then {app (needs network)}. The database stays
+    in progress until app has finished: with Sceptre's batches app would wait for the database
+    (and the database would time out); drlib starts app as soon as the network is complete."""
+    import threading
+
+    app_done = threading.Event()
+
+    def slow_database() -> str:
+        return "complete" if app_done.wait(timeout=10) else "timed out waiting for app"
+
+    def app() -> str:
+        app_done.set()
+        return "complete"
+
+    network, database = _Stack("network"), _Stack("database")
+    app_stack = _Stack("app", network)
+    statuses, seen = _run_plan(monkeypatch, [{database, network}, {app_stack}],
+                               {"database": slow_database, "app": app})
+    assert statuses == {"database": "complete", "network": "complete", "app": "complete"}
+    assert seen.index("-app") < seen.index("-database")
+    assert seen.index("-network") < seen.index("+app")
+
+
+def test_no_stack_starts_after_one_that_did_not_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack after one that failed is not started, nor any after it (each says which stack
+    did not complete); a stack that does not depend on it still is."""
+    network = _Stack("network")
+    database = _Stack("database", network)
+    app = _Stack("app", database)
+    audit = _Stack("audit")
+    statuses, seen = _run_plan(monkeypatch, [{network, audit}, {database}, {app}],
+                               {"network": "failed"})
+    assert statuses == {"network": "failed", "audit": "complete",
+                        "database": "not started: network ended failed",
+                        "app": "not started: network ended failed"}
+    assert "+database" not in seen and "+app" not in seen
+
+
+def test_a_stack_that_raises_stops_every_later_start_and_the_error_is_raised(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    network = _Stack("network")
+    app = _Stack("app", network)
+    audit = _Stack("audit")
+    seen: list[str] = []
+    with pytest.raises(RuntimeError, match="throttled"):
+        _run_plan(monkeypatch, [{network, audit}, {app}], {"network": RuntimeError("throttled")},
+                  seen=seen)
+    assert "+network" in seen and "+app" not in seen
+
+
+def test_a_delete_waits_for_the_stacks_that_depend_on_it() -> None:
+    """Sceptre deletes in the reverse of the launch order: a stack waits for the stacks of
+    earlier batches that depend on it, and only for those."""
+    from drlib.sceptre_patches import follows
+
+    network, audit = _Stack("network"), _Stack("audit")
+    app = _Stack("app", network)
+    launch = follows([{network, audit}, {app}])
+    delete = follows([{app}, {network, audit}])
+    assert launch == {network: set(), audit: set(), app: {network}}
+    assert delete == {app: set(), network: {app}, audit: set()}
+
+
+def test_other_commands_run_in_sceptres_own_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command whose results are not stack statuses (e.g. validate) runs batch by batch, as
+    Sceptre runs it: nothing is held back for a status."""
+    network = _Stack("network")
+    app = _Stack("app", network)
+    statuses, seen = _run_plan(monkeypatch, [{network}, {app}],
+                               {"network": "a template summary"}, command="validate")
+    assert statuses == {"network": "a template summary", "app": "complete"}
+    assert seen == ["+network", "-network", "+app", "-app"]

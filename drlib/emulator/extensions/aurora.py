@@ -68,6 +68,7 @@ from drlib.emulator.pgpair import (
     PgRuntime,
     PgServer,
     postgres_processes,
+    remove_tree,
     stop_stale_servers,
 )
 from drlib.emulator.pgpair import start_primary as pg_start_primary
@@ -164,7 +165,7 @@ def sweep_dead_roots() -> None:
             continue
         rt = PgRuntime(root=root, socket_dir=root / ".s")
         swept = stop_stale_servers(root, rt)
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
         log.warning("removed the aurora data of dead emulator process %s (%d servers stopped)",
                     pid, swept)
 
@@ -670,10 +671,10 @@ def stop_all(remove_runtime: bool = False) -> None:
         stop_stale_servers(rt.root, rt)
         for child in rt.root.iterdir() if rt.root.is_dir() else []:
             if not child.name.startswith((".template", ".s")) and child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
+                remove_tree(child)
         if remove_runtime:
-            shutil.rmtree(rt.root, ignore_errors=True)
-            shutil.rmtree(rt.socket_dir, ignore_errors=True)
+            remove_tree(rt.root)
+            remove_tree(rt.socket_dir)
             link = state.state_dir() / "aurora"
             if link.is_symlink():
                 link.unlink()
