@@ -164,6 +164,8 @@ class RunLock:
     on_lost: Callable[[str], None]
     target: Any = None
     workload: Any = None
+    outputs: dict[str, Any] | None = None
+    """Every stack's outputs as :meth:`locate` read them (deployed), by Sceptre path."""
     lock: Any = None
     heartbeat: Any = None
     deployed: bool = False
@@ -183,8 +185,8 @@ class RunLock:
             self.deployed = False
             return
         try:
-            self.workload = workload_from_outputs(self.environment, regions,
-                                                  {i.path: i.outputs for i in infos})
+            self.outputs = {i.path: i.outputs for i in infos}
+            self.workload = workload_from_outputs(self.environment, regions, self.outputs)
         except Exception as exc:
             states = ", ".join(f"{i.path}: {i.cfn_status or i.status}" for i in infos)
             raise DrError(

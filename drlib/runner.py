@@ -220,6 +220,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
     from drlib.evidence.render import RenderAhead
     from drlib.kernels import WarmKernel
     from drlib.run_guard import Interrupted, Interrupts, RunLock, kill_kernels
+    from drlib.workload import STACK_OUTPUTS_VARIABLE
 
     project = preflight_drill(request)
     # The first notebook's kernel starts now, while the emulator starts and the lock is taken;
@@ -242,6 +243,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
             except BaseException:
                 run_dir.rmdir()  # refused: no run folder, nothing changed
                 raise
+            if run_lock.held:
+                _share_stack_outputs(request, run_dir, run_lock)
             try:
                 parameters = chain_parameters(request, run_dir)
                 result = RunResult(run_dir=run_dir, status="aborted")
@@ -276,6 +279,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                     closing.settle(interrupts)
                     closing.finish(target_up=True)
             finally:
+                os.environ.pop(STACK_OUTPUTS_VARIABLE, None)
                 run_lock.release()
     except (KeyboardInterrupt, Interrupted):
         if closing is None:  # before the run began: nothing to seal
@@ -441,7 +445,7 @@ class _Closing:
         result = self.result
         result.metrics = _read_json(self.run_dir / "metrics.json")
         result.status = _run_status(result)
-        context = _target_context(self.request) if target_up else None
+        context = _target_context(self.request, self.run_dir) if target_up else None
         identity, secrets = (context.identity, context.secrets) if context else (None, [])
         unavailable = (context.secrets_error if context else
                        "the target was not reachable when the run was sealed")
@@ -475,12 +479,19 @@ class _TargetContext:
     """Why the secret values could not be read (the scan is then not performed)."""
 
 
-def _target_context(request: DrillRequest) -> _TargetContext | None:
+def _target_context(request: DrillRequest, run_dir: Path | None = None
+                    ) -> _TargetContext | None:
     """Who ran the drill (STS) and the secret values the run may have touched (to scan for);
-    None when the target cannot be read (e.g. nothing deployed)."""
+    None when the target cannot be read (e.g. nothing deployed). The workload: as recorded in
+    ``run_dir`` for its chain, else read from the stacks."""
     from drlib.stacks import SceptreProject
     from drlib.targets import open_target
-    from drlib.workload import project_regions, secret_values, workload_from_outputs
+    from drlib.workload import (
+        project_regions,
+        recorded_stack_outputs,
+        secret_values,
+        workload_from_outputs,
+    )
 
     try:
         project = SceptreProject(request.environment)
@@ -492,7 +503,10 @@ def _target_context(request: DrillRequest) -> _TargetContext | None:
         log.warning("could not read the run's identity: %s", exc)
         return None
     try:
-        workload = workload_from_outputs(request.environment, regions, project.outputs(""))
+        recorded = recorded_stack_outputs(request.environment, run_dir) if run_dir else None
+        workload = workload_from_outputs(request.environment, regions,
+                                         recorded if recorded is not None else
+                                         project.outputs(""))
     except Exception as exc:
         log.warning("could not read the workload: %s", exc)
         return _TargetContext(target, None, identity, [],
@@ -639,6 +653,18 @@ def _lock_after_deploy(request: DrillRequest, run_dir: Path, run_lock: Any,
                  f"{exc.message}")
         return
     progress(f"  holding the {request.environment} drill lock (renewed while this run lives)")
+    _share_stack_outputs(request, run_dir, run_lock)
+
+
+def _share_stack_outputs(request: DrillRequest, run_dir: Path, run_lock: Any) -> None:
+    """Record the stack outputs the lock was located with in the run folder, for the chain's
+    notebooks (their kernels get the variable naming it) and the seal: read once under the lock,
+    not once per notebook."""
+    from drlib.workload import STACK_OUTPUTS_VARIABLE, record_stack_outputs
+
+    if run_lock.outputs:
+        path = record_stack_outputs(run_dir, request.environment, run_lock.outputs)
+        os.environ[STACK_OUTPUTS_VARIABLE] = str(path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

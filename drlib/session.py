@@ -16,7 +16,12 @@ from pathlib import Path
 from drlib.aws import RegionPair
 from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
-from drlib.workload import Workload, project_regions, workload_from_outputs
+from drlib.workload import (
+    Workload,
+    project_regions,
+    recorded_stack_outputs,
+    workload_from_outputs,
+)
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 LAB_RUN_DIR_VARIABLE = "DRLIB_RUN_DIR"
@@ -40,10 +45,14 @@ class Session:
         return self.target.regions
 
     def workload(self, refresh: bool = False) -> Workload:
-        """The deployed workload (read from the stack outputs once, unless ``refresh``)."""
+        """The deployed workload, from the stack outputs: in a drill's chain, those its runner
+        recorded in the run folder (:func:`~drlib.workload.recorded_stack_outputs`), else read
+        once; ``refresh``: read the stacks again."""
         if self._workload is None or refresh:
-            self._workload = workload_from_outputs(self.environment, self.regions,
-                                                   self.project.outputs(""))
+            outputs = None if refresh else recorded_stack_outputs(self.environment, self.run_dir)
+            self._workload = workload_from_outputs(
+                self.environment, self.regions,
+                outputs if outputs is not None else self.project.outputs(""))
         return self._workload
 
 

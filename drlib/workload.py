@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from drlib.aws import AwsClients, RegionPair
@@ -133,6 +134,53 @@ def workload_from_outputs(environment: str, regions: RegionPair,
                   if (name := maybe("secondary", key))},
         extra={"ReplicationRuleId": maybe("primary", "ReplicationRuleId") or "",
                "SecondaryTopicArn": maybe("secondary", "NotificationTopicArn") or ""})
+
+
+STACK_OUTPUTS_FILE = "stack_outputs.json"
+"""In a drill's run folder: every stack's outputs as the runner read them once the workload was
+deployed, holding the drill lock (the workload the chain acts on)."""
+STACK_OUTPUTS_VARIABLE = "DRLIB_STACK_OUTPUTS"
+"""Set by the runner for the notebooks of its chain: the path of its :data:`STACK_OUTPUTS_FILE`."""
+
+
+def record_stack_outputs(run_dir: Path, environment: str,
+                         outputs: Mapping[str, Mapping[str, str]]) -> Path:
+    """Write the stack outputs the runner read into ``run_dir`` (:data:`STACK_OUTPUTS_FILE`)."""
+    from datetime import UTC, datetime
+
+    path = run_dir / STACK_OUTPUTS_FILE
+    path.write_text(json.dumps({
+        "environment": environment, "read_at": datetime.now(UTC).isoformat(),
+        "source": "CloudFormation DescribeStacks of every stack of the project, read by the "
+                  "drill's runner once the workload was deployed, holding the drill lock",
+        "stacks": {name: dict(values) for name, values in outputs.items()}}, indent=2))
+    return path
+
+
+def recorded_stack_outputs(environment: str, run_dir: Path
+                           ) -> dict[str, dict[str, str]] | None:
+    """The stack outputs the runner of this chain recorded (:func:`record_stack_outputs`), so
+    the chain's notebooks do not each read every stack again (a second of each notebook); None
+    (read the stacks) outside a chain, for another run folder or environment, or when the record
+    cannot be read."""
+    import os
+
+    named = os.environ.get(STACK_OUTPUTS_VARIABLE)
+    if not named:
+        return None
+    path = Path(named)
+    try:
+        if path.resolve() != (run_dir / STACK_OUTPUTS_FILE).resolve():
+            return None
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("environment") != environment or \
+            not isinstance(record.get("stacks"), dict):
+        return None
+    stacks = record["stacks"]
+    return {str(name): {str(k): str(v) for k, v in values.items()}
+            for name, values in stacks.items() if isinstance(values, dict)}
 
 
 def discover_workload(environment: str, regions: RegionPair | None = None) -> Workload:

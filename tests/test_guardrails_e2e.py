@@ -37,7 +37,12 @@ from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
 from drlib.timeline import to_utc
 from drlib.waiting import wait_until
-from drlib.workload import Workload, project_regions, workload_from_outputs
+from drlib.workload import (
+    STACK_OUTPUTS_FILE,
+    Workload,
+    project_regions,
+    workload_from_outputs,
+)
 
 # Each test runs one to three drills as separate processes (about 100 s each on an idle 2-core
 # machine): bounded like their own waits, not by the suite's 300 s default.
@@ -155,6 +160,10 @@ def test_a_refused_drill_changes_nothing(deployed: tuple[Target, Workload],
     assert not [e for e in metrics["events"] if e.get("action") == "abort"]
     assert read_manifest(folder).status == "passed"
     assert where(deployed) == (deployed[1].regions.primary,) * 2
+    # the workload the chain acted on, read once by the runner under the lock, is evidence
+    recorded = json.loads((folder / STACK_OUTPUTS_FILE).read_text())["stacks"]
+    assert workload_from_outputs("dev", deployed[1].regions, recorded) == deployed[1]
+    assert STACK_OUTPUTS_FILE in {entry.path for entry in read_manifest(folder).files}
 
 
 def test_failback_takes_the_lock(deployed: tuple[Target, Workload], tmp_path: Path) -> None:

@@ -119,8 +119,8 @@ def test_the_upload_waits_for_the_report_rendered_in_the_background(
         defer(render)
 
     seen: list[bool] = []
-    monkeypatch.setattr(runner, "_target_context", lambda request: runner._TargetContext(
-        None, None, None, []))
+    monkeypatch.setattr(runner, "_target_context", lambda request, run_dir=None:
+                        runner._TargetContext(None, None, None, []))
     monkeypatch.setattr(runner, "_notify", lambda *args: None)
     monkeypatch.setattr(runner, "_seal", seal)
     monkeypatch.setattr(runner, "_upload", lambda *args: seen.append(written.exists()))

@@ -244,7 +244,8 @@ def test_no_stack_starts_after_one_that_did_not_complete(monkeypatch: pytest.Mon
     assert statuses == {"network": "failed", "audit": "complete",
                         "database": "not started: network ended failed",
                         "app": "not started: network ended failed"}
-    assert "+database" not in seen and "+app" not in seen
+    assert "+database" not in seen
+    assert "+app" not in seen
 
 
 def test_a_stack_that_raises_stops_every_later_start_and_the_error_is_raised(
@@ -256,7 +257,8 @@ def test_a_stack_that_raises_stops_every_later_start_and_the_error_is_raised(
     with pytest.raises(RuntimeError, match="throttled"):
         _run_plan(monkeypatch, [{network, audit}, {app}], {"network": RuntimeError("throttled")},
                   seen=seen)
-    assert "+network" in seen and "+app" not in seen
+    assert "+network" in seen
+    assert "+app" not in seen
 
 
 def test_a_delete_waits_for_the_stacks_that_depend_on_it() -> None:

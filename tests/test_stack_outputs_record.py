@@ -1,0 +1,86 @@
+"""The stack outputs a drill's runner records for its chain: read once under the lock, used by
+the chain's notebooks, and by nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from drlib import session as session_module
+from drlib.aws import RegionPair
+from drlib.session import Session
+from drlib.workload import (
+    STACK_OUTPUTS_FILE,
+    STACK_OUTPUTS_VARIABLE,
+    record_stack_outputs,
+    recorded_stack_outputs,
+)
+
+OUTPUTS = {"primary/database": {"ClusterId": "acme-dev-primary"},
+           "secondary/dns": {"RecordName": "app.dev.acme.example"}}
+
+
+def test_the_chain_reads_what_its_runner_recorded(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = record_stack_outputs(tmp_path, "dev", OUTPUTS)
+    record = json.loads(path.read_text())
+    assert path.name == STACK_OUTPUTS_FILE
+    assert record["environment"] == "dev"
+    assert "holding the drill lock" in record["source"]
+    assert record["read_at"]
+    monkeypatch.setenv(STACK_OUTPUTS_VARIABLE, str(path))
+    assert recorded_stack_outputs("dev", tmp_path) == OUTPUTS
+
+
+@pytest.mark.parametrize("case", ["no variable", "another run folder", "another environment",
+                                  "unreadable", "not a record"])
+def test_outside_its_chain_the_record_is_not_used(case: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the chain's own run folder and environment use the record; anything else (a
+    notebook run by hand, another run's leftover variable, a damaged file) reads the stacks."""
+    path = record_stack_outputs(tmp_path, "dev", OUTPUTS)
+    monkeypatch.setenv(STACK_OUTPUTS_VARIABLE, str(path))
+    run_dir, environment = tmp_path, "dev"
+    if case == "no variable":
+        monkeypatch.delenv(STACK_OUTPUTS_VARIABLE)
+    elif case == "another run folder":
+        run_dir = tmp_path / "other"
+        run_dir.mkdir()
+        (run_dir / STACK_OUTPUTS_FILE).write_text(path.read_text())
+    elif case == "another environment":
+        environment = "staging"
+    elif case == "unreadable":
+        path.write_text("{not json")
+    else:
+        path.write_text(json.dumps(["primary/database"]))
+    assert recorded_stack_outputs(environment, run_dir) is None
+
+
+def _session(tmp_path: Path, read: list[str]) -> Session:
+    def outputs(path: str) -> dict[str, Any]:
+        read.append(path)
+        return {"primary/database": {"ClusterId": "read from the stacks"}}
+
+    return Session(environment="dev", target=SimpleNamespace(regions=RegionPair()),  # type: ignore[arg-type]
+                   project=SimpleNamespace(outputs=outputs), run_dir=tmp_path)  # type: ignore[arg-type]
+
+
+def test_a_notebook_of_the_chain_uses_the_record_and_refresh_reads_the_stacks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(session_module, "workload_from_outputs",
+                        lambda environment, regions, outputs: seen.append(dict(outputs)))
+    monkeypatch.setenv(STACK_OUTPUTS_VARIABLE,
+                       str(record_stack_outputs(tmp_path, "dev", OUTPUTS)))
+    read: list[str] = []
+    session = _session(tmp_path, read)
+    session.workload()
+    assert seen == [OUTPUTS]
+    assert read == []
+    session.workload(refresh=True)
+    assert seen[-1] == {"primary/database": {"ClusterId": "read from the stacks"}}
+    assert read == [""]
