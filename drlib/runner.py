@@ -26,6 +26,7 @@ from typing import Any
 
 from drlib.errors import ConfigError, DrError
 from drlib.notebook_params import notebook_path, validate
+from drlib.verdict import targets_for
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,6 @@ def new_run_dir(outputs_dir: Path, environment: str, scenario: str,
 
 def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str, Any]]:
     """The validated parameters of every notebook of the chain (raises before anything runs)."""
-    from drlib.verdict import targets_for  # here: it imports pandas, which the runner never needs
-
     common = {"environment": request.environment, "target": request.target,
               "run_dir": str(run_dir)}
     # The environment's lag threshold (drlib.verdict.DEFAULT_TARGETS) reaches readiness and
