@@ -198,6 +198,11 @@ class RunLock:
                     f"--env {self.environment}`, then retry") from exc
         self.deployed = True
 
+    def read_outputs(self) -> None:
+        """Read every stack's outputs again (:attr:`outputs`), e.g. after a deploy under the
+        lock."""
+        self.outputs = {info.path: info.outputs for info in self.project.status("")}
+
     @property
     def held(self) -> bool:
         """Taken and not lost (a lock lost may be another run's now: never act under it)."""

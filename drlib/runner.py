@@ -118,6 +118,10 @@ def new_run_dir(outputs_dir: Path, environment: str, scenario: str,
                       found="100 folders with the same timestamp", fix="clean outputs/")
 
 
+DEPLOY_NOTEBOOK = "00_deploy"
+"""The chain's deploy: the stack outputs are recorded for the notebooks after it."""
+
+
 def chain_parameters(request: DrillRequest, run_dir: Path) -> dict[str, dict[str, Any]]:
     """The validated parameters of every notebook of the chain (raises before anything runs)."""
     common = {"environment": request.environment, "target": request.target,
@@ -223,6 +227,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
     from drlib.workload import STACK_OUTPUTS_VARIABLE
 
     project = preflight_drill(request)
+    shared_before = os.environ.pop(STACK_OUTPUTS_VARIABLE, None)  # restored at the end
     # The first notebook's kernel starts now, while the emulator starts and the lock is taken;
     # it gets the runner's environment (the emulator's endpoint) when its notebook takes it.
     warm = WarmKernel(REPO_DIR)
@@ -243,8 +248,6 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
             except BaseException:
                 run_dir.rmdir()  # refused: no run folder, nothing changed
                 raise
-            if run_lock.held:
-                _share_stack_outputs(request, run_dir, run_lock)
             try:
                 parameters = chain_parameters(request, run_dir)
                 result = RunResult(run_dir=run_dir, status="aborted")
@@ -254,6 +257,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 closing.renderer = RenderAhead(run_dir)
                 interrupts.run_dir = run_dir
                 _mark_runner(request, run_dir, parameters)
+                if run_lock.held and DEPLOY_NOTEBOOK not in request.chain:
+                    _share_stack_outputs(request, run_dir, run_lock)  # else after the deploy
                 progress(f"drill {request.scenario} on {request.environment} "
                          f"({request.target}) -> {run_dir}")
                 if run_lock.took_over:
@@ -280,6 +285,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                     closing.finish(target_up=True)
             finally:
                 os.environ.pop(STACK_OUTPUTS_VARIABLE, None)
+                if shared_before is not None:
+                    os.environ[STACK_OUTPUTS_VARIABLE] = shared_before
                 run_lock.release()
     except (KeyboardInterrupt, Interrupted):
         if closing is None:  # before the run began: nothing to seal
@@ -638,8 +645,11 @@ def _run_notebooks(request: DrillRequest, parameters: Mapping[str, Mapping[str, 
         seconds = time.monotonic() - began
         result.notebooks.append(NotebookRun(notebook, "ok", seconds))
         progress(f"  [{index}/{total}] {notebook}: ok ({seconds:.1f} s)")
-        if notebook == "00_deploy" and not run_lock.held:
-            _lock_after_deploy(request, run_dir, run_lock, progress)
+        if notebook == DEPLOY_NOTEBOOK:
+            if run_lock.held:  # deployed before: the deploy may have changed its outputs
+                _outputs_after_deploy(request, run_dir, run_lock, progress)
+            else:
+                _lock_after_deploy(request, run_dir, run_lock, progress)
 
 
 def _lock_after_deploy(request: DrillRequest, run_dir: Path, run_lock: Any,
@@ -656,10 +666,23 @@ def _lock_after_deploy(request: DrillRequest, run_dir: Path, run_lock: Any,
     _share_stack_outputs(request, run_dir, run_lock)
 
 
+def _outputs_after_deploy(request: DrillRequest, run_dir: Path, run_lock: Any,
+                          progress: Callable[[str], None]) -> None:
+    """The chain's deploy updated a workload whose lock this run held: its outputs again."""
+    try:
+        run_lock.read_outputs()
+    except Exception as exc:  # the notebooks read the stacks themselves
+        progress(f"  could not read the stack outputs after deploying ({type(exc).__name__}: "
+                 f"{str(exc)[:200]}); each notebook reads them")
+        return
+    _share_stack_outputs(request, run_dir, run_lock)
+
+
 def _share_stack_outputs(request: DrillRequest, run_dir: Path, run_lock: Any) -> None:
-    """Record the stack outputs the lock was located with in the run folder, for the chain's
-    notebooks (their kernels get the variable naming it) and the seal: read once under the lock,
-    not once per notebook."""
+    """Record the stack outputs the lock was located with (after the chain's deploy, or at the
+    start of a chain that deploys nothing) in the run folder, for the chain's later notebooks
+    (their kernels get the variable naming it) and the seal: read once, not once per
+    notebook."""
     from drlib.workload import STACK_OUTPUTS_VARIABLE, record_stack_outputs
 
     if run_lock.outputs:

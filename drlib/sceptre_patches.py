@@ -182,8 +182,12 @@ def follows(launch_order: list[set[Any]]) -> dict[Any, set[Any]]:
     """For each stack of Sceptre's ``launch_order`` (batches, each after the one before), the
     stacks it must wait for: those of earlier batches it depends on or that depend on it (a
     launch's order, or a delete's reversed one). Waiting for these alone keeps every ordering
-    the dependency graph asks for (and so every one Sceptre's batches keep)."""
-    batch_of = {stack: index for index, batch in enumerate(launch_order) for stack in batch}
+    the dependency graph asks for; it drops the waits Sceptre's batches add between stacks that
+    do not depend on each other."""
+    batch_of: dict[Any, int] = {}
+    for index, batch in enumerate(launch_order):
+        for stack in batch:
+            batch_of.setdefault(stack, index)
     neighbours: dict[Any, set[Any]] = {stack: set() for stack in batch_of}
     for stack in batch_of:
         for dependency in getattr(stack, "dependencies", None) or []:
@@ -214,16 +218,19 @@ def stacks_as_soon_as_ready() -> Iterator[None]:
         if self.command not in ORDERED_COMMANDS:
             return original(self, *args)
         after = follows(self.launch_order)
-        order = [stack for batch in self.launch_order for stack in
-                 sorted(batch, key=lambda s: s.name)]
+        order = list(dict.fromkeys(stack for batch in self.launch_order
+                                   for stack in sorted(batch, key=lambda s: s.name)))
+        threads = max(self.num_threads, 1)  # Sceptre's (its max_concurrency, if set)
         responses: dict[Any, Any] = {}
         running: dict[Future[Any], Any] = {}
-        with ThreadPoolExecutor(max_workers=max(self.num_threads, 1)) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             while True:
                 for stack in order:
                     if stack in responses or stack in running.values() or \
                             not all(before in responses for before in after[stack]):
                         continue
+                    if len(running) >= threads:
+                        break  # nothing queued: after an exception nothing more starts
                     unfinished = sorted((before.name, str(responses[before]))
                                         for before in after[stack]
                                         if str(responses[before]) != "complete")

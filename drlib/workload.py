@@ -137,8 +137,9 @@ def workload_from_outputs(environment: str, regions: RegionPair,
 
 
 STACK_OUTPUTS_FILE = "stack_outputs.json"
-"""In a drill's run folder: every stack's outputs as the runner read them once the workload was
-deployed, holding the drill lock (the workload the chain acts on)."""
+"""In a drill's run folder: every stack's outputs as the runner read them after the chain's
+deploy, or as it took the drill lock when the chain deploys nothing (the workload the chain's
+later notebooks act on)."""
 STACK_OUTPUTS_VARIABLE = "DRLIB_STACK_OUTPUTS"
 """Set by the runner for the notebooks of its chain: the path of its :data:`STACK_OUTPUTS_FILE`."""
 
@@ -152,7 +153,8 @@ def record_stack_outputs(run_dir: Path, environment: str,
     path.write_text(json.dumps({
         "environment": environment, "read_at": datetime.now(UTC).isoformat(),
         "source": "CloudFormation DescribeStacks of every stack of the project, read by the "
-                  "drill's runner once the workload was deployed, holding the drill lock",
+                  "drill's runner after the chain's deploy (or, when the chain deploys "
+                  "nothing, as it took the drill lock)",
         "stacks": {name: dict(values) for name, values in outputs.items()}}, indent=2))
     return path
 

@@ -175,8 +175,8 @@ class _Stack:
 
 
 def _run_plan(monkeypatch: pytest.MonkeyPatch, launch_order: list[set[_Stack]],
-              act: dict[str, object], command: str = "launch", seen: list[str] | None = None
-              ) -> tuple[dict[str, str], list[str]]:
+              act: dict[str, object], command: str = "launch", seen: list[str] | None = None,
+              max_concurrency: int | None = None) -> tuple[dict[str, str], list[str]]:
     """Run Sceptre's executor over fake stacks; ``act[name]`` is the status a stack ends with,
     a callable run first (returning the status), or an exception raised. Returns the statuses by
     name and the order in which stacks started and ended ("+a", "-a")."""
@@ -203,7 +203,7 @@ def _run_plan(monkeypatch: pytest.MonkeyPatch, launch_order: list[set[_Stack]],
 
     monkeypatch.setattr(SceptrePlanExecutor, "_execute", execute_one)
     with stacks_as_soon_as_ready():
-        responses = SceptrePlanExecutor(command, launch_order, None).execute()
+        responses = SceptrePlanExecutor(command, launch_order, max_concurrency).execute()
     return {stack.name: str(status) for stack, status in responses.items()}, seen
 
 
@@ -259,6 +259,18 @@ def test_a_stack_that_raises_stops_every_later_start_and_the_error_is_raised(
                   seen=seen)
     assert "+network" in seen
     assert "+app" not in seen
+
+
+def test_with_one_thread_nothing_queued_starts_after_an_exception(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sceptre's max_concurrency is kept: with one thread the second ready stack is not queued
+    behind the first, so when the first raises, the second never starts."""
+    audit, kms = _Stack("audit"), _Stack("kms")
+    seen: list[str] = []
+    with pytest.raises(RuntimeError, match="throttled"):
+        _run_plan(monkeypatch, [{audit, kms}], {"audit": RuntimeError("throttled")}, seen=seen,
+                  max_concurrency=1)
+    assert seen == ["+audit", "-audit"]
 
 
 def test_a_delete_waits_for_the_stacks_that_depend_on_it() -> None:

@@ -30,7 +30,7 @@ def test_the_chain_reads_what_its_runner_recorded(tmp_path: Path,
     record = json.loads(path.read_text())
     assert path.name == STACK_OUTPUTS_FILE
     assert record["environment"] == "dev"
-    assert "holding the drill lock" in record["source"]
+    assert "after the chain's deploy" in record["source"]
     assert record["read_at"]
     monkeypatch.setenv(STACK_OUTPUTS_VARIABLE, str(path))
     assert recorded_stack_outputs("dev", tmp_path) == OUTPUTS
@@ -84,3 +84,72 @@ def test_a_notebook_of_the_chain_uses_the_record_and_refresh_reads_the_stacks(
     session.workload(refresh=True)
     assert seen[-1] == {"primary/database": {"ClusterId": "read from the stacks"}}
     assert read == [""]
+
+
+class _Chain:
+    """What the runner's notebook loop touches besides papermill: a warm kernel, interrupts and
+    the renderer, all doing nothing."""
+
+    requested = False
+
+    def take(self, env: object = None) -> None:
+        return None
+
+    def prepare(self, path: object) -> None: ...
+
+    def shutdown(self, km: object) -> None: ...
+
+    def notebook(self, name: object) -> None: ...
+
+    def submit(self, path: object) -> None: ...
+
+
+def _run_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_outputs: Any
+               ) -> tuple[dict[str, Any], list[str]]:
+    """The runner's loop over ``00_deploy`` and ``10_readiness`` with the lock held from the
+    start (the workload was deployed before): what each notebook would read as the recorded
+    outputs, and the runner's lines."""
+    import papermill
+
+    from drlib import runner
+
+    monkeypatch.delenv(STACK_OUTPUTS_VARIABLE, raising=False)
+    seen: dict[str, Any] = {}
+
+    def execute(source: str, output: str, **kwargs: Any) -> None:
+        seen[Path(output).stem] = recorded_stack_outputs("dev", tmp_path)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    chain = ("00_deploy", "10_readiness")
+    lock = SimpleNamespace(held=True, deployed=True, outputs=None)
+    lock.read_outputs = lambda: read_outputs(lock)
+    lines: list[str] = []
+    quiet = _Chain()
+    runner._run_notebooks(runner.DrillRequest(chain=chain), {nb: {} for nb in chain}, tmp_path,
+                          runner.RunResult(tmp_path, "aborted"), lines.append, lock, quiet,
+                          quiet, quiet)
+    return seen, lines
+
+
+def test_a_deploy_under_the_lock_is_followed_by_the_outputs_it_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain's deploy may change the outputs of a workload deployed before (a replaced
+    bucket or table): the notebooks after it get the outputs read after it, never those read
+    before it."""
+    after = {"primary/database": {"ClusterId": "after the deploy"}}
+
+    def read(lock: Any) -> None:
+        lock.outputs = after
+
+    seen, _ = _run_chain(tmp_path, monkeypatch, read)
+    assert seen == {"00_deploy": None, "10_readiness": after}
+
+
+def test_outputs_that_cannot_be_read_after_the_deploy_are_read_by_each_notebook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def read(lock: Any) -> None:
+        raise RuntimeError("throttled")
+
+    seen, lines = _run_chain(tmp_path, monkeypatch, read)
+    assert seen == {"00_deploy": None, "10_readiness": None}
+    assert any("could not read the stack outputs after deploying" in line for line in lines)

@@ -367,3 +367,22 @@ def test_a_shared_template_is_roots_and_a_changed_one_is_made_anew(runtime: PgRu
     assert again.template() == made
     assert (made / "pg_hba.conf").stat().st_uid == 0  # made anew, sealed
     assert_starts_from_its_template(again, "from-sealed")
+
+
+def test_remove_tree_deletes_a_data_directory_and_nothing_a_link_points_to(
+        tmp_path: Path) -> None:
+    """A data directory goes with everything in it; a symbolic link inside it goes, not what it
+    points to; a path that does not exist is no error."""
+    from drlib.emulator.pgpair import remove_tree
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("kept")
+    data = tmp_path / "data"
+    (data / "base" / "1").mkdir(parents=True)
+    (data / "base" / "1" / "16384").write_bytes(b"\0" * 8192)
+    (data / "linked").symlink_to(outside)
+    remove_tree(data)
+    assert not data.exists()
+    assert (outside / "keep").read_text() == "kept"
+    remove_tree(data)  # already gone
