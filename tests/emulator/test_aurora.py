@@ -568,3 +568,33 @@ def test_requested_port_is_honoured_when_free_and_replaced_when_taken(aws: AwsCl
         assert fallback["Port"] != taken
         with connect(fallback) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(("free_gib", "in_memory"), [(8, True), (1, False)])
+def test_server_data_goes_to_memory_only_where_there_is_room(
+        free_gib: int, in_memory: bool, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The servers' throwaway data goes to the memory folder (a tmpfs) while it has 4 GiB free,
+    else to the temporary folder; one folder per emulator process either way, and both places
+    are swept of dead emulators' data."""
+    import os
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from drlib.emulator import state
+
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(state.current, "state_dir", tmp_path / "state")
+    monkeypatch.setattr(aurora, "MEMORY_DIR", memory)
+    monkeypatch.setattr(aurora.os, "statvfs", lambda path: SimpleNamespace(
+        f_bavail=free_gib * 1024**3 // 4096, f_frsize=4096))
+    root = aurora.data_root()
+    parents = aurora.root_parents()
+    assert parents[0].parent == memory
+    assert parents[1].parent == Path(tempfile.gettempdir())
+    if os.geteuid() != 0 and not in_memory:
+        assert root.name == "aurora"  # a user's data stays in the state dir
+        return
+    assert root.parent == parents[0 if in_memory else 1]
+    assert root.name.endswith(f"-{os.getpid()}")
