@@ -227,7 +227,6 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
     from drlib.workload import STACK_OUTPUTS_VARIABLE
 
     project = preflight_drill(request)
-    shared_before = os.environ.pop(STACK_OUTPUTS_VARIABLE, None)  # restored at the end
     # The first notebook's kernel starts now, while the emulator starts and the lock is taken;
     # it gets the runner's environment (the emulator's endpoint) when its notebook takes it.
     warm = WarmKernel(REPO_DIR)
@@ -235,6 +234,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
     interrupts = Interrupts(progress)
     run_lock = RunLock(request.environment, request.target, project,
                        on_lost=lambda why: interrupts.stop(f"the drill lock was lost: {why}"))
+    shared_before = os.environ.pop(STACK_OUTPUTS_VARIABLE, None)  # restored at the end
     try:
         if request.chain:
             warm.prepare(notebook_path(request.chain[0]))
@@ -284,9 +284,7 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                     closing.settle(interrupts)
                     closing.finish(target_up=True)
             finally:
-                os.environ.pop(STACK_OUTPUTS_VARIABLE, None)
-                if shared_before is not None:
-                    os.environ[STACK_OUTPUTS_VARIABLE] = shared_before
+                os.environ.pop(STACK_OUTPUTS_VARIABLE, None)  # the lock is going
                 run_lock.release()
     except (KeyboardInterrupt, Interrupted):
         if closing is None:  # before the run began: nothing to seal
@@ -306,6 +304,8 @@ def run_drill(request: DrillRequest, progress: Callable[[str], None] = print) ->
                 # Refused or interrupted before the chain: the kernel started ahead (one still
                 # starting stops itself once started).
                 warm.close(wait_s=5.0)
+                if shared_before is not None:
+                    os.environ[STACK_OUTPUTS_VARIABLE] = shared_before
     assert closing is not None
     return closing.result
 

@@ -153,3 +153,26 @@ def test_outputs_that_cannot_be_read_after_the_deploy_are_read_by_each_notebook(
     seen, lines = _run_chain(tmp_path, monkeypatch, read)
     assert seen == {"00_deploy": None, "10_readiness": None}
     assert any("could not read the stack outputs after deploying" in line for line in lines)
+
+
+def test_a_refused_run_leaves_the_callers_variable_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run refused before its chain (here: the target does not answer) hands back the
+    environment as it found it, the caller's DRLIB_STACK_OUTPUTS included."""
+    from contextlib import nullcontext
+
+    from drlib import runner
+    from drlib.errors import ConfigError
+
+    def refuse(*args: object) -> None:
+        raise ConfigError("the target does not answer")
+
+    monkeypatch.setenv(STACK_OUTPUTS_VARIABLE, "/somewhere/else/stack_outputs.json")
+    monkeypatch.setattr(runner, "_local_emulator", lambda request: nullcontext(None))
+    monkeypatch.setattr(runner, "check_target", refuse)
+    with pytest.raises(ConfigError, match="does not answer"):
+        runner.run_drill(runner.DrillRequest(outputs_dir=tmp_path, chain=()),
+                         progress=lambda line: None)
+    import os
+
+    assert os.environ[STACK_OUTPUTS_VARIABLE] == "/somewhere/else/stack_outputs.json"
