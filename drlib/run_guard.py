@@ -201,7 +201,7 @@ class RunLock:
     def read_outputs(self) -> None:
         """Read every stack's outputs again (:attr:`outputs`), e.g. after a deploy under the
         lock."""
-        self.outputs = {info.path: info.outputs for info in self.project.status("")}
+        self.outputs = dict(self.project.outputs(""))
 
     @property
     def held(self) -> bool:

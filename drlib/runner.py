@@ -494,8 +494,8 @@ def _target_context(request: DrillRequest, run_dir: Path | None = None
     from drlib.stacks import SceptreProject
     from drlib.targets import open_target
     from drlib.workload import (
+        chain_stack_outputs,
         project_regions,
-        recorded_stack_outputs,
         secret_values,
         workload_from_outputs,
     )
@@ -510,10 +510,9 @@ def _target_context(request: DrillRequest, run_dir: Path | None = None
         log.warning("could not read the run's identity: %s", exc)
         return None
     try:
-        recorded = recorded_stack_outputs(request.environment, run_dir) if run_dir else None
-        workload = workload_from_outputs(request.environment, regions,
-                                         recorded if recorded is not None else
-                                         project.outputs(""))
+        workload = workload_from_outputs(
+            request.environment, regions,
+            chain_stack_outputs(request.environment, run_dir, project))
     except Exception as exc:
         log.warning("could not read the workload: %s", exc)
         return _TargetContext(target, None, identity, [],

@@ -18,8 +18,8 @@ from drlib.stacks import SceptreProject
 from drlib.targets import Target, open_target
 from drlib.workload import (
     Workload,
+    chain_stack_outputs,
     project_regions,
-    recorded_stack_outputs,
     workload_from_outputs,
 )
 
@@ -46,13 +46,12 @@ class Session:
 
     def workload(self, refresh: bool = False) -> Workload:
         """The deployed workload, from the stack outputs: in a drill's chain, those its runner
-        recorded in the run folder (:func:`~drlib.workload.recorded_stack_outputs`), else read
+        recorded in the run folder (:func:`~drlib.workload.chain_stack_outputs`), else read
         once; ``refresh``: read the stacks again."""
         if self._workload is None or refresh:
-            outputs = None if refresh else recorded_stack_outputs(self.environment, self.run_dir)
-            self._workload = workload_from_outputs(
-                self.environment, self.regions,
-                outputs if outputs is not None else self.project.outputs(""))
+            outputs = (self.project.outputs("") if refresh else
+                       chain_stack_outputs(self.environment, self.run_dir, self.project))
+            self._workload = workload_from_outputs(self.environment, self.regions, outputs)
         return self._workload
 
 

@@ -185,6 +185,14 @@ def recorded_stack_outputs(environment: str, run_dir: Path
             for name, values in stacks.items() if isinstance(values, dict)}
 
 
+def chain_stack_outputs(environment: str, run_dir: Path | None, project: Any
+                        ) -> Mapping[str, Mapping[str, str]]:
+    """The stack outputs for a run in ``run_dir``: those its chain's runner recorded
+    (:func:`recorded_stack_outputs`), else read from the stacks of ``project``."""
+    recorded = recorded_stack_outputs(environment, run_dir) if run_dir is not None else None
+    return recorded if recorded is not None else project.outputs("")
+
+
 def discover_workload(environment: str, regions: RegionPair | None = None) -> Workload:
     """Read the deployed stacks of ``environment`` and describe its workload."""
     from drlib.stacks import SceptreProject
