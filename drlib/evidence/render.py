@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,6 @@ class RenderAhead:
             log.info("could not render %s ahead: %s", notebook.name, exc)
 
     def _start(self) -> None:
-        import subprocess
         import sys
         import threading
 
@@ -180,8 +180,6 @@ class RenderAhead:
     def done(self, timeout_s: float = 60.0) -> dict[str, str]:
         """Each notebook rendered ahead and the SHA-256 of what was rendered, once the
         rendering process has finished what it was given (at most ``timeout_s``)."""
-        import subprocess
-
         process = self._process
         if process is None:
             return {}
@@ -200,8 +198,6 @@ class RenderAhead:
 
         process = self._process
         if process is not None and process.poll() is None:
-            import subprocess
-
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 process.kill()
                 process.wait(5)
