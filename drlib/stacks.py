@@ -63,6 +63,28 @@ def simplify_status(status: str | None) -> str:
                      found=status, fix="upgrade drlib, or report this status")
 
 
+CANCELLED_REASONS = ("Resource creation cancelled", "Resource update cancelled")
+"""Reasons CloudFormation gives a resource it stopped because another failed (not a cause)."""
+OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
+"""Stack-level statuses that start an operation (the events after one are that operation's)."""
+
+
+def root_cause(events: list[dict[str, Any]]) -> str | None:
+    """The first resource failure of a stack's newest operation, from ``DescribeStackEvents``
+    (newest first, as the API returns them): ``"<LogicalId> (<Type>) <STATUS>: <reason>"``."""
+    start = next((index for index, event in enumerate(events)
+                  if event.get("ResourceType") == "AWS::CloudFormation::Stack"
+                  and event.get("ResourceStatus") in OPERATION_STARTS), len(events))
+    for event in reversed(events[:start]):
+        status = str(event.get("ResourceStatus", ""))
+        reason = str(event.get("ResourceStatusReason") or "")
+        if status.endswith("_FAILED") and event.get("ResourceType") != \
+                "AWS::CloudFormation::Stack" and not reason.startswith(CANCELLED_REASONS):
+            return (f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}) {status}: "
+                    f"{reason or 'no reason given'}")
+    return None
+
+
 @dataclass(frozen=True)
 class StackInfo:
     """One stack of the project as CloudFormation sees it."""
@@ -280,12 +302,30 @@ class SceptreProject:
         failed = {name: s for name, s in statuses.items() if s not in ("complete",)}
         infos = self.status(path, plan=plan)
         if failed:
+            causes = {stack.name: self.failure_cause(stack) for stack in plan
+                      if failed.get(stack.name) == SimpleStatus.FAILED}
             raise StackError(f"Launch of {path or 'all stacks'} ({self.environment}) did not "
                              "complete", expected="every stack complete",
-                             found=", ".join(f"{n}: {s}" for n, s in sorted(failed.items())),
+                             found=", ".join(f"{n}: {s}" + (f" ({causes[n]})" if causes.get(n)
+                                                            else "")
+                                             for n, s in sorted(failed.items())),
                              fix="read the failed stack's events; fix the template or parameters",
-                             data={"stacks": infos})
+                             data={"stacks": infos, "causes": causes})
         return infos
+
+    def failure_cause(self, stack: Any) -> str | None:
+        """The root cause of ``stack``'s newest operation failing (:func:`root_cause`), or
+        None when there is none or the events cannot be read."""
+        from sceptre.connection_manager import ConnectionManager
+
+        manager = ConnectionManager(region=stack.region, profile=stack.profile,
+                                    stack_name=stack.external_name)
+        try:
+            events = manager.call(service="cloudformation", command="describe_stack_events",
+                                  kwargs={"StackName": stack.external_name})["StackEvents"]
+        except (ClientError, BotoCoreError):
+            return None
+        return root_cause(events)
 
     def launch_groups(self, groups: list[str]) -> list[StackInfo]:
         """Launch the named stack groups (both: the whole project in dependency order)."""

@@ -17,7 +17,7 @@ import pytest
 
 from drlib.aws import AwsClients
 from drlib.errors import ConfigError, StackError
-from drlib.stacks import SceptreProject, SimpleStatus, simplify_status
+from drlib.stacks import SceptreProject, SimpleStatus, root_cause, simplify_status
 
 SMALL = Path(__file__).parent / "fixtures" / "sceptre_small"
 
@@ -88,6 +88,54 @@ def test_launch_cross_region_output_and_delete(aws: AwsClients) -> None:
     assert aws.client("sqs", "us-east-1").list_queues().get("QueueUrls", []) == []
     assert aws.client("sns", "us-west-2").list_topics()["Topics"] == []
 
+
+
+def test_a_failed_launch_names_the_resource_that_failed_and_why(aws: AwsClients) -> None:
+    """A stack that rolled back is reported with its root cause (the first resource that failed
+    and CloudFormation's reason), not only "failed"; the stacks after it are not started."""
+    aws.client("sqs", "us-east-1").create_queue(QueueName="drsmall-dev-orders",
+                                                Attributes={"VisibilityTimeout": "60"})
+    project = SceptreProject("dev", project_dir=SMALL)
+    with pytest.raises(StackError) as info:
+        project.launch()
+    found = info.value.found or ""
+    assert "primary/queue: failed (Queue (AWS::SQS::Queue) CREATE_FAILED: " in found
+    assert "The specified queue already exists." in found  # SQS's own reason, as on AWS
+    assert "secondary/topic: not started: primary/queue ended failed" in found
+    assert info.value.data["causes"]["primary/queue"].startswith("Queue (AWS::SQS::Queue)")
+
+
+@pytest.mark.parametrize(("events", "cause"), [
+    ([], None),
+    # newest first, as DescribeStackEvents returns them; the earlier operation's failure is old
+    ([{"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "ROLLBACK_COMPLETE"},
+      {"LogicalResourceId": "B", "ResourceType": "AWS::S3::Bucket",
+       "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Resource creation cancelled"},
+      {"LogicalResourceId": "A", "ResourceType": "AWS::IAM::Role",
+       "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Access denied"},
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "CREATE_IN_PROGRESS", "ResourceStatusReason": "User Initiated"},
+      {"LogicalResourceId": "C", "ResourceType": "AWS::SQS::Queue",
+       "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "an older operation"}],
+     "A (AWS::IAM::Role) CREATE_FAILED: Access denied"),
+    ([{"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "UPDATE_ROLLBACK_COMPLETE"},
+      {"LogicalResourceId": "Q", "ResourceType": "AWS::SQS::Queue",
+       "ResourceStatus": "UPDATE_FAILED"},
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "UPDATE_IN_PROGRESS"}],
+     "Q (AWS::SQS::Queue) UPDATE_FAILED: no reason given"),
+    ([{"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "CREATE_COMPLETE"},
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+       "ResourceStatus": "CREATE_IN_PROGRESS"}], None),
+])
+def test_root_cause_is_the_first_failure_of_the_newest_operation(
+        events: list[dict[str, str]], cause: str | None) -> None:
+    """The cause is the oldest resource failure after the newest operation began, never a
+    cancellation caused by it, never a failure of an earlier operation."""
+    assert root_cause(events) == cause
 
 @pytest.mark.slow
 def test_sceptre_command_line_launches_as_an_engineer_would(aws: AwsClients) -> None:
