@@ -249,3 +249,72 @@ def test_failed_resource_events_carry_cloudformation_messages_not_python_errors(
     failed = [(lid, why) for lid, status, why in resource_events(aws, "invalid")
               if status == "CREATE_FAILED"]
     assert [why for _, why in failed] == [reason]
+
+
+TWO_ROLES = """
+    Resources:
+      First:
+        Type: AWS::IAM::Role
+        Properties:
+          RoleName: {name}-first
+          AssumeRolePolicyDocument:
+            Statement: [{{Effect: Allow, Principal: {{Service: ec2.amazonaws.com}},
+                          Action: 'sts:AssumeRole'}}]
+      Second:
+        Type: AWS::IAM::Role
+        Properties:
+          RoleName: {name}-second
+          AssumeRolePolicyDocument:
+            Statement: [{{Effect: Allow, Principal: {{Service: ec2.amazonaws.com}},
+                          Action: 'sts:AssumeRole'}}]
+"""
+
+
+def test_stack_operations_change_resources_one_at_a_time(
+        aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stacks created at once, in two regions, never create resources at the same time.
+
+    moto's models are not thread-safe and IAM is one backend for every region: a role created
+    by one stack while another stack looked its roles up once failed that stack with an
+    "Internal Failure" (a Python RuntimeError inside moto). Each resource here takes a while, so
+    without the emulator's one-at-a-time rule the two creations overlap."""
+    import threading
+    import time
+
+    from drlib.emulator.extensions import cfn_lifecycle
+
+    inside: dict[int, int] = {}
+    overlaps: list[set[int]] = []
+    guard = threading.Lock()
+    original = cfn_lifecycle._originals["parse_and_create_resource"]
+
+    def slow_create(*args: object, **kwargs: object) -> object:
+        me = threading.get_ident()
+        with guard:
+            inside[me] = inside.get(me, 0) + 1
+            if len(inside) > 1:
+                overlaps.append(set(inside))
+        try:
+            time.sleep(0.05)
+            return original(*args, **kwargs)
+        finally:
+            with guard:
+                inside[me] -= 1
+                if not inside[me]:
+                    del inside[me]
+
+    monkeypatch.setitem(cfn_lifecycle._originals, "parse_and_create_resource", slow_create)
+    results: dict[str, dict[str, object]] = {}
+
+    def create(name: str, region: str) -> None:
+        results[name] = create_stack(aws, name, TWO_ROLES.format(name=name), region=region)
+
+    threads = [threading.Thread(target=create, args=(name, region)) for name, region in
+               (("serial-east", "us-east-1"), ("serial-west", "us-west-2"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert {name: stack["StackStatus"] for name, stack in results.items()} == {
+        "serial-east": "CREATE_COMPLETE", "serial-west": "CREATE_COMPLETE"}
+    assert overlaps == []

@@ -18,12 +18,22 @@ can survive ``delete_stack`` with a ``DependencyViolation``. Here:
   phase), so a failed update never lost them and a later ``delete_stack`` does not meet them;
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
   ``DeletionPolicy: Retain`` (``Snapshot`` makes a final snapshot of an Aurora cluster), and
-  ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept.
+  ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept;
+- stack operations (create, update, delete, a change set's execution) run one at a time
+  (:data:`STACK_OPERATIONS`). moto's models are not thread-safe, and a launch runs several
+  stacks at once: the IAM backend is shared by both regions, and a role created by one stack
+  while another stack's role creation looked its roles up failed that stack ("dictionary changed
+  size during iteration", an "Internal Failure" and a rollback, seen in CI). CloudFormation on
+  AWS runs them concurrently; here each still has its own events and statuses, only the emulator
+  applies them in turn.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from drlib.emulator.cfn_schema import (
@@ -37,6 +47,21 @@ from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
 log = logging.getLogger(__name__)
 
 _originals: dict[str, Any] = {}
+
+STACK_OPERATIONS = threading.RLock()
+"""Held by each stack operation while it changes resources (reentrant: executing a change set
+updates its stack)."""
+
+
+def one_at_a_time(operation: Callable[..., Any]) -> Callable[..., Any]:
+    """``operation`` run under :data:`STACK_OPERATIONS`."""
+
+    @functools.wraps(operation)
+    def serialised(*args: Any, **kwargs: Any) -> Any:
+        with STACK_OPERATIONS:
+            return operation(*args, **kwargs)
+
+    return serialised
 
 
 class ResourceCreationFailed(Exception):
@@ -441,11 +466,11 @@ def _patch() -> None:
     _originals["stack_update"] = models.Stack.update
     _originals["resource_map_update"] = parsing.ResourceMap.update
     parsing.ResourceMap.update = resource_map_update  # type: ignore[method-assign]
-    models.Stack.update = stack_update  # type: ignore[method-assign]
+    models.Stack.update = one_at_a_time(stack_update)  # type: ignore[method-assign]
     parsing.parse_and_create_resource = parse_and_create_resource
-    models.CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
-    models.CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
-    models.CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+    models.CloudFormationBackend.create_stack = one_at_a_time(create_stack)  # type: ignore[method-assign]
+    models.CloudFormationBackend.execute_change_set = one_at_a_time(execute_change_set)  # type: ignore[method-assign]
+    models.CloudFormationBackend.delete_stack = one_at_a_time(delete_stack)  # type: ignore[method-assign]
     parsing.ResourceMap.delete = resource_map_delete  # type: ignore[method-assign]
     _originals["outputs"] = models.Stack.outputs
     models.Stack.stack_resources = property(stack_resources)  # type: ignore[assignment,method-assign]
