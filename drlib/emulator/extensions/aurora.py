@@ -77,6 +77,7 @@ from drlib.emulator.pgpair import (
 )
 from drlib.emulator.pgpair import start_primary as pg_start_primary
 from drlib.emulator.pgpair import start_standby as pg_start_standby
+from drlib.emulator.stack_operations import STACK_OPERATIONS
 from drlib.errors import EmulatorError
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ class Plane:
     worker: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     tasks: list[threading.Thread] = field(default_factory=list)
+    starting: set[Path] = field(default_factory=set)
+    """Data folders of servers being made (outside the lock: see on_cluster_created)."""
 
 
 plane = Plane()
@@ -346,15 +349,34 @@ def on_cluster_created(cluster: Any, password: str | None = None,
         upstream = writer_of(gid) if gid else None
         group = gid or cluster.db_cluster_identifier
         data_dir = runtime().root / group / region
-        if any(b.server.data_dir == data_dir for b in plane.backings.values()):
+        if data_dir in plane.starting or any(b.server.data_dir == data_dir
+                                             for b in plane.backings.values()):
             raise _rds_error("InvalidParameterCombination",
                              f"Global cluster {group} already has a cluster in {region}")
         if upstream is not None and (upstream.down or not upstream.server.is_running()):
             raise _rds_error("InvalidDBClusterStateFault",
                              f"The primary cluster {upstream.identifier} of global cluster "
                              f"{gid} is unavailable; a secondary cannot be added now")
-        began = time.monotonic()
-        server = _start_server(f"{group}-{region}", data_dir, upstream, port)
+        plane.starting.add(data_dir)
+    began = time.monotonic()
+    username = cluster.master_username if upstream is None else None
+    password = _master_password(cluster, username, password) if username else None
+    try:
+        # PostgreSQL's own work (a copy of the template or pg_basebackup, the start, the master
+        # user) touches no AWS state: other stack operations go on meanwhile. No plane.lock is
+        # held across it, as the stack turn is taken back at its end.
+        with STACK_OPERATIONS.set_aside():
+            server = _start_server(f"{group}-{region}", data_dir, upstream, port)
+            try:
+                if username and password:
+                    server.create_master_user(username, password, cluster.database_name)
+            except Exception:
+                server.remove()
+                raise
+    finally:
+        with plane.lock:
+            plane.starting.discard(data_dir)
+    with plane.lock:
         role = (WRITER if gid else STANDALONE) if upstream is None else REPLICA
         backing = Backing(account_id, region, cluster.db_cluster_identifier,
                           cluster.db_cluster_arn, gid, server, role)
@@ -364,8 +386,8 @@ def on_cluster_created(cluster: Any, password: str | None = None,
             if upstream is not None:
                 _inherit_from_writer(cluster, upstream)
                 apply_replication_faults(backing)
-            else:
-                _create_master_user(cluster, server, password)
+            elif username and password:
+                attach_matching_secrets(cluster, username, password)
         except Exception:
             plane.backings.pop(backing.arn, None)
             server.remove()
@@ -384,17 +406,12 @@ def _inherit_from_writer(cluster: Any, upstream: Backing) -> None:
         cluster.database_name = cluster.database_name or writer.database_name
 
 
-def _create_master_user(cluster: Any, server: PgServer, password: str | None) -> None:
-    username = cluster.master_username
-    if not username:
-        return
-    password = password or getattr(cluster, "_master_user_password", None)
+def _master_password(cluster: Any, username: str, password: str | None) -> str | None:
+    """The master user's password: RDS-managed (generated and stored in its secret), else the
+    one given at creation, else none."""
     if cluster.manage_master_user_password:
-        password = _managed_password(cluster, username)
-    if not password:
-        return
-    server.create_master_user(username, password, cluster.database_name)
-    attach_matching_secrets(cluster, username, password)
+        return _managed_password(cluster, username)
+    return password or getattr(cluster, "_master_user_password", None)
 
 
 def _managed_password(cluster: Any, username: str) -> str:

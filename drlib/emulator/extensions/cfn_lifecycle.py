@@ -19,21 +19,13 @@ can survive ``delete_stack`` with a ``DependencyViolation``. Here:
 - ``delete_stack`` deletes in reverse creation order (then retries what a dependency held), skips
   ``DeletionPolicy: Retain`` (``Snapshot`` makes a final snapshot of an Aurora cluster), and
   ends ``DELETE_COMPLETE`` or, if something cannot go, ``DELETE_FAILED`` with the stack kept;
-- stack operations (create, update, delete, a change set's execution) run one at a time
-  (:data:`STACK_OPERATIONS`). moto's models are not thread-safe, and a launch runs several
-  stacks at once: the IAM backend is shared by both regions, and a role created by one stack
-  while another stack's role creation looked its roles up failed that stack ("dictionary changed
-  size during iteration", an "Internal Failure" and a rollback, seen in CI). CloudFormation on
-  AWS runs them concurrently; here each still has its own events and statuses, only the emulator
-  applies them in turn.
+- stack operations (create, update, delete, a change set's execution) change resources one at
+  a time (:mod:`drlib.emulator.stack_operations`: moto's models are not thread-safe).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from drlib.emulator.cfn_schema import (
@@ -43,25 +35,11 @@ from drlib.emulator.cfn_schema import (
     schema_problems,
 )
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
+from drlib.emulator.stack_operations import one_at_a_time
 
 log = logging.getLogger(__name__)
 
 _originals: dict[str, Any] = {}
-
-STACK_OPERATIONS = threading.RLock()
-"""Held by each stack operation while it changes resources (reentrant: executing a change set
-updates its stack)."""
-
-
-def one_at_a_time(operation: Callable[..., Any]) -> Callable[..., Any]:
-    """``operation`` run under :data:`STACK_OPERATIONS`."""
-
-    @functools.wraps(operation)
-    def serialised(*args: Any, **kwargs: Any) -> Any:
-        with STACK_OPERATIONS:
-            return operation(*args, **kwargs)
-
-    return serialised
 
 
 class ResourceCreationFailed(Exception):
