@@ -15,11 +15,10 @@ drill: bootstrap
 
 ## test: every test (what CI runs), browser tests included, on TEST_WORKERS pytest-xdist
 ## workers (most of the suite waits on emulated AWS timings, so more workers than cores pay off;
-## a module's tests stay on one worker, with its fixtures; the longest modules start first, in
-## the order tests/conftest.py gives, which --no-loadscope-reorder keeps)
+## a module's tests stay on one worker, with its fixtures)
 TEST_WORKERS ?= 4
 test: bootstrap chromium
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-quick: the tests not marked slow
 test-quick: bootstrap

@@ -25,34 +25,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         REPO / ".drlib" / f"drill-emulator-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 
-LONGEST_MODULES = (
-    "tests/test_guardrails_e2e.py",  # about 560 s
-    "tests/test_drill_e2e.py",  # 470 s
-    "tests/emulator/test_conformance.py",  # 340 s
-    "tests/test_project_environments.py",  # 190 s
-    "tests/emulator/test_dr_runbooks.py",  # 140 s
-    "tests/browser/test_lab.py",  # 120 s
-    "tests/test_load_distributed.py",  # 115 s
-    "tests/templates/test_conventions.py",  # 110 s
-    "tests/emulator/test_pgpair.py",  # 90 s
-    "tests/test_failover_reconcile.py",  # 60 s
-    "tests/emulator/test_s3_replication.py",  # 60 s
-    "tests/emulator/test_dynamodb_replication.py",  # 60 s
-)
-"""The modules that take longest, longest first: each runs on one pytest-xdist worker
-(``--dist loadfile``), so the suite cannot end before the longest has, and one that starts late
-trails alone at the end. Wall times from ``pytest --durations=80`` under ``make test`` on the
-2-core machine (4 workers); re-measure when a module grows."""
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The :data:`LONGEST_MODULES` first, then modules with the most slow (end-to-end) tests, so
-    that under pytest-xdist the long modules start at once instead of trailing after the quick
-    ones (``make test`` keeps this order with ``--no-loadscope-reorder``; xdist would otherwise
-    order modules by their number of tests); a module's own order stays."""
+    """Modules with the most slow (end-to-end) tests first, so that under pytest-xdist the long
+    modules start at once instead of trailing after the quick ones; a module's order stays."""
     slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
-    rank = {REPO / module: index for index, module in enumerate(LONGEST_MODULES)}
-    items.sort(key=lambda item: (rank.get(item.path, len(rank)), -slow[item.path]))
+    items.sort(key=lambda item: -slow[item.path])
 
 
 @pytest.fixture(scope="session")
