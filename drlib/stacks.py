@@ -69,12 +69,18 @@ OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGR
 """Stack-level statuses that start an operation (the events after one are that operation's)."""
 
 
+def _starts_operation(event: dict[str, Any]) -> bool:
+    """The stack's own event that begins an operation (not a nested stack's)."""
+    return (event.get("ResourceType") == "AWS::CloudFormation::Stack"
+            and event.get("LogicalResourceId") == event.get("StackName")
+            and event.get("ResourceStatus") in OPERATION_STARTS)
+
+
 def root_cause(events: list[dict[str, Any]]) -> str | None:
     """The first resource failure of a stack's newest operation, from ``DescribeStackEvents``
     (newest first, as the API returns them): ``"<LogicalId> (<Type>) <STATUS>: <reason>"``."""
-    start = next((index for index, event in enumerate(events)
-                  if event.get("ResourceType") == "AWS::CloudFormation::Stack"
-                  and event.get("ResourceStatus") in OPERATION_STARTS), len(events))
+    start = next((index for index, event in enumerate(events) if _starts_operation(event)),
+                 len(events))
     for event in reversed(events[:start]):
         status = str(event.get("ResourceStatus", ""))
         reason = str(event.get("ResourceStatusReason") or "")
@@ -320,10 +326,18 @@ class SceptreProject:
 
         manager = ConnectionManager(region=stack.region, profile=stack.profile,
                                     stack_name=stack.external_name)
-        try:
-            events = manager.call(service="cloudformation", command="describe_stack_events",
-                                  kwargs={"StackName": stack.external_name})["StackEvents"]
-        except (ClientError, BotoCoreError):
+        events: list[dict[str, Any]] = []
+        kwargs = {"StackName": stack.external_name}
+        try:  # newest first, page by page, back to the newest operation's start
+            while True:
+                page = manager.call(service="cloudformation", command="describe_stack_events",
+                                    kwargs=kwargs)
+                events += page.get("StackEvents", [])
+                if any(_starts_operation(e) for e in events) or not page.get("NextToken"):
+                    break
+                kwargs = {**kwargs, "NextToken": page["NextToken"]}
+        except Exception as exc:  # the cause is extra detail: the launch's error stands without
+            log.debug("events of %s could not be read: %s", stack.external_name, exc)
             return None
         return root_cause(events)
 

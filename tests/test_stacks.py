@@ -112,9 +112,11 @@ def test_a_failed_launch_names_the_resource_that_failed_and_why(aws: AwsClients)
        "ResourceStatus": "ROLLBACK_COMPLETE"},
       {"LogicalResourceId": "B", "ResourceType": "AWS::S3::Bucket",
        "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Resource creation cancelled"},
+      {"LogicalResourceId": "N", "ResourceType": "AWS::CloudFormation::Stack", "StackName": "s",
+       "ResourceStatus": "CREATE_IN_PROGRESS"},  # a nested stack's: not the operation's start
       {"LogicalResourceId": "A", "ResourceType": "AWS::IAM::Role",
        "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "Access denied"},
-      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack", "StackName": "s",
        "ResourceStatus": "CREATE_IN_PROGRESS", "ResourceStatusReason": "User Initiated"},
       {"LogicalResourceId": "C", "ResourceType": "AWS::SQS::Queue",
        "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "an older operation"}],
@@ -123,12 +125,12 @@ def test_a_failed_launch_names_the_resource_that_failed_and_why(aws: AwsClients)
        "ResourceStatus": "UPDATE_ROLLBACK_COMPLETE"},
       {"LogicalResourceId": "Q", "ResourceType": "AWS::SQS::Queue",
        "ResourceStatus": "UPDATE_FAILED"},
-      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack", "StackName": "s",
        "ResourceStatus": "UPDATE_IN_PROGRESS"}],
      "Q (AWS::SQS::Queue) UPDATE_FAILED: no reason given"),
     ([{"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
        "ResourceStatus": "CREATE_COMPLETE"},
-      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack",
+      {"LogicalResourceId": "s", "ResourceType": "AWS::CloudFormation::Stack", "StackName": "s",
        "ResourceStatus": "CREATE_IN_PROGRESS"}], None),
 ])
 def test_root_cause_is_the_first_failure_of_the_newest_operation(
@@ -136,6 +138,7 @@ def test_root_cause_is_the_first_failure_of_the_newest_operation(
     """The cause is the oldest resource failure after the newest operation began, never a
     cancellation caused by it, never a failure of an earlier operation."""
     assert root_cause(events) == cause
+
 
 @pytest.mark.slow
 def test_sceptre_command_line_launches_as_an_engineer_would(aws: AwsClients) -> None:

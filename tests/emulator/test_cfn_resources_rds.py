@@ -254,3 +254,59 @@ def test_snapshot_deletion_policy_leaves_a_final_snapshot(aws: AwsClients) -> No
     snapshots = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     assert [s["DBClusterIdentifier"] for s in snapshots] == ["snapped"]
     assert snapshots[0]["DBClusterSnapshotIdentifier"].startswith("snapped-final-")
+
+
+@pytest.mark.slow
+def test_other_stacks_go_on_while_an_aurora_server_is_made(
+        aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stack operations change resources one at a time, but while the Aurora stand-in copies and
+    starts a PostgreSQL server (most of a cluster's creation) another stack is created; the
+    cluster's stack completes afterwards, its master user made."""
+    import threading
+    import time
+
+    from drlib.emulator.extensions import aurora
+
+    making, go_on = threading.Event(), threading.Event()
+    original = aurora._start_server
+
+    def held_start(*args: object, **kwargs: object) -> object:
+        making.set()
+        go_on.wait(60)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aurora, "_start_server", held_start)
+    cluster = """
+        Resources:
+          Cluster:
+            Type: AWS::RDS::DBCluster
+            Properties:
+              DBClusterIdentifier: made-aside
+              Engine: aurora-postgresql
+              MasterUsername: dbadmin
+              MasterUserPassword: not-a-real-password
+    """
+    results: dict[str, str] = {}
+
+    def create_cluster_stack() -> None:
+        results["cluster"] = create_stack(aws, "made-aside", cluster)["StackStatus"]
+
+    thread = threading.Thread(target=create_cluster_stack)
+    thread.start()
+    try:
+        assert making.wait(30)
+        began = time.monotonic()
+        other = create_stack(aws, "meanwhile", """
+            Resources:
+              Topic:
+                Type: AWS::SNS::Topic
+        """)
+        assert other["StackStatus"] == "CREATE_COMPLETE"
+        assert time.monotonic() - began < 20  # not held until the server's making went on
+        assert "cluster" not in results  # its server is still being made
+    finally:
+        go_on.set()
+        thread.join(60)
+    assert results == {"cluster": "CREATE_COMPLETE"}
+    assert aws.client("rds", "us-east-1").describe_db_clusters(
+        DBClusterIdentifier="made-aside")["DBClusters"][0]["MasterUsername"] == "dbadmin"

@@ -7,8 +7,8 @@ import threading
 from drlib.emulator.stack_operations import TurnLock
 
 
-def _taken_by_another_thread(lock: TurnLock) -> bool:
-    """Whether another thread can take ``lock`` within a second (and then gives it back)."""
+def _taken_by_another_thread(lock: TurnLock, within_s: float) -> bool:
+    """Whether another thread can take ``lock`` within ``within_s`` (and then gives it back)."""
     taken = threading.Event()
 
     def take() -> None:
@@ -17,7 +17,7 @@ def _taken_by_another_thread(lock: TurnLock) -> bool:
 
     thread = threading.Thread(target=take, daemon=True)
     thread.start()
-    result = taken.wait(1.0)
+    result = taken.wait(within_s)
     return result
 
 
@@ -26,10 +26,10 @@ def test_the_holder_can_take_it_again_and_others_wait_until_the_last_release() -
     with lock:
         with lock:
             assert lock.held()
-            assert not _taken_by_another_thread(lock)
+            assert not _taken_by_another_thread(lock, 0.5)
         assert lock.held()
     assert not lock.held()
-    assert _taken_by_another_thread(lock)
+    assert _taken_by_another_thread(lock, 10)
 
 
 def test_set_aside_lets_another_thread_in_and_gives_the_holder_its_depth_back() -> None:
@@ -37,9 +37,9 @@ def test_set_aside_lets_another_thread_in_and_gives_the_holder_its_depth_back() 
     with lock, lock:
         with lock.set_aside():
             assert not lock.held()
-            assert _taken_by_another_thread(lock)
+            assert _taken_by_another_thread(lock, 10)
         assert lock.held()
-        assert not _taken_by_another_thread(lock)
+        assert not _taken_by_another_thread(lock, 0.5)
     assert not lock.held()
 
 
@@ -58,11 +58,11 @@ def test_set_aside_by_a_thread_that_does_not_hold_it_changes_nothing() -> None:
     assert holding.wait(5)
     with lock.set_aside():  # this thread does not hold it: the holder keeps it
         seen.append(lock.held())
-    assert not _taken_by_another_thread(lock)
+    assert not _taken_by_another_thread(lock, 0.5)
     go.set()
     holder.join(5)
     assert seen == [False]
-    assert _taken_by_another_thread(lock)
+    assert _taken_by_another_thread(lock, 10)
 
 
 def test_set_aside_gives_the_turn_back_after_an_error() -> None:

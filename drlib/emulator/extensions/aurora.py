@@ -123,8 +123,6 @@ class Plane:
     worker: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     tasks: list[threading.Thread] = field(default_factory=list)
-    starting: set[Path] = field(default_factory=set)
-    """Data folders of servers being made (outside the lock: see on_cluster_created)."""
 
 
 plane = Plane()
@@ -345,38 +343,23 @@ def on_cluster_created(cluster: Any, password: str | None = None,
         return
     account_id, region = cluster.backend.account_id, cluster.region
     gid = global_id_of(cluster.global_cluster_identifier)
-    with plane.lock:
+    began = time.monotonic()
+    # The server's making (a copy of the template or pg_basebackup, and its start: most of a
+    # cluster's creation) touches the plane, not moto: other stack operations go on meanwhile.
+    # plane.lock is held from the checks to the registration, as faults, resets and switchovers
+    # take it; the stack turn is taken back only after it is released (no lock-order cycle).
+    with STACK_OPERATIONS.set_aside(), plane.lock:
         upstream = writer_of(gid) if gid else None
         group = gid or cluster.db_cluster_identifier
         data_dir = runtime().root / group / region
-        if data_dir in plane.starting or any(b.server.data_dir == data_dir
-                                             for b in plane.backings.values()):
+        if any(b.server.data_dir == data_dir for b in plane.backings.values()):
             raise _rds_error("InvalidParameterCombination",
                              f"Global cluster {group} already has a cluster in {region}")
         if upstream is not None and (upstream.down or not upstream.server.is_running()):
             raise _rds_error("InvalidDBClusterStateFault",
                              f"The primary cluster {upstream.identifier} of global cluster "
                              f"{gid} is unavailable; a secondary cannot be added now")
-        plane.starting.add(data_dir)
-    began = time.monotonic()
-    username = cluster.master_username if upstream is None else None
-    password = _master_password(cluster, username, password) if username else None
-    try:
-        # PostgreSQL's own work (a copy of the template or pg_basebackup, the start, the master
-        # user) touches no AWS state: other stack operations go on meanwhile. No plane.lock is
-        # held across it, as the stack turn is taken back at its end.
-        with STACK_OPERATIONS.set_aside():
-            server = _start_server(f"{group}-{region}", data_dir, upstream, port)
-            try:
-                if username and password:
-                    server.create_master_user(username, password, cluster.database_name)
-            except Exception:
-                server.remove()
-                raise
-    finally:
-        with plane.lock:
-            plane.starting.discard(data_dir)
-    with plane.lock:
+        server = _start_server(f"{group}-{region}", data_dir, upstream, port)
         role = (WRITER if gid else STANDALONE) if upstream is None else REPLICA
         backing = Backing(account_id, region, cluster.db_cluster_identifier,
                           cluster.db_cluster_arn, gid, server, role)
@@ -384,18 +367,24 @@ def on_cluster_created(cluster: Any, password: str | None = None,
         cluster.port = server.port
         try:
             if upstream is not None:
-                _inherit_from_writer(cluster, upstream)
                 apply_replication_faults(backing)
-            elif username and password:
-                attach_matching_secrets(cluster, username, password)
         except Exception:
             plane.backings.pop(backing.arn, None)
             server.remove()
             raise
-        log.info("aurora cluster %s (%s) backed by postgres %s on port %s in %.2f s",
-                 cluster.db_cluster_identifier, role, region, server.port,
-                 time.monotonic() - began)
         _ensure_worker()
+    try:  # what reads or changes moto's state (RDS, Secrets Manager): in the stack turn again
+        if upstream is not None:
+            _inherit_from_writer(cluster, upstream)
+        else:
+            _create_master_user(cluster, server, password)
+    except Exception:
+        with plane.lock:
+            plane.backings.pop(backing.arn, None)
+        server.remove()
+        raise
+    log.info("aurora cluster %s (%s) backed by postgres %s on port %s in %.2f s",
+             cluster.db_cluster_identifier, role, region, server.port, time.monotonic() - began)
 
 
 def _inherit_from_writer(cluster: Any, upstream: Backing) -> None:
@@ -406,12 +395,17 @@ def _inherit_from_writer(cluster: Any, upstream: Backing) -> None:
         cluster.database_name = cluster.database_name or writer.database_name
 
 
-def _master_password(cluster: Any, username: str, password: str | None) -> str | None:
-    """The master user's password: RDS-managed (generated and stored in its secret), else the
-    one given at creation, else none."""
+def _create_master_user(cluster: Any, server: PgServer, password: str | None) -> None:
+    username = cluster.master_username
+    if not username:
+        return
+    password = password or getattr(cluster, "_master_user_password", None)
     if cluster.manage_master_user_password:
-        return _managed_password(cluster, username)
-    return password or getattr(cluster, "_master_user_password", None)
+        password = _managed_password(cluster, username)
+    if not password:
+        return
+    server.create_master_user(username, password, cluster.database_name)
+    attach_matching_secrets(cluster, username, password)
 
 
 def _managed_password(cluster: Any, username: str) -> str:
