@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,6 @@ class WarmKernel:
         removed = sorted(key for key in start_env if key not in env)
         if not changed and not removed:
             return km
-        import asyncio
         import json
 
         code = (f"import os as _drlib_os, json as _drlib_json\n"
@@ -260,7 +259,7 @@ class WarmKernel:
                 f"    _drlib_os.environ.pop(_drlib_key, None)\n"
                 f"del _drlib_os, _drlib_json" + (", _drlib_key" if removed else ""))
         try:
-            asyncio.run(self._arun(km, (code,)))
+            _run_to_end(self._arun(km, (code,)))
         except Exception as exc:  # fail closed: never hand over a kernel with a stale env
             self.errors.append(f"the environment could not be passed on: "
                                f"{type(exc).__name__}: {exc}")
@@ -310,15 +309,41 @@ class WarmKernel:
         self._stopping.clear()
 
 
+def _run_to_end(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coroutine)``, also from a thread whose event loop is running (a Jupyter
+    kernel's, where the runner may be called from a cell, or a test's), where asyncio.run refuses:
+    there it runs to its end in a thread of its own."""
+    import asyncio
+    import threading
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the caller as it is
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="drlib-kernel-io", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def _stop(km: IpcKernelManager) -> None:
     """Shut the kernel down (its clients, the process, the socket folder); if that fails (its
     event loop could not even run), kill its process. Either way its socket folder is removed."""
-    import asyncio
     import contextlib
     import logging
 
     try:
-        asyncio.run(_ashutdown(km))
+        _run_to_end(_ashutdown(km))
     except Exception as exc:  # e.g. already dead: a hard stop kills kernels outright
         logging.getLogger(__name__).info("kernel shutdown failed (%s: %s); killing it",
                                          type(exc).__name__, exc)

@@ -177,3 +177,32 @@ def test_a_warm_kernel_imports_what_its_notebook_imports(tmp_path: Path) -> None
 
     assert "drlib.cost.charts" in sys.modules
     assert preload_for(tmp_path / "missing.ipynb") == PRELOAD
+
+
+@pytest.mark.parametrize("inside_a_running_loop", [False, True])
+def test_kernel_io_runs_to_its_end_also_where_an_event_loop_runs(
+        inside_a_running_loop: bool) -> None:
+    """Handing a warm kernel over and stopping kernels run a coroutine to its end; from a thread
+    whose event loop is running (a Jupyter kernel's cell, a test after another left one running)
+    asyncio.run refuses, and the hand-over failed ("asyncio.run() cannot be called from a running
+    event loop", seen in make test). Its value and its error come back either way."""
+    import asyncio
+
+    from drlib.kernels import _run_to_end
+
+    async def answer(value: int) -> int:
+        await asyncio.sleep(0)
+        return value
+
+    async def fail() -> None:
+        raise ValueError("in the coroutine")
+
+    def both() -> int:
+        with pytest.raises(ValueError, match="in the coroutine"):
+            _run_to_end(fail())
+        return int(_run_to_end(answer(42)))
+
+    async def in_loop() -> int:
+        return both()
+
+    assert (asyncio.run(in_loop()) if inside_a_running_loop else both()) == 42
