@@ -314,26 +314,14 @@ def _run_to_end(coroutine: Coroutine[Any, Any, Any]) -> Any:
     kernel's, where the runner may be called from a cell, or a test's), where asyncio.run refuses:
     there it runs to its end in a thread of its own."""
     import asyncio
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # handed to the caller as it is
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="drlib-kernel-io", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drlib-kernel-io") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _stop(km: IpcKernelManager) -> None:

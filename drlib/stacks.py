@@ -322,20 +322,17 @@ class SceptreProject:
     def failure_cause(self, stack: Any) -> str | None:
         """The root cause of ``stack``'s newest operation failing (:func:`root_cause`), or
         None when there is none or the events cannot be read."""
-        from sceptre.connection_manager import ConnectionManager
-
-        manager = ConnectionManager(region=stack.region, profile=stack.profile,
-                                    stack_name=stack.external_name)
+        call = self._cloudformation(stack)
         events: list[dict[str, Any]] = []
         kwargs = {"StackName": stack.external_name}
         try:  # newest first, page by page, back to the newest operation's start
             while True:
-                page = manager.call(service="cloudformation", command="describe_stack_events",
-                                    kwargs=kwargs)
+                page = call("describe_stack_events", **kwargs)
                 events += page.get("StackEvents", [])
-                if any(_starts_operation(e) for e in events) or not page.get("NextToken"):
+                if any(_starts_operation(e) for e in page.get("StackEvents", [])) or \
+                        not page.get("NextToken"):
                     break
-                kwargs = {**kwargs, "NextToken": page["NextToken"]}
+                kwargs["NextToken"] = page["NextToken"]
         except Exception as exc:  # the cause is extra detail: the launch's error stands without
             log.debug("events of %s could not be read: %s", stack.external_name, exc)
             return None
@@ -372,13 +369,8 @@ class SceptreProject:
                 if not within or stack.name.startswith(path)]
 
     def _describe(self, stack: Any) -> StackInfo:
-        from sceptre.connection_manager import ConnectionManager
-
-        manager = ConnectionManager(region=stack.region, profile=stack.profile,
-                                    stack_name=stack.external_name)
         try:
-            answer = manager.call(service="cloudformation", command="describe_stacks",
-                                  kwargs={"StackName": stack.external_name})
+            answer = self._cloudformation(stack)("describe_stacks", StackName=stack.external_name)
             described = answer["Stacks"][0]
         except ClientError as exc:
             if "does not exist" in str(exc):
