@@ -406,22 +406,26 @@ def test_region_down_of_the_secondary_during_the_switch_fails_the_step_in_second
                    run_dir=tmp_path / "run", canary_interval_s=0.05,
                    lag_threshold_s=LAG_AFTER_OUTAGES_S)
 
-    # Early in the runbook, deterministically: as its ScaleUpAppTier step starts (its
-    # switchover, seconds later, has not begun). A thread polling the timeline could miss the
-    # early steps on a loaded machine.
-    run_step = engine.Execution._run_step
+    # Early in the runbook, deterministically: while its ScaleUpAppTier step runs (its
+    # switchover, seconds later, has not begun), once the drill has read that the step runs.
+    # Taken down as the step starts, the drill's last read could still be of the step before,
+    # ended, on a loaded machine: then no step is known to be running when the watch trips.
+    attempts = engine.Execution._attempts
 
-    def outage_during_the_switch(execution: Any, record: Any) -> str | None:
+    def outage_during_the_switch(execution: Any, record: Any, *args: Any) -> Any:
         if record.step.name == "ScaleUpAppTier" and not faults.region_down(secondary):
+            wait_until(lambda: any(s.step == "ScaleUpAppTier" for s in run.timeline.steps),
+                       timeout=60, description="the drill to read that ScaleUpAppTier runs",
+                       interval=0.05)
             faults.take_region_down(secondary)
-        return run_step(execution, record)
+        return attempts(execution, record, *args)
 
-    monkeypatch.setattr(engine.Execution, "_run_step", outage_during_the_switch)
+    monkeypatch.setattr(engine.Execution, "_attempts", outage_during_the_switch)
     try:
         with pytest.raises(DrillAborted) as caught:
             run_scenario(run)
     finally:
-        monkeypatch.setattr(engine.Execution, "_run_step", run_step)
+        monkeypatch.setattr(engine.Execution, "_attempts", attempts)
         faults.bring_region_up(secondary)
     assert f"region-down in {secondary}" in caught.value.render()
     metrics = metrics_of(run.run_dir)
