@@ -97,8 +97,8 @@ class Outcome:
 
 def run_modules(root: Path, modules: list[str], endpoint_url: str, report: Path,
                 timeout: float = 1200) -> list[Outcome]:
-    """Run moto's test modules (paths under ``tests/``) in one pytest process, in server mode
-    against ``endpoint_url``; one outcome per test."""
+    """Run moto's test modules (paths under ``tests/``, or test ids under it) in one pytest
+    process, in server mode against ``endpoint_url``; one outcome per test."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "MOTO_", "TEST_SERVER_MODE", "PYTEST_"))}
     env.update({
