@@ -293,8 +293,15 @@ def run_data_corruption(run: Any) -> None:
                            interval=0.05, backoff=1.0, max_interval=0.05)
         seen = {s: readable[s].observed() for s in STORES}
         state.readable_at = {s: o.at for s, o in seen.items()}
-        step.condition_met(max(o.at for o in seen.values()),
-                           max(o.resolution_s for o in seen.values()))
+        at = max(o.at for o in seen.values())
+        # The step spans the restore: from the runbook's first restore step (whose start began
+        # the probing) to the data readable, which the probes may have seen before the runbook
+        # ended, and so before this step was opened.
+        execution = run.state.runbook
+        began = execution.step_started_at("RestoreTable") if execution else None
+        if began is not None and began <= at:
+            step.record.started_at = began
+        step.condition_met(at, max(o.resolution_s for o in seen.values()))
         state.present = _restored_records(clients, regions.secondary, table, bucket, run.run_id,
                                           w)
 
