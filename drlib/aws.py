@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
@@ -20,6 +22,30 @@ DEFAULT_SECONDARY_REGION = "us-west-2"
 
 _RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
                   read_timeout=30)
+
+
+_MODELS: dict[Any, Any] = {}
+"""What botocore's loaders of this process have read: the service models (JSON) and the list of
+services, the same for every session."""
+
+
+class _SharedModelLoader(botocore.loaders.Loader):
+    """botocore's loader, its cache the process's :data:`_MODELS` (``instance_cache`` keeps
+    what a loader read in ``self._cache``): a new session otherwise reads and parses each
+    service's model again for its first client (about 50 ms of CPU, most of what making a
+    client costs). Each session keeps a loader of its own, whose search paths boto3 extends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache = _MODELS
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session (``boto3.Session``'s keyword arguments) whose service models are read
+    once per process."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SharedModelLoader())
+    return boto3.Session(botocore_session=core, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -63,7 +89,7 @@ class AwsClients:
                     kwargs["profile_name"] = profile
                 if self.credentials:
                     kwargs.update(self.credentials)
-                self._sessions[region] = boto3.Session(**kwargs)
+                self._sessions[region] = new_session(**kwargs)
             return self._sessions[region]
 
     def client(self, service: str, region: str) -> Any:

@@ -58,15 +58,15 @@ def _error(code: str, message: str) -> Exception:
 def client_for(service: str, region: str, account_id: str | None = None) -> Any:
     """A boto3 client of ``service`` in ``region`` against this emulator (cached); with
     ``account_id``, every request is made in that account (moto's ``x-moto-account-id``)."""
-    import boto3
     from botocore.config import Config
+
+    from drlib.aws import new_session
 
     key = (service, region, state.current.endpoint_url or "", account_id or "")
     with _lock:
         if key not in _clients:
-            session = boto3.session.Session(aws_access_key_id="testing",
-                                            aws_secret_access_key="testing",
-                                            region_name=region)
+            session = new_session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                  region_name=region)
             client = session.client(
                 service, endpoint_url=state.current.endpoint_url,
                 config=Config(retries={"max_attempts": 2, "mode": "standard"},

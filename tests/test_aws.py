@@ -1,0 +1,43 @@
+"""The aws layer: sessions, clients and the service models they share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drlib.aws import AwsClients, new_session
+
+
+def _loader(session: Any) -> Any:
+    return session._session.get_component("data_loader")
+
+
+def test_sessions_read_each_service_model_once_per_process() -> None:
+    """Two sessions get the same parsed model (read once), each with a loader of its own whose
+    search paths do not grow with the sessions made."""
+    first, second = (new_session(region_name=r, aws_access_key_id="x", aws_secret_access_key="y")
+                     for r in ("us-east-1", "us-west-2"))
+    assert _loader(first) is not _loader(second)
+    assert _loader(first).load_service_model("sts", "service-2") is \
+        _loader(second).load_service_model("sts", "service-2")
+    paths = list(_loader(first).search_paths)
+    new_session(region_name="us-east-1")
+    assert _loader(first).search_paths == paths
+    # boto3's own data (its resources) is still found.
+    assert "dynamodb" in second.get_available_resources()
+
+
+def test_clients_of_separate_aws_clients_are_their_own_with_their_region_and_endpoint() -> None:
+    """The shared models change nothing a client is: region, endpoint and credentials stay each
+    session's own."""
+    east = AwsClients(endpoint_url="http://127.0.0.1:1",
+                      credentials={"aws_access_key_id": "a", "aws_secret_access_key": "b"})
+    west = AwsClients(credentials={"aws_access_key_id": "c", "aws_secret_access_key": "d"})
+    one, other = east.client("sts", "us-east-1"), west.client("sts", "us-west-2")
+    assert one is not other
+    assert one.meta.region_name == "us-east-1"
+    assert other.meta.region_name == "us-west-2"
+    assert one.meta.endpoint_url == "http://127.0.0.1:1"
+    assert other.meta.endpoint_url == "https://sts.us-west-2.amazonaws.com"
+    assert east.session("us-east-1").get_credentials().access_key == "a"
+    assert west.session("us-west-2").get_credentials().secret_key == "d"
+    assert east.client("sts", "us-east-1") is one
