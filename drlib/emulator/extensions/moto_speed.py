@@ -1,0 +1,90 @@
+"""Work moto repeats that answers the same each time, done once or when first needed. Nothing a
+client sees changes; the suite's CPU profile found both (``py-spy`` over ``make test``).
+
+- **Which service a request is for.** moto's dispatcher asks, on every request, whether the
+  host names one of moto's modules, by listing moto's package folder and checking each entry
+  for being a folder (about 200 ``stat`` calls per request). The list is read once.
+- **The public AMIs of an EC2 region.** Every new EC2 backend (each region touched, after each
+  reset) loads about 1,300 public AMIs, each with a volume and a snapshot of its own (about
+  0.1 s of CPU per region), though a drill never reads them. They are now loaded on the
+  backend's first read of its images or snapshots, the same images and snapshots as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from drlib.emulator.lazy_patch import when_imported
+
+_AMIS_LOADING = threading.RLock()
+"""Held while a backend loads its AMIs: another thread reading them waits for all of them."""
+
+_original_load_amis: Any = None
+
+
+def install() -> None:
+    """Read moto's module list once; make EC2's public AMIs load on first read."""
+    import moto.backends
+
+    if not getattr(moto.backends.list_of_moto_modules, "drlib_once", False):
+        modules = tuple(moto.backends.list_of_moto_modules())
+
+        def list_of_moto_modules() -> tuple[str, ...]:
+            return modules
+
+        list_of_moto_modules.drlib_once = True  # type: ignore[attr-defined]
+        moto.backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+    when_imported("moto.ec2.models", _load_amis_on_first_read)
+
+
+def _load_amis_on_first_read() -> None:
+    global _original_load_amis
+    from moto.ec2.models.amis import AmiBackend
+    from moto.ec2.models.elastic_block_store import EBSBackend
+
+    if _original_load_amis is not None:
+        return
+    _original_load_amis = AmiBackend._load_amis
+    AmiBackend._load_amis = _defer_amis  # type: ignore[method-assign]
+    AmiBackend.amis = property(_amis, _set_amis)  # type: ignore[assignment]
+    EBSBackend.snapshots = property(_snapshots, _set_snapshots)  # type: ignore[assignment]
+
+
+def _defer_amis(backend: Any) -> None:
+    """In place of moto's ``_load_amis`` at the backend's making: load on first read."""
+    backend.__dict__["_drlib_amis_loaded"] = False
+
+
+def _ensure_amis(backend: Any) -> None:
+    state = backend.__dict__
+    if state.get("_drlib_amis_loaded", True):
+        return
+    with _AMIS_LOADING:
+        # Loading reads ``amis`` and ``snapshots`` itself (same thread, re-entered): it goes on.
+        if state["_drlib_amis_loaded"] or state.get("_drlib_amis_loading"):
+            return
+        state["_drlib_amis_loading"] = True
+        try:
+            _original_load_amis(backend)
+        finally:
+            state["_drlib_amis_loaded"] = True
+            state.pop("_drlib_amis_loading", None)
+
+
+def _amis(backend: Any) -> dict[str, Any]:
+    _ensure_amis(backend)
+    return backend.__dict__["_drlib_amis"]  # type: ignore[no-any-return]
+
+
+def _set_amis(backend: Any, value: dict[str, Any]) -> None:
+    backend.__dict__["_drlib_amis"] = value
+
+
+def _snapshots(backend: Any) -> dict[str, Any]:
+    _ensure_amis(backend)  # a public AMI's snapshot is listed as before
+    return backend.__dict__["_drlib_snapshots"]  # type: ignore[no-any-return]
+
+
+def _set_snapshots(backend: Any, value: dict[str, Any]) -> None:
+    backend.__dict__["_drlib_snapshots"] = value

@@ -1,0 +1,73 @@
+"""moto's repeated work done once or when first needed, with the same answers
+(``drlib.emulator.extensions.moto_speed``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import moto
+import moto.backends
+
+from drlib.aws import AwsClients
+
+ACCOUNT = "123456789012"
+
+
+def _fresh_ec2_backend(region: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    backends = ec2_backends[ACCOUNT]
+    backends.pop(region, None)
+    return backends[region]
+
+
+def test_moto_s_module_list_is_read_once_and_is_the_same(aws: AwsClients) -> None:
+    """The dispatcher's list of moto's modules is the folder's listing, read once."""
+    folder = os.path.dirname(moto.__file__)
+    listed = sorted(name for name in os.listdir(folder)
+                    if os.path.isdir(os.path.join(folder, name)) and not name.startswith("__"))
+    assert list(moto.backends.list_of_moto_modules()) == listed
+    assert moto.backends.list_of_moto_modules() is moto.backends.list_of_moto_modules()
+    assert {"ec2", "s3", "dynamodb"} <= set(listed)
+
+
+def test_public_amis_load_on_first_read_with_their_snapshots(aws: AwsClients) -> None:
+    """A new region's EC2 backend has not loaded its public AMIs; its first read of images (or
+    of snapshots) loads them all, each with its snapshot, as moto made them at once before."""
+    from moto.ec2.models.amis import AMIS
+
+    backend = _fresh_ec2_backend("eu-west-3")
+    assert backend.__dict__["_drlib_amis_loaded"] is False
+    snapshots = backend.snapshots  # the snapshots first: they are the AMIs' too
+    assert backend.__dict__["_drlib_amis_loaded"] is True
+    assert len(backend.amis) > len(AMIS)
+    assert {s.from_ami for s in snapshots.values()} == set(backend.amis)
+    # Through the API, in another region.
+    ec2 = aws.client("ec2", "eu-central-1")
+    found = ec2.describe_images(ImageIds=[AMIS[0]["ami_id"]])["Images"]
+    assert [image["ImageId"] for image in found] == [AMIS[0]["ami_id"]]
+    snapshot = found[0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["SnapshotId"] == \
+        snapshot
+
+
+def test_threads_reading_at_once_all_see_every_ami(aws: AwsClients) -> None:
+    """While one thread loads, another that reads waits for all of them (none sees a part)."""
+    backend = _fresh_ec2_backend("ap-south-1")
+    barrier = threading.Barrier(4)
+    counts: list[int] = []
+
+    def read() -> None:
+        barrier.wait()
+        counts.append(len(backend.amis))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(counts) == 4
+    assert set(counts) == {len(backend.amis)}
+    assert counts[0] > 1000
