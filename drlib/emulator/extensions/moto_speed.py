@@ -46,7 +46,7 @@ def _load_amis_on_first_read() -> None:
     if _original_load_amis is not None:
         return
     _original_load_amis = AmiBackend._load_amis
-    AmiBackend._load_amis = _defer_amis  # type: ignore[method-assign]
+    AmiBackend._load_amis = _defer_amis  # type: ignore[method-assign,assignment]
     AmiBackend.amis = property(_amis, _set_amis)  # type: ignore[assignment]
     EBSBackend.snapshots = property(_snapshots, _set_snapshots)  # type: ignore[assignment]
 
@@ -74,7 +74,7 @@ def _ensure_amis(backend: Any) -> None:
 
 def _amis(backend: Any) -> dict[str, Any]:
     _ensure_amis(backend)
-    return backend.__dict__["_drlib_amis"]  # type: ignore[no-any-return]
+    return backend.__dict__["_drlib_amis"]
 
 
 def _set_amis(backend: Any, value: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def _set_amis(backend: Any, value: dict[str, Any]) -> None:
 
 def _snapshots(backend: Any) -> dict[str, Any]:
     _ensure_amis(backend)  # a public AMI's snapshot is listed as before
-    return backend.__dict__["_drlib_snapshots"]  # type: ignore[no-any-return]
+    return backend.__dict__["_drlib_snapshots"]
 
 
 def _set_snapshots(backend: Any, value: dict[str, Any]) -> None:
