@@ -34,7 +34,7 @@ def install() -> None:
             return modules
 
         list_of_moto_modules.drlib_once = True  # type: ignore[attr-defined]
-        moto.backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+        moto.backends.list_of_moto_modules = list_of_moto_modules
     when_imported("moto.ec2.models", _load_amis_on_first_read)
 
 
