@@ -24,27 +24,27 @@ _RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeo
                   read_timeout=30)
 
 
-_MODELS: dict[Any, Any] = {}
-"""What botocore's loaders of this process have read: the service models (JSON) and the list of
-services, the same for every session."""
+_MODELS: dict[str, dict[Any, Any]] = {}
+"""What botocore's loaders of this process have read, by data path (``AWS_DATA_PATH``): the
+service models (JSON), the endpoints and the list of services, the same for every session."""
 
 
-class _SharedModelLoader(botocore.loaders.Loader):
-    """botocore's loader, its cache the process's :data:`_MODELS` (``instance_cache`` keeps
-    what a loader read in ``self._cache``): a new session otherwise reads and parses each
-    service's model again for its first client (about 50 ms of CPU, most of what making a
-    client costs). Each session keeps a loader of its own, whose search paths boto3 extends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cache = _MODELS
+def model_loader(data_path: str | None = None) -> botocore.loaders.Loader:
+    """botocore's loader (``botocore.loaders.create_loader``) whose cache is the process's
+    :data:`_MODELS` for its data path (``instance_cache`` keeps what a loader read in
+    ``self._cache``). A new session otherwise reads and parses each model again for its first
+    client (about 50 ms of CPU, most of what making a client costs). Each session keeps a loader
+    of its own, whose search paths boto3 extends."""
+    loader = botocore.loaders.create_loader(data_path)
+    loader._cache = _MODELS.setdefault(data_path or "", {})
+    return loader
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (``boto3.Session``'s keyword arguments) whose service models are read
     once per process."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _SharedModelLoader())
+    core.register_component("data_loader", model_loader(core.get_config_variable("data_path")))
     return boto3.Session(botocore_session=core, **kwargs)
 
 

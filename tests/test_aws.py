@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import pytest
 
 from drlib.aws import AwsClients, new_session
 
@@ -26,9 +29,12 @@ def test_sessions_read_each_service_model_once_per_process() -> None:
     assert "dynamodb" in second.get_available_resources()
 
 
-def test_clients_of_separate_aws_clients_are_their_own_with_their_region_and_endpoint() -> None:
+def test_clients_of_separate_aws_clients_are_their_own_with_their_region_and_endpoint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The shared models change nothing a client is: region, endpoint and credentials stay each
     session's own."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
     east = AwsClients(endpoint_url="http://127.0.0.1:1",
                       credentials={"aws_access_key_id": "a", "aws_secret_access_key": "b"})
     west = AwsClients(credentials={"aws_access_key_id": "c", "aws_secret_access_key": "d"})

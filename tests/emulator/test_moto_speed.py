@@ -71,3 +71,24 @@ def test_threads_reading_at_once_all_see_every_ami(aws: AwsClients) -> None:
     assert len(counts) == 4
     assert set(counts) == {len(backend.amis)}
     assert counts[0] > 1000
+
+
+def test_sessions_in_the_emulator_share_botocore_s_data_and_each_service_s_regions(
+        aws: AwsClients) -> None:
+    """moto's own sessions read botocore's data once; a service's regions, computed once, are
+    those botocore lists in every partition."""
+    import botocore.loaders
+    import botocore.session
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.ec2.models import ec2_backends
+
+    first, second = (botocore.session.get_session().get_component("data_loader")
+                     for _ in range(2))
+    assert first is not second
+    assert first.load_data("endpoints") is second.load_data("endpoints")
+    plain = botocore.session.get_session()
+    plain.register_component("data_loader", botocore.loaders.Loader())
+    expected = [region for partition in plain.get_available_partitions()
+                for region in plain.get_available_regions("ec2", partition_name=partition)]
+    assert ec2_backends[ACCOUNT].regions[:len(expected)] == expected
+    assert AccountSpecificBackend._generate_regions(ec2_backends[ACCOUNT], "ec2") == expected

@@ -4,6 +4,10 @@ client sees changes; the suite's CPU profile found both (``py-spy`` over ``make 
 - **Which service a request is for.** moto's dispatcher asks, on every request, whether the
   host names one of moto's modules, by listing moto's package folder and checking each entry
   for being a folder (about 200 ``stat`` calls per request). The list is read once.
+- **botocore's data.** moto makes boto3 sessions of its own (the regions of each service, of
+  EC2's zones), each reading and parsing botocore's endpoints and models again (about 0.3 s
+  each); the emulator's sessions share what was read (:func:`drlib.aws.model_loader`), and the
+  regions of a service are computed once, not once per account's backend.
 - **The public AMIs of an EC2 region.** Every new EC2 backend (each region touched, after each
   reset) loads about 1,300 public AMIs, each with a volume and a snapshot of its own (about
   0.1 s of CPU per region), though a drill never reads them. They are now loaded on the
@@ -23,9 +27,28 @@ _AMIS_LOADING = threading.RLock()
 _original_load_amis: Any = None
 
 
+_regions: dict[str, list[str]] = {}
+
+
 def install() -> None:
-    """Read moto's module list once; make EC2's public AMIs load on first read."""
+    """Read moto's module list once, botocore's data once, each service's regions once; make
+    EC2's public AMIs load on first read."""
+    import botocore.session
     import moto.backends
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from drlib.aws import model_loader
+
+    botocore.session.create_loader = model_loader
+    generate_regions = AccountSpecificBackend._generate_regions
+    if not getattr(generate_regions, "drlib_once", False):
+        def regions_of(backend: Any, service_name: str) -> list[str]:
+            if service_name not in _regions:
+                _regions[service_name] = list(generate_regions(backend, service_name))
+            return list(_regions[service_name])
+
+        regions_of.drlib_once = True  # type: ignore[attr-defined]
+        AccountSpecificBackend._generate_regions = regions_of  # type: ignore[method-assign,assignment]
 
     if not getattr(moto.backends.list_of_moto_modules, "drlib_once", False):
         modules = tuple(moto.backends.list_of_moto_modules())
