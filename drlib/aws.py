@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 DEFAULT_PRIMARY_REGION = "us-east-1"
 DEFAULT_SECONDARY_REGION = "us-west-2"
@@ -40,11 +42,28 @@ def model_loader(data_path: str | None = None) -> botocore.loaders.Loader:
     return loader
 
 
+def timestamp(value: Any) -> datetime:
+    """A response's timestamp: an ISO 8601 string with its offset (what CloudFormation, RDS and
+    most query APIs answer) by ``datetime.fromisoformat``, about 0.4 us; anything else (epoch
+    numbers, RFC 822 dates, no offset) by botocore's own parser, about 100 us, which a deploy's
+    thousands of stack timestamps made a tenth of its client's CPU."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    found: datetime = parse_timestamp(value)
+    return found
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (``boto3.Session``'s keyword arguments) whose service models are read
-    once per process."""
+    once per process and whose timestamps are read by :func:`timestamp`."""
     core = botocore.session.get_session()
     core.register_component("data_loader", model_loader(core.get_config_variable("data_path")))
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp)
     return boto3.Session(botocore_session=core, **kwargs)
 
 

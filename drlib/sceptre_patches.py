@@ -9,7 +9,9 @@ a ``with`` block (the ``sceptre`` command line runs unpatched).
 - :func:`shared_stack_outputs`: the ``!stack_output`` resolvers of one launch share what they
   read;
 - :func:`stacks_as_soon_as_ready`: each stack of a launch or delete starts as soon as the stacks
-  it must follow have finished, not when the slowest stack of Sceptre's batch before it has.
+  it must follow have finished, not when the slowest stack of Sceptre's batch before it has;
+- :func:`sessions_from_the_aws_layer` (for the process, not a block): Sceptre's boto3 sessions
+  made by drlib's aws layer.
 """
 
 from __future__ import annotations
@@ -256,6 +258,20 @@ def stacks_as_soon_as_ready() -> Iterator[None]:
     finally:
         with _patch_lock:
             SceptrePlanExecutor.execute = original
+
+
+def sessions_from_the_aws_layer() -> None:
+    """Sceptre makes its boto3 sessions with drlib's :func:`drlib.aws.new_session` (each
+    service's model read once per process, timestamps read without dateutil): the default
+    ``session_class`` of every ``ConnectionManager`` made from now on. Called before each plan."""
+    from sceptre.connection_manager import ConnectionManager
+
+    from drlib.aws import new_session
+
+    defaults = ConnectionManager.__init__.__kwdefaults__
+    with _patch_lock:
+        if defaults is not None and defaults.get("session_class") is not new_session:
+            defaults["session_class"] = new_session
 
 
 _clients_made_for: list[str | None] = [None]

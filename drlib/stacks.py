@@ -28,6 +28,7 @@ from drlib.sceptre_patches import (
     adaptive_polling,
     cached_entry_points,
     clients_for_current_environment,
+    sessions_from_the_aws_layer,
     shared_stack_outputs,
     stacks_as_soon_as_ready,
 )
@@ -248,6 +249,7 @@ class SceptreProject:
         from sceptre.plan.plan import SceptrePlan
 
         clients_for_current_environment()
+        sessions_from_the_aws_layer()
         context = SceptreContext(project_path=str(self.project_dir), command_path=path,
                                  user_variables=dict(self.variables))
         try:

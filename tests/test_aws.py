@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from drlib.aws import AwsClients, new_session
+from drlib.aws import AwsClients, new_session, timestamp
 
 
 def _loader(session: Any) -> Any:
@@ -47,3 +47,34 @@ def test_clients_of_separate_aws_clients_are_their_own_with_their_region_and_end
     assert east.session("us-east-1").get_credentials().access_key == "a"
     assert west.session("us-west-2").get_credentials().secret_key == "d"
     assert east.client("sts", "us-east-1") is one
+
+
+@pytest.mark.parametrize("value", [
+    "2026-12-07T03:18:34.123000Z", "2026-12-07T03:18:34Z", "2026-12-07T05:18:34.5+02:00",
+    "2026-12-07T03:18:34", "Mon, 07 Dec 2026 03:18:34 GMT", 1796613514.25, "1796613514",
+])
+def test_timestamps_are_the_instants_botocore_reads(value: Any) -> None:
+    """Every form a response carries reads as the same instant as botocore's own parser; those
+    without an offset are botocore's reading itself."""
+    from botocore.utils import parse_timestamp
+
+    ours, theirs = timestamp(value), parse_timestamp(value)
+    assert ours == theirs
+    assert (ours.tzinfo is None) is (theirs.tzinfo is None)
+    if isinstance(value, str) and value[-1] not in "Z0":
+        assert ours.tzinfo == theirs.tzinfo
+
+
+def test_a_session_s_clients_read_timestamps_with_it() -> None:
+    """A client of a new session parses its responses' timestamps with :func:`timestamp`."""
+    client = new_session(region_name="us-east-1", aws_access_key_id="x",
+                         aws_secret_access_key="y").client("cloudformation")
+    parser = client._endpoint._response_parser_factory.create_parser("query")
+    assert parser._timestamp_parser is timestamp
+    body = (b'<DescribeStacksResponse><DescribeStacksResult><Stacks><member>'
+            b'<StackName>s</StackName><CreationTime>2026-12-07T03:18:34.5Z</CreationTime>'
+            b'</member></Stacks></DescribeStacksResult></DescribeStacksResponse>')
+    parsed = parser.parse({"body": body, "headers": {}, "status_code": 200},
+                          client.meta.service_model.operation_model("DescribeStacks")
+                          .output_shape)
+    assert parsed["Stacks"][0]["CreationTime"] == timestamp("2026-12-07T03:18:34.5Z")

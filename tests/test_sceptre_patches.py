@@ -163,6 +163,25 @@ def test_sceptre_clients_follow_the_environment_s_endpoint(
     assert second.meta.endpoint_url == "http://127.0.0.1:20002"
 
 
+def test_sceptre_s_sessions_are_made_by_the_aws_layer_once_drlib_plans(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a plan, Sceptre's connection managers make their sessions with new_session (service
+    models read once, timestamps read fast); credentials and region are still Sceptre's."""
+    from sceptre.connection_manager import ConnectionManager
+
+    from drlib.aws import new_session, timestamp
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    SceptreProject("dev", project_dir=SMALL).plan()
+    manager = ConnectionManager(region="us-west-2", stack_name="test-session-stack")
+    assert manager._session_class is new_session
+    client = manager._get_client("cloudformation", "us-west-2", None, None, None)
+    assert client.meta.region_name == "us-west-2"
+    factory = client._endpoint._response_parser_factory
+    assert factory.create_parser("query")._timestamp_parser is timestamp
+
+
 class _Stack:
     """What Sceptre's executor touches of a Stack: a name and the stacks it depends on."""
 
