@@ -67,6 +67,27 @@ def test_template_reader_takes_short_forms_and_json() -> None:
     assert parse_template('{\n\t"Resources": {}\n}') == {"Resources": {}}
 
 
+def test_a_template_read_again_is_an_equal_copy_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same text is read once; each reader gets a copy it may change (moto does) without
+    changing the next reader's; the oldest text read is forgotten past the limit."""
+    from drlib.emulator.extensions import cfn_intrinsics
+
+    monkeypatch.setattr(cfn_intrinsics, "PARSED_KEPT", 2)
+    text = "Resources:\n  Q: {Type: 'AWS::SQS::Queue', Properties: {Tags: [{Key: a}]}}\n"
+    first = parse_template(text)
+    first["Resources"]["Q"]["Properties"]["Tags"].append({"Key": "b"})
+    second = parse_template(text)
+    assert second == {"Resources": {"Q": {"Type": "AWS::SQS::Queue",
+                                          "Properties": {"Tags": [{"Key": "a"}]}}}}
+    assert second["Resources"] is not first["Resources"]
+    assert text in cfn_intrinsics._parsed
+    parse_template("A: 1\n")
+    parse_template("B: 2\n")
+    assert text not in cfn_intrinsics._parsed
+    assert len(cfn_intrinsics._parsed) <= 2
+
+
 @pytest.mark.parametrize(("argument", "expected"), [
     ("Cluster.Endpoint.Address", ["Cluster", "Endpoint.Address"]),
     ("Vpc.CidrBlock", ["Vpc", "CidrBlock"]),

@@ -92,3 +92,22 @@ def test_sessions_in_the_emulator_share_botocore_s_data_and_each_service_s_regio
                 for region in plain.get_available_regions("ec2", partition_name=partition)]
     assert ec2_backends[ACCOUNT].regions[:len(expected)] == expected
     assert AccountSpecificBackend._generate_regions(ec2_backends[ACCOUNT], "ec2") == expected
+
+
+def test_ssm_yaml_documents_are_read_by_libyaml_to_the_same_content(aws: AwsClients) -> None:
+    """A YAML document is read by moto with libyaml's safe loader, to what PyYAML's own reads."""
+    import moto.ssm.models
+    import yaml
+
+    from drlib.emulator.extensions.moto_speed import _LibyamlSafeLoad
+
+    content = ("schemaVersion: '0.3'\ndescription: a runbook\nmainSteps:\n"
+               "  - name: Wait\n    action: aws:sleep\n    inputs: {Duration: PT1S}\n")
+    ssm = aws.client("ssm", "us-east-1")
+    ssm.create_document(Name="speed-check", Content=content, DocumentType="Automation",
+                        DocumentFormat="YAML")
+    assert isinstance(moto.ssm.models.yaml, _LibyamlSafeLoad)
+    from moto.ssm.models import ssm_backends
+
+    stored = ssm_backends[ACCOUNT]["us-east-1"]._documents["speed-check"]
+    assert stored.get_default_version().content_json == yaml.safe_load(content)

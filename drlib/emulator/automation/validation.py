@@ -113,12 +113,17 @@ class AutomationDocument:
         return next(i for i, s in enumerate(self.steps) if s.name == name)
 
 
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""``yaml.safe_load``'s loader over libyaml where PyYAML has it (the same mapping, ten times
+faster)."""
+
+
 def parse_content(content: Any, document_format: str | None) -> dict[str, Any]:
     """The content as a mapping (JSON or YAML text, or an already-parsed map)."""
     if isinstance(content, dict):
         return content
     try:
-        parsed = (yaml.safe_load(content) if str(document_format).upper() == "YAML"
+        parsed = (yaml.load(content, Loader=SAFE_LOADER) if str(document_format).upper() == "YAML"
                   else json.loads(content))
     except (ValueError, yaml.YAMLError) as exc:
         raise InvalidContent(f"The content for the document is not valid: {exc}") from exc

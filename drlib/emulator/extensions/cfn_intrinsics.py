@@ -19,9 +19,12 @@ of the emulator's work in a deploy of the project, with the same result.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
@@ -176,10 +179,33 @@ def yaml_tag_constructor(loader: Any, tag: str, node: Any) -> dict[str, Any]:
 _template_loader: Any = None
 
 
+_parsed: OrderedDict[str, dict[str, Any]] = OrderedDict()
+"""The last :data:`PARSED_KEPT` templates read, by their text: a project's two regions deploy the
+same templates, and updates and change sets send them again."""
+_parsed_lock = threading.Lock()
+PARSED_KEPT = 64
+
+
 def parse_template(template: str) -> dict[str, Any]:
-    """A template's text (YAML with short forms, or JSON) as moto's dict: moto's own loader
-    (PyYAML's full one, short forms through :func:`yaml_tag_constructor`) over libyaml's parser
-    when PyYAML has it; JSON that is not YAML (tabs) falls back to ``json``, as in moto."""
+    """A template's text (YAML with short forms, or JSON) as moto's dict, a copy of its own
+    (moto changes what it is given): read once per text among the last :data:`PARSED_KEPT`."""
+    with _parsed_lock:
+        kept = _parsed.get(template)
+        if kept is not None:
+            _parsed.move_to_end(template)
+    if kept is None:
+        kept = _parse_template(template)
+        with _parsed_lock:
+            _parsed[template] = kept
+            while len(_parsed) > PARSED_KEPT:
+                _parsed.popitem(last=False)
+    return copy.deepcopy(kept)
+
+
+def _parse_template(template: str) -> dict[str, Any]:
+    """moto's own loader (PyYAML's full one, short forms through :func:`yaml_tag_constructor`)
+    over libyaml's parser when PyYAML has it; JSON that is not YAML (tabs) falls back to
+    ``json``, as in moto."""
     global _template_loader
     import yaml
     from yaml.parser import ParserError
