@@ -436,3 +436,25 @@ def test_secret_with_replicas_is_deleted_with_its_stack(aws: AwsClients) -> None
     names = [s["Name"] for s in aws.client("secretsmanager", "us-east-1").list_secrets()[
         "SecretList"]]
     assert "replicated-secret" not in names
+
+
+def test_an_aws_managed_policy_read_alone_is_the_catalogue_s_entry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy read from its key alone is the whole catalogue's entry for it; a name the quick
+    way does not find has the whole catalogue read, and an unknown one is None."""
+    import json
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    from drlib.emulator.extensions import cfn_resources_iam
+
+    whole = json.loads(aws_managed_policies_data)
+    monkeypatch.setattr(cfn_resources_iam, "_aws_managed_policies", {})
+    monkeypatch.setattr(cfn_resources_iam, "_whole_catalogue_read", [False])
+    for name in ("AWSLambdaBasicExecutionRole", "AmazonSSMManagedInstanceCore",
+                 sorted(whole)[0], sorted(whole)[-1]):
+        assert cfn_resources_iam.aws_managed_policy(name) == whole[name]
+    assert cfn_resources_iam._whole_catalogue_read == [False]
+    assert cfn_resources_iam.aws_managed_policy("NoSuchPolicyAtAll") is None
+    assert cfn_resources_iam._whole_catalogue_read == [True]
+    assert cfn_resources_iam.aws_managed_policy("ReadOnlyAccess") == whole["ReadOnlyAccess"]

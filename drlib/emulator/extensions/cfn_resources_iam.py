@@ -15,21 +15,37 @@ from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
 _wrapped: set[str] = set()
 
 _aws_managed_policies: dict[str, Any] = {}
+_whole_catalogue_read: list[bool] = [False]
+
+
+def aws_managed_policy(name: str) -> Any:
+    """moto's copy of the AWS-managed policy ``name`` (None if AWS has none of that name). The
+    catalogue is a 4.7 MB JSON text (0.4 s to read whole): a policy is read alone from where
+    its top-level key is; only a name not found that way has the whole text read."""
+    import json
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data as catalogue
+
+    if name in _aws_managed_policies or _whole_catalogue_read[0]:
+        return _aws_managed_policies.get(name)
+    key = f"\n {json.dumps(name)}:"
+    at = catalogue.find(key)
+    if at >= 0:
+        _aws_managed_policies[name] = json.JSONDecoder().raw_decode(catalogue, at + len(key))[0]
+    else:
+        _aws_managed_policies.update(json.loads(catalogue))
+        _whole_catalogue_read[0] = True
+    return _aws_managed_policies.get(name)
 
 
 def ensure_aws_managed_policy(backend: Any, arn: str) -> None:
     """Make an AWS-managed policy known to the IAM backend (as on AWS, where they all exist)."""
-    import json as json_module
-
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
     from moto.iam.models import AWSManagedPolicy
 
     if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
         return
-    if not _aws_managed_policies:
-        _aws_managed_policies.update(json_module.loads(aws_managed_policies_data))
     name = arn.rsplit("/", 1)[1]
-    data = _aws_managed_policies.get(name)
+    data = aws_managed_policy(name)
     if data is None:
         return  # unknown to AWS too: attaching fails with NoSuchEntity, as it should
     policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
