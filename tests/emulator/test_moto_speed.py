@@ -9,6 +9,7 @@ from typing import Any
 
 import moto
 import moto.backends
+import pytest
 
 from drlib.aws import AwsClients
 
@@ -111,3 +112,31 @@ def test_ssm_yaml_documents_are_read_by_libyaml_to_the_same_content(aws: AwsClie
 
     stored = ssm_backends[ACCOUNT]["us-east-1"]._documents["speed-check"]
     assert stored.get_default_version().content_json == yaml.safe_load(content)
+
+
+def test_a_region_s_first_instance_has_its_amis_read_before_its_launch_time(
+        aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loading does not fall between an instance's LaunchTime and its volumes (the cost of a
+    volume accrues from its making): it happens before the instance is made."""
+    from moto.core.utils import utcnow
+
+    from drlib.emulator.extensions import moto_speed
+
+    loaded: list[Any] = []
+    original = moto_speed._original_load_amis
+
+    def load(backend: Any) -> None:
+        original(backend)
+        loaded.append(utcnow())
+
+    monkeypatch.setattr(moto_speed, "_original_load_amis", load)
+    _fresh_ec2_backend("ca-central-1")
+    from moto.ec2.models.amis import AMIS
+
+    ec2 = aws.client("ec2", "ca-central-1")
+    [made] = ec2.run_instances(ImageId=AMIS[0]["ami_id"], MinCount=1, MaxCount=1)["Instances"]
+    from moto.ec2.models import ec2_backends
+
+    instance = ec2_backends[ACCOUNT]["ca-central-1"].get_instance(made["InstanceId"])
+    assert len(loaded) == 1
+    assert loaded[0] <= instance.launch_time

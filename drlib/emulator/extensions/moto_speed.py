@@ -92,6 +92,7 @@ def _load_amis_on_first_read() -> None:
     global _original_load_amis
     from moto.ec2.models.amis import AmiBackend
     from moto.ec2.models.elastic_block_store import EBSBackend
+    from moto.ec2.models.instances import InstanceBackend
 
     if _original_load_amis is not None:
         return
@@ -99,6 +100,16 @@ def _load_amis_on_first_read() -> None:
     AmiBackend._load_amis = _defer_amis  # type: ignore[method-assign,assignment]
     AmiBackend.amis = property(_amis, _set_amis)  # type: ignore[assignment]
     EBSBackend.snapshots = property(_snapshots, _set_snapshots)  # type: ignore[assignment]
+    # An instance reads its image after its LaunchTime is taken and before its volumes are
+    # made: the loading must not fall between them (as it did not when the backend loaded
+    # them at its making).
+    run_instances = InstanceBackend.run_instances
+
+    def run_instances_with_amis_read(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        _ensure_amis(backend)
+        return run_instances(backend, *args, **kwargs)
+
+    InstanceBackend.run_instances = run_instances_with_amis_read  # type: ignore[method-assign,assignment]
 
 
 def _defer_amis(backend: Any) -> None:
