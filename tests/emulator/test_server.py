@@ -95,3 +95,25 @@ def test_listening_ports_are_chosen_outside_the_ephemeral_range() -> None:
     from drlib.emulator.server import LISTEN_PORTS, free_loopback_port
 
     assert all(free_loopback_port() in LISTEN_PORTS for _ in range(20))
+
+
+def test_cloudformation_is_imported_once_the_emulator_answers(tmp_path: Path) -> None:
+    """moto's CloudFormation (with the models it creates) is imported in the background once
+    the emulator answers, without any CloudFormation call; the emulator answers meanwhile."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from drlib.emulator.server import running_emulator\n"
+        f"with running_emulator(state_dir=Path({str(tmp_path)!r})) as emu:\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while 'moto.cloudformation.parsing' not in sys.modules:\n"
+        "        assert time.monotonic() < deadline, 'not imported'\n"
+        "        time.sleep(0.05)\n"
+        "    import boto3\n"
+        "    s3 = boto3.client('s3', endpoint_url=emu.endpoint_url, region_name='us-east-1',\n"
+        "                      aws_access_key_id='x', aws_secret_access_key='y')\n"
+        "    print(len(s3.list_buckets()['Buckets']), 'moto.rds.models' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "True"]
