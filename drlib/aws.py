@@ -28,17 +28,39 @@ _RETRIES = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeo
 
 _MODELS: dict[str, dict[Any, Any]] = {}
 """What botocore's loaders of this process have read, by data path (``AWS_DATA_PATH``): the
-service models (JSON), the endpoints and the list of services, the same for every session."""
+service models (JSON) and the endpoints, the same for every session."""
+
+
+class _ModelCache:
+    """A loader's cache (``instance_cache`` keeps what a loader read in ``self._cache``): what
+    it reads is shared through :data:`_MODELS`, except the lists of available services, which
+    depend on the loader's own search paths (boto3 adds its own) and stay the loader's."""
+
+    def __init__(self, shared: dict[Any, Any]) -> None:
+        self._own: dict[Any, Any] = {}
+        self._shared = shared
+
+    def _store(self, key: Any) -> dict[Any, Any]:
+        own = isinstance(key, tuple) and key[:1] == ("list_available_services",)
+        return self._own if own else self._shared
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._store(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._store(key)[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._store(key)[key] = value
 
 
 def model_loader(data_path: str | None = None) -> botocore.loaders.Loader:
-    """botocore's loader (``botocore.loaders.create_loader``) whose cache is the process's
-    :data:`_MODELS` for its data path (``instance_cache`` keeps what a loader read in
-    ``self._cache``). A new session otherwise reads and parses each model again for its first
-    client (about 50 ms of CPU, most of what making a client costs). Each session keeps a loader
-    of its own, whose search paths boto3 extends."""
+    """botocore's loader (``botocore.loaders.create_loader``) whose models are read once per
+    process for its data path (:class:`_ModelCache`). A new session otherwise reads and parses
+    each model again for its first client (about 50 ms of CPU, most of what making a client
+    costs)."""
     loader = botocore.loaders.create_loader(data_path)
-    loader._cache = _MODELS.setdefault(data_path or "", {})
+    loader._cache = _ModelCache(_MODELS.setdefault(data_path or "", {}))
     return loader
 
 
@@ -62,7 +84,10 @@ def new_session(**kwargs: Any) -> boto3.Session:
     """A boto3 session (``boto3.Session``'s keyword arguments) whose service models are read
     once per process and whose timestamps are read by :func:`timestamp`."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", model_loader(core.get_config_variable("data_path")))
+    # Made when first needed, as botocore does: by then the session's profile is set (its
+    # data_path may come from it, and reading it now would read AWS_PROFILE's).
+    core.lazy_register_component(
+        "data_loader", lambda: model_loader(core.get_config_variable("data_path")))
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=timestamp)
     return boto3.Session(botocore_session=core, **kwargs)
 

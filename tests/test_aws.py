@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drlib.aws import AwsClients, new_session, timestamp
+from drlib.aws import AwsClients, model_loader, new_session, timestamp
 
 
 def _loader(session: Any) -> Any:
@@ -61,8 +62,8 @@ def test_timestamps_are_the_instants_botocore_reads(value: Any) -> None:
     ours, theirs = timestamp(value), parse_timestamp(value)
     assert ours == theirs
     assert (ours.tzinfo is None) is (theirs.tzinfo is None)
-    if isinstance(value, str) and value[-1] not in "Z0":
-        assert ours.tzinfo == theirs.tzinfo
+    if ours.tzinfo is not None:
+        assert ours.utcoffset() == theirs.utcoffset()
 
 
 def test_a_session_s_clients_read_timestamps_with_it() -> None:
@@ -78,3 +79,31 @@ def test_a_session_s_clients_read_timestamps_with_it() -> None:
                           client.meta.service_model.operation_model("DescribeStacks")
                           .output_shape)
     assert parsed["Stacks"][0]["CreationTime"] == timestamp("2026-12-07T03:18:34.5Z")
+
+
+def test_a_session_uses_the_profile_it_is_given_not_aws_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As boto3.Session: the profile passed wins over AWS_PROFILE (even one that does not
+    exist), and its credentials are the session's."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "config"
+    config.write_text("[profile good]\nregion = eu-west-1\n"
+                      "aws_access_key_id = good-key\naws_secret_access_key = good-secret\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "stale")
+    session = new_session(profile_name="good")
+    assert session.region_name == "eu-west-1"
+    assert session.get_credentials().access_key == "good-key"
+    assert session.client("sts").meta.region_name == "eu-west-1"
+
+
+def test_the_list_of_services_stays_each_loader_s_own() -> None:
+    """The services a loader lists depend on its search paths (boto3 adds its resources): a
+    plain loader's list is not what a boto3 session then sees, in either order."""
+    plain = model_loader()
+    assert plain.list_available_services("resources-1") == []
+    session = new_session(region_name="us-east-1")
+    assert "dynamodb" in session.get_available_resources()
+    assert model_loader().list_available_services("resources-1") == []
