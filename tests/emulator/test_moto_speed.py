@@ -140,3 +140,23 @@ def test_a_region_s_first_instance_has_its_amis_read_before_its_launch_time(
     instance = ec2_backends[ACCOUNT]["ca-central-1"].get_instance(made["InstanceId"])
     assert len(loaded) == 1
     assert loaded[0] <= instance.launch_time
+
+
+@pytest.mark.parametrize("text", [
+    "a:\t1\n", "a: 1\t\n", "- x\t# c\n", "a: b: c\n", "[1, 2\n", "a: [1, {b: 2}]\nc: 'x'\n",
+    "schemaVersion: '0.3'\nmainSteps:\n  - {name: W, action: 'aws:sleep'}\n",
+])
+def test_documents_read_as_pyyaml_reads_them_errors_included(text: str) -> None:
+    """Where libyaml would accept what PyYAML refuses (tabs), or words an error otherwise, the
+    reading is PyYAML's own: the same mapping or the same error."""
+    import yaml
+
+    from drlib.emulator.automation.validation import safe_load
+
+    def outcome(read: Any) -> Any:
+        try:
+            return ("read", read(text))
+        except yaml.YAMLError as exc:
+            return ("refused", str(exc))
+
+    assert outcome(safe_load) == outcome(yaml.safe_load)

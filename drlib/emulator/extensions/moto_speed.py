@@ -9,7 +9,8 @@ client sees changes; the suite's CPU profile found both (``py-spy`` over ``make 
   each); the emulator's sessions share what was read (:func:`drlib.aws.model_loader`), and the
   regions of a service are computed once, not once per account's backend.
 - **YAML documents.** moto reads a Systems Manager document's YAML with PyYAML's pure-Python
-  safe loader; it now uses libyaml's (``CSafeLoader``, the same mapping, about ten times faster).
+  safe loader; it now uses libyaml's where it reads the same (``validation.safe_load``: the
+  same mapping, about ten times faster; PyYAML's own for text with a tab and for errors).
 - **The public AMIs of an EC2 region.** Every new EC2 backend (each region touched, after each
   reset) loads about 1,300 public AMIs, each with a volume and a snapshot of its own (about
   0.1 s of CPU per region), though a drill never reads them. They are now loaded on the
@@ -22,12 +23,14 @@ import threading
 from typing import Any
 
 from drlib.emulator.lazy_patch import when_imported
+from drlib.emulator.patching import wrap_once
+
+MARK = "_drlib_moto_speed"
 
 _AMIS_LOADING = threading.RLock()
 """Held while a backend loads its AMIs: another thread reading them waits for all of them."""
 
 _original_load_amis: Any = None
-
 
 _regions: dict[str, list[str]] = {}
 
@@ -42,26 +45,28 @@ def install() -> None:
     from drlib.aws import model_loader
 
     botocore.session.create_loader = model_loader
-    generate_regions = AccountSpecificBackend._generate_regions
-    if not getattr(generate_regions, "drlib_once", False):
-        def regions_of(backend: Any, service_name: str) -> list[str]:
-            if service_name not in _regions:
-                _regions[service_name] = list(generate_regions(backend, service_name))
-            return list(_regions[service_name])
-
-        regions_of.drlib_once = True  # type: ignore[attr-defined]
-        AccountSpecificBackend._generate_regions = regions_of  # type: ignore[method-assign,assignment]
-
-    if not getattr(moto.backends.list_of_moto_modules, "drlib_once", False):
-        modules = tuple(moto.backends.list_of_moto_modules())
-
-        def list_of_moto_modules() -> tuple[str, ...]:
-            return modules
-
-        list_of_moto_modules.drlib_once = True  # type: ignore[attr-defined]
-        moto.backends.list_of_moto_modules = list_of_moto_modules
+    wrap_once(AccountSpecificBackend, "_generate_regions", _regions_once, MARK)
+    wrap_once(moto.backends, "list_of_moto_modules", _listed_once, MARK)
     when_imported("moto.ec2.models", _load_amis_on_first_read)
     when_imported("moto.ssm.models", _ssm_documents_read_by_libyaml)
+
+
+def _listed_once(original: Any) -> Any:
+    modules = tuple(original())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    return list_of_moto_modules
+
+
+def _regions_once(original: Any) -> Any:
+    def regions_of(backend: Any, service_name: str) -> list[str]:
+        if service_name not in _regions:
+            _regions[service_name] = list(original(backend, service_name))
+        return list(_regions[service_name])
+
+    return regions_of
 
 
 class _LibyamlSafeLoad:
@@ -74,11 +79,9 @@ class _LibyamlSafeLoad:
 
     @staticmethod
     def safe_load(stream: Any) -> Any:
-        import yaml
+        from drlib.emulator.automation.validation import safe_load
 
-        from drlib.emulator.automation.validation import SAFE_LOADER
-
-        return yaml.load(stream, Loader=SAFE_LOADER)
+        return safe_load(stream)
 
 
 def _ssm_documents_read_by_libyaml() -> None:
@@ -98,18 +101,37 @@ def _load_amis_on_first_read() -> None:
         return
     _original_load_amis = AmiBackend._load_amis
     AmiBackend._load_amis = _defer_amis  # type: ignore[method-assign,assignment]
-    AmiBackend.amis = property(_amis, _set_amis)  # type: ignore[assignment]
-    EBSBackend.snapshots = property(_snapshots, _set_snapshots)  # type: ignore[assignment]
+    # What the loading fills: the images, and (made and deleted, or kept) the volumes and
+    # snapshots of each. Reading any of them first waits for, or does, the loading.
+    AmiBackend.amis = _loaded_first("amis")  # type: ignore[assignment]
+    EBSBackend.snapshots = _loaded_first("snapshots")  # type: ignore[assignment]
+    EBSBackend.volumes = _loaded_first("volumes")  # type: ignore[assignment]
     # An instance reads its image after its LaunchTime is taken and before its volumes are
     # made: the loading must not fall between them (as it did not when the backend loaded
     # them at its making).
-    run_instances = InstanceBackend.run_instances
+    wrap_once(InstanceBackend, "run_instances", _amis_read_first, MARK)
 
+
+def _amis_read_first(run_instances: Any) -> Any:
     def run_instances_with_amis_read(backend: Any, *args: Any, **kwargs: Any) -> Any:
         _ensure_amis(backend)
         return run_instances(backend, *args, **kwargs)
 
-    InstanceBackend.run_instances = run_instances_with_amis_read  # type: ignore[method-assign,assignment]
+    return run_instances_with_amis_read
+
+
+def _loaded_first(name: str) -> property:
+    """The backend's attribute ``name``, read once its AMIs are loaded."""
+    key = f"_drlib_{name}"
+
+    def read(backend: Any) -> Any:
+        _ensure_amis(backend)
+        return backend.__dict__[key]
+
+    def write(backend: Any, value: Any) -> None:
+        backend.__dict__[key] = value
+
+    return property(read, write)
 
 
 def _defer_amis(backend: Any) -> None:
@@ -122,30 +144,13 @@ def _ensure_amis(backend: Any) -> None:
     if state.get("_drlib_amis_loaded", True):
         return
     with _AMIS_LOADING:
-        # Loading reads ``amis`` and ``snapshots`` itself (same thread, re-entered): it goes on.
+        # Loading reads ``amis``, ``volumes`` and ``snapshots`` itself (the same thread, back
+        # in here): it goes on. Another thread waits above for the whole loading.
         if state["_drlib_amis_loaded"] or state.get("_drlib_amis_loading"):
             return
         state["_drlib_amis_loading"] = True
         try:
             _original_load_amis(backend)
+            state["_drlib_amis_loaded"] = True  # not after a failure: the next read tries again
         finally:
-            state["_drlib_amis_loaded"] = True
             state.pop("_drlib_amis_loading", None)
-
-
-def _amis(backend: Any) -> dict[str, Any]:
-    _ensure_amis(backend)
-    return backend.__dict__["_drlib_amis"]
-
-
-def _set_amis(backend: Any, value: dict[str, Any]) -> None:
-    backend.__dict__["_drlib_amis"] = value
-
-
-def _snapshots(backend: Any) -> dict[str, Any]:
-    _ensure_amis(backend)  # a public AMI's snapshot is listed as before
-    return backend.__dict__["_drlib_snapshots"]
-
-
-def _set_snapshots(backend: Any, value: dict[str, Any]) -> None:
-    backend.__dict__["_drlib_snapshots"] = value
