@@ -294,13 +294,11 @@ def run_data_corruption(run: Any) -> None:
         seen = {s: readable[s].observed() for s in STORES}
         state.readable_at = {s: o.at for s, o in seen.items()}
         at = max(o.at for o in seen.values())
-        # The step spans the restore: from the runbook's first restore step (whose start began
-        # the probing) to the data readable, which the probes may have seen before the runbook
-        # ended, and so before this step was opened.
-        execution = run.state.runbook
-        began = execution.step_started_at("RestoreTable") if execution else None
-        if began is not None and began <= at:
-            step.record.started_at = began
+        if at < step.record.started_at:
+            # The probes saw it while the runbook still ran, before this step was opened: the
+            # step is that moment (it never ends before it begins).
+            step.record.started_at = at
+            step.detail = "readable before the runbook ended"
         step.condition_met(at, max(o.resolution_s for o in seen.values()))
         state.present = _restored_records(clients, regions.secondary, table, bucket, run.run_id,
                                           w)

@@ -503,11 +503,8 @@ def test_data_corruption_restores_from_the_cross_region_recovery_point(
                                          metrics["runbook"]) == RESTORE_STEPS
     outputs = metrics["runbook"]["steps"][0]["outputs"]
     assert outputs["TableRecoveryPoint"] == [restore["recovery_points"]["dynamodb"]["copy"]]
-    # The readable step spans the restore, from the runbook's RestoreTable (never a negative
-    # duration, though the probes may see the data before the runbook ends).
-    [readable_step] = [s for s in metrics["timeline"] if s["step"] == "restored data readable"]
-    [restore_table] = [s for s in metrics["timeline"] if s["step"] == "RestoreTable"]
-    assert readable_step["started_at"] == restore_table["started_at"]
+    # No step ends before it begins (the probes may see the data readable before the runbook
+    # ends, before the readable step is opened).
     assert all(to_utc(s["ended_at"]) >= to_utc(s["started_at"]) for s in metrics["timeline"])
     assert 0 < measured["rto_seconds"] <= metrics["targets"]["rto_seconds"]
 
