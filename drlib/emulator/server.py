@@ -86,7 +86,10 @@ def import_cloudformation() -> None:
     client waits: started once the emulator answers, it overlaps the client's own start (a
     deploy's Sceptre reading its project). No service module imports CloudFormation's at its
     top, so a request importing its service's modules meanwhile cannot deadlock with it."""
-    import moto.cloudformation.parsing  # noqa: F401
+    try:
+        import moto.cloudformation.parsing  # noqa: F401
+    except Exception:  # the first CreateStack imports it again, and fails as it would have
+        log.exception("importing moto's CloudFormation in the background failed")
 
 
 def emulator_version() -> str:

@@ -8,6 +8,7 @@ AWS catalogue), and the role's managed policies are detached before it is delete
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from drlib.emulator.extensions.cfn_hooks import when_cloudformation_loaded
@@ -31,10 +32,13 @@ def aws_managed_policy(name: str) -> Any:
     key = f"\n {json.dumps(name)}:"
     at = catalogue.find(key)
     if at >= 0:
-        _aws_managed_policies[name] = json.JSONDecoder().raw_decode(catalogue, at + len(key))[0]
-    else:
-        _aws_managed_policies.update(json.loads(catalogue))
-        _whole_catalogue_read[0] = True
+        with contextlib.suppress(ValueError):  # not moto's layout after all: read it whole
+            found = json.JSONDecoder().raw_decode(catalogue, at + len(key))[0]
+            if isinstance(found, dict):
+                _aws_managed_policies[name] = found
+                return found
+    _aws_managed_policies.update(json.loads(catalogue))
+    _whole_catalogue_read[0] = True
     return _aws_managed_policies.get(name)
 
 
