@@ -56,7 +56,9 @@ def test_master_and_two_workers_on_loopback(session: Session) -> None:
         assert figures["lost"] == 0, figures
         assert figures["lag"]["count"] == figures["acknowledged"], figures
         assert figures["lag"]["p99_s"] is not None
-    assert run.figures["total"]["errors"] == 0
+    failed = records.loc[records["outcome"] != "acknowledged",
+                         ["store", "seq", "outcome", "error_class", "error"]]
+    assert run.figures["total"]["errors"] == 0, failed.to_string()  # which writes, and why
     stats = pd.read_csv(folder / "locust_stats.csv")
     aggregated = stats.loc[stats["Name"] == "Aggregated", "Request Count"].iloc[0]
     assert aggregated == run.figures["total"]["attempted"]
