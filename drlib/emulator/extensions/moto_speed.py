@@ -1,5 +1,5 @@
 """Work moto repeats that answers the same each time, done once or when first needed. Nothing a
-client sees changes; the suite's CPU profile found both (``py-spy`` over ``make test``).
+client sees changes; CPU profiles (``py-spy`` over ``make test`` and over a deploy) found it.
 
 - **Which service a request is for.** moto's dispatcher asks, on every request, whether the
   host names one of moto's modules, by listing moto's package folder and checking each entry
@@ -14,7 +14,8 @@ client sees changes; the suite's CPU profile found both (``py-spy`` over ``make 
 - **The public AMIs of an EC2 region.** Every new EC2 backend (each region touched, after each
   reset) loads about 1,300 public AMIs, each with a volume and a snapshot of its own (about
   0.1 s of CPU per region), though a drill never reads them. They are now loaded on the
-  backend's first read of its images or snapshots, the same images and snapshots as before.
+  backend's first read of its images, snapshots or volumes, and before it runs an instance:
+  the same images, snapshots and volumes as before.
 """
 
 from __future__ import annotations
