@@ -330,9 +330,9 @@ class SceptreProject:
         try:  # newest first, page by page, back to the newest operation's start
             while True:
                 page = call("describe_stack_events", **kwargs)
-                events += page.get("StackEvents", [])
-                if any(_starts_operation(e) for e in page.get("StackEvents", [])) or \
-                        not page.get("NextToken"):
+                read = page.get("StackEvents", [])
+                events += read
+                if any(_starts_operation(e) for e in read) or not page.get("NextToken"):
                     break
                 kwargs["NextToken"] = page["NextToken"]
         except Exception as exc:  # the cause is extra detail: the launch's error stands without

@@ -63,9 +63,9 @@ def _listed_once(original: Any) -> Any:
 
 def _regions_once(original: Any) -> Any:
     def regions_of(backend: Any, service_name: str) -> list[str]:
-        if service_name not in _regions:
+        if service_name not in _regions:  # moto extends a copy (AccountSpecificBackend.regions)
             _regions[service_name] = list(original(backend, service_name))
-        return list(_regions[service_name])
+        return _regions[service_name]
 
     return regions_of
 
